@@ -1,0 +1,1 @@
+"""Bolt listeners: thin (ack, parse, call a service, render, reply)."""

@@ -1,0 +1,71 @@
+"""The `/incident` slash command: dispatch to the subcommand registry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+
+from bot.commands import Invocation, Registry, Subcommand, split
+from bot.context import Context
+from bot.handlers import declare
+from bot.ids import COMMAND
+from bot.render import render
+
+
+def build_registry() -> Registry:
+    """Every `/incident` subcommand, in the order `help` lists them."""
+    registry = Registry()
+    registry.add(
+        Subcommand(
+            name="declare",
+            usage="declare [title]",
+            help="declare a new incident (opens a form; plain `/incident` does too)",
+            run=declare.open_declare_modal,
+        )
+    )
+    registry.add(Subcommand(name="help", usage="help", help="show this list", run=_run_help))
+    return registry
+
+
+def help_text(registry: Registry) -> str:
+    """The help, generated from the registry."""
+    return render("help.j2", command=COMMAND, entries=registry.entries)
+
+
+def _run_help(ctx: Context, invocation: Invocation) -> None:
+    invocation.respond(help_text(_REGISTRY))
+
+
+_REGISTRY = build_registry()
+
+
+def _respond(respond: Respond, text: str) -> None:
+    respond(text=text, response_type="ephemeral")
+
+
+def register(app: App, ctx: Context) -> None:
+    """Listen for `/incident`."""
+
+    def handle_incident_command(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+        ack()
+        word, args = split(str(command.get("text") or ""))
+        invocation = Invocation(
+            user_id=str(command["user_id"]),
+            channel_id=str(command.get("channel_id") or ""),
+            trigger_id=str(command.get("trigger_id") or ""),
+            name=word or "declare",
+            args=args,
+            respond=lambda text: _respond(respond, text),
+        )
+        entry = _REGISTRY.get(invocation.name)
+        if entry is None:
+            invocation.respond(
+                render("unknown_command.j2", command=COMMAND, word=word)
+                + "\n\n"
+                + help_text(_REGISTRY)
+            )
+            return
+        entry.run(ctx, invocation)
+
+    app.command(COMMAND)(handle_incident_command)

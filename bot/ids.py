@@ -1,0 +1,45 @@
+"""Every callback_id, action_id and block_id the bot uses, in one place."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class CallbackId(StrEnum):
+    """Modal callback IDs."""
+
+    DECLARE = "incident_declare"
+
+
+class ActionId(StrEnum):
+    """Interactive element action IDs."""
+
+    VALUE = "value"
+    RETRY_SETUP = "incident_retry_setup"
+    OPEN_CHANNEL = "incident_open_channel"
+
+
+class BlockId(StrEnum):
+    """Block IDs; modal input blocks are named after the field they hold."""
+
+    TITLE = "title"
+    DESCRIPTION = "description"
+    SEVERITY = "severity"
+    CATEGORY = "category"
+    IMPACT = "impact"
+    URGENCY = "urgency"
+    AFFECTED_SERVICES = "affected_services"
+    PRIVATE = "is_private"
+    SUMMARY = "summary"
+    ACTIONS = "actions"
+
+
+class MetadataType(StrEnum):
+    """Message metadata event types the bot stamps on its own posts."""
+
+    SUMMARY = "incident_summary"
+    ANNOUNCEMENT = "incident_announcement"
+    CONFIRMATION = "incident_confirmation"
+
+
+COMMAND = "/incident"

@@ -1,0 +1,49 @@
+"""Scheduled work: a row per due action; the scheduler only claims due rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from bot.models.types import required_utc_field, utc_field
+
+
+class TaskKind(StrEnum):
+    """What a scheduled task does when it falls due."""
+
+    PROVISION = "provision"
+
+
+class TaskState(StrEnum):
+    """A task's state: pending until done or given up on."""
+
+    PENDING = "pending"
+    DONE = "done"
+    CANCELLED = "cancelled"
+    DEAD = "dead"
+
+
+class ScheduledTask(SQLModel, table=True):
+    """One due action for an incident, claimed with a lease by whichever process sweeps."""
+
+    __tablename__ = "scheduled_task"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "kind", "key", name="uq_task_incident_kind_key"),
+        Index("ix_task_due", "state", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    kind: str = Field(max_length=32)
+    key: str = Field(default="", max_length=64)
+    state: str = Field(default=TaskState.PENDING, max_length=16)
+    due_at: datetime = required_utc_field()
+    claim_token: str | None = Field(default=None, max_length=36)
+    claimed_until: datetime | None = utc_field()
+    attempts: int = 0
+    last_error: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = required_utc_field()
+    updated_at: datetime = required_utc_field()

@@ -1,0 +1,385 @@
+"""The incident policy: severities, targets, cadence, escalation, roles, categories.
+
+Built-in defaults follow the common incident SOP; a YAML file overrides any part.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from bot.errors import ConfigError
+
+_DURATION_PART = re.compile(r"(\d+)\s*(d|h|m|s)")
+_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def parse_duration(value: object) -> timedelta:
+    """Parse `90s`, `15m`, `4h`, `1d` or combinations such as `1h30m` into a timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError("must be a duration such as 90s, 15m, 4h or 1d")
+    if isinstance(value, int):
+        raise ValueError(f"{value!r} has no unit: write it like 90s, 15m, 4h or 1d")
+    text = value.strip().lower()
+    if text.startswith("-"):
+        raise ValueError(f"{value!r} is negative: durations must be positive")
+    pos, total = 0, 0
+    for match in _DURATION_PART.finditer(text):
+        if text[pos : match.start()].strip():
+            break
+        total += int(match.group(1)) * _UNITS[match.group(2)]
+        pos = match.end()
+    if pos == 0 or text[pos:].strip():
+        raise ValueError(f"{value!r} is not a duration: write it like 90s, 15m, 4h or 1d")
+    if total <= 0:
+        raise ValueError(f"{value!r} is zero: durations must be positive")
+    return timedelta(seconds=total)
+
+
+def format_duration(value: timedelta) -> str:
+    """Format a timedelta compactly (`1h30m`, `45m`, `2d`)."""
+    seconds = int(value.total_seconds())
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size:
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return "".join(parts) or "0s"
+
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str),
+]
+
+_SLACK_TARGET = re.compile(r"^(?:[UWSCG][A-Z0-9]{2,})$")
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EscalationStep(_Strict):
+    """After `after` unresolved since declare, notify `notify`."""
+
+    after: Duration
+    notify: list[str] = Field(min_length=1)
+
+
+class Severity(_Strict):
+    """One severity level and its targets."""
+
+    label: str = Field(min_length=1, max_length=20)
+    definition: str = Field(min_length=1, max_length=75)
+    response_target: Duration
+    resolution_target: Duration
+    update_interval: Duration
+    notify: list[str] = Field(default_factory=list)
+    escalation: list[EscalationStep] = Field(default_factory=list)
+    pir_required: bool = False
+
+    @field_validator("escalation")
+    @classmethod
+    def _ordered(cls, steps: list[EscalationStep]) -> list[EscalationStep]:
+        return sorted(steps, key=lambda step: step.after)
+
+
+class Role(_Strict):
+    """An incident role and the duties sent to whoever takes it."""
+
+    name: str = Field(min_length=1, max_length=40)
+    duties: str = Field(min_length=1, max_length=2000)
+
+
+Level = Literal["high", "medium", "low"]
+PriorityName = Literal["P1", "P2", "P3", "P4"]
+ClosureField = Literal["root_cause", "resolution", "impact"]
+CLOSURE_FIELDS: tuple[ClosureField, ...] = ("root_cause", "resolution", "impact")
+
+DEFAULT_PRIORITY_MATRIX: dict[str, dict[str, str]] = {
+    "high": {"high": "P1", "medium": "P2", "low": "P3"},
+    "medium": {"high": "P2", "medium": "P3", "low": "P4"},
+    "low": {"high": "P3", "medium": "P4", "low": "P4"},
+}
+
+DEFAULT_SEVERITIES: dict[str, dict[str, Any]] = {
+    "sev1": {
+        "label": "Sev1",
+        "definition": "Critical: full outage or data loss for many customers; no workaround.",
+        "response_target": "15m",
+        "resolution_target": "4h",
+        "update_interval": "30m",
+        "pir_required": True,
+        "escalation": [
+            {"after": "30m", "notify": ["it_manager"]},
+            {"after": "1h", "notify": ["cto"]},
+            {"after": "2h", "notify": ["ceo"]},
+            {"after": "4h", "notify": ["board"]},
+        ],
+    },
+    "sev2": {
+        "label": "Sev2",
+        "definition": "Major: a key feature is down or badly degraded for many users.",
+        "response_target": "1h",
+        "resolution_target": "8h",
+        "update_interval": "1h",
+        "pir_required": True,
+        "escalation": [
+            {"after": "30m", "notify": ["it_manager"]},
+            {"after": "2h", "notify": ["cto"]},
+            {"after": "4h", "notify": ["cto"]},
+        ],
+    },
+    "sev3": {
+        "label": "Sev3",
+        "definition": "Minor: partial degradation with a workaround, or few users affected.",
+        "response_target": "4h",
+        "resolution_target": "24h",
+        "update_interval": "4h",
+        "escalation": [
+            {"after": "1h", "notify": ["it_manager"]},
+            {"after": "4h", "notify": ["cto"]},
+        ],
+    },
+    "sev4": {
+        "label": "Sev4",
+        "definition": "Low: cosmetic or internal issue with no customer impact.",
+        "response_target": "24h",
+        "resolution_target": "72h",
+        "update_interval": "24h",
+    },
+}
+
+DEFAULT_ROLES: dict[str, dict[str, str]] = {
+    "commander": {
+        "name": "Incident Commander",
+        "duties": "Own the incident end to end: set priorities, delegate, decide, "
+        "keep the status updates on cadence, and call resolution.",
+    },
+    "technical_lead": {
+        "name": "Technical Lead",
+        "duties": "Lead the investigation and the fix: form hypotheses, coordinate "
+        "responders, and report findings to the commander.",
+    },
+    "communications_lead": {
+        "name": "Communications Lead",
+        "duties": "Write the status updates on cadence, keep stakeholders and "
+        "customers informed, and field their questions.",
+    },
+    "business_liaison": {
+        "name": "Business Liaison",
+        "duties": "Assess business and customer impact, brief leadership, and "
+        "decide on customer-facing commitments.",
+    },
+}
+
+DEFAULT_CATEGORIES = [
+    "software",
+    "hardware",
+    "network",
+    "security",
+    "database",
+    "infrastructure",
+    "third-party",
+    "other",
+]
+
+DEFAULT_CONTACTS: dict[str, str | None] = {
+    "it_manager": None,
+    "cto": None,
+    "ceo": None,
+    "board": None,
+}
+
+
+class Policy(_Strict):
+    """The whole incident policy."""
+
+    announcement_channel: str | None = None
+    severities: dict[str, Severity] = Field(min_length=1)
+    categories: list[str] = Field(min_length=1)
+    roles: dict[str, Role] = Field(min_length=1)
+    contacts: dict[str, str | None] = Field(default_factory=dict)
+    priority_matrix: dict[Level, dict[Level, PriorityName]]
+    closure_requires: list[ClosureField] = Field(default_factory=lambda: list(CLOSURE_FIELDS))
+    templates_dir: Path | None = None
+
+    @field_validator("severities")
+    @classmethod
+    def _severity_keys(cls, value: dict[str, Severity]) -> dict[str, Severity]:
+        for key in value:
+            if not _NAME.match(key):
+                raise ValueError(f"severity key {key!r} must be lowercase letters, digits or _")
+        return value
+
+    @field_validator("roles")
+    @classmethod
+    def _role_keys(cls, value: dict[str, Role]) -> dict[str, Role]:
+        missing = {"commander"} - value.keys()
+        if missing:
+            raise ValueError("the commander role is required")
+        for key in value:
+            if not _NAME.match(key):
+                raise ValueError(f"role key {key!r} must be lowercase letters, digits or _")
+        return value
+
+    @field_validator("categories")
+    @classmethod
+    def _category_values(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("categories must be distinct")
+        for item in value:
+            if not 1 <= len(item) <= 40:
+                raise ValueError(f"category {item!r} must be 1 to 40 characters")
+        return value
+
+    @field_validator("contacts")
+    @classmethod
+    def _contact_values(cls, value: dict[str, str | None]) -> dict[str, str | None]:
+        for name, target in value.items():
+            if not _NAME.match(name):
+                raise ValueError(f"contact name {name!r} must be lowercase letters, digits or _")
+            if target is not None and not _SLACK_TARGET.match(target):
+                raise ValueError(
+                    f"contact {name!r} is {target!r}: use a Slack user (U…), "
+                    "user group (S…) or channel (C…) ID"
+                )
+        return value
+
+    @field_validator("priority_matrix")
+    @classmethod
+    def _matrix_complete(
+        cls, value: dict[Level, dict[Level, PriorityName]]
+    ) -> dict[Level, dict[Level, PriorityName]]:
+        for impact in ("high", "medium", "low"):
+            row = value.get(impact)
+            if row is None or set(row) != {"high", "medium", "low"}:
+                raise ValueError(f"impact {impact!r} needs a priority for high, medium and low")
+        return value
+
+    @model_validator(mode="after")
+    def _targets_known(self) -> Policy:
+        for key, severity in self.severities.items():
+            targets = list(severity.notify)
+            for step in severity.escalation:
+                targets.extend(step.notify)
+            for target in targets:
+                if not (_SLACK_TARGET.match(target) or target in self.contacts):
+                    raise ValueError(
+                        f"severities.{key}: unknown notify target {target!r}: use a Slack "
+                        "user, user group or channel ID, or a name under contacts"
+                    )
+        if self.announcement_channel is not None and not _SLACK_TARGET.match(
+            self.announcement_channel
+        ):
+            raise ValueError(
+                "announcement_channel must be a channel ID such as C0123ABCD "
+                "(right-click the channel → Copy link; the ID is the last part)"
+            )
+        return self
+
+    # -- queries -------------------------------------------------------------------------
+
+    @property
+    def severity_keys(self) -> list[str]:
+        """Severity keys from the most to the least severe."""
+        return list(self.severities)
+
+    def severity(self, key: str) -> Severity:
+        """The severity named `key`; KeyError when the policy has no such level."""
+        return self.severities[key]
+
+    def priority(self, impact: str, urgency: str) -> str:
+        """The priority that the matrix gives an impact and an urgency."""
+        return self.priority_matrix[impact][urgency]  # type: ignore[index]
+
+    def role_name(self, key: str) -> str:
+        """The display name of a role."""
+        return self.roles[key].name
+
+
+def default_policy_data() -> dict[str, Any]:
+    """The built-in policy as plain data."""
+    return {
+        "announcement_channel": None,
+        "severities": DEFAULT_SEVERITIES,
+        "categories": DEFAULT_CATEGORIES,
+        "roles": DEFAULT_ROLES,
+        "contacts": DEFAULT_CONTACTS,
+        "priority_matrix": DEFAULT_PRIORITY_MATRIX,
+    }
+
+
+def default_policy() -> Policy:
+    """The built-in policy."""
+    return Policy.model_validate(default_policy_data())
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Merge mappings one level deep per key; lists and scalars replace."""
+    merged = dict(base)
+    for key, value in override.items():
+        if key in {"contacts", "roles", "priority_matrix"} and isinstance(value, dict):
+            merged[key] = {**base.get(key, {}), **value}
+        elif key == "severities" and isinstance(value, dict):
+            severities = dict(base.get(key, {}))
+            for name, spec in value.items():
+                if isinstance(spec, dict) and name in severities:
+                    severities[name] = {**severities[name], **spec}
+                else:
+                    severities[name] = spec
+            merged[key] = severities
+        else:
+            merged[key] = value
+    return merged
+
+
+def _describe(error: dict[str, Any]) -> str:
+    location = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "is not a known key"
+    return f"{location}: {message}"
+
+
+def load_policy(path: Path | None) -> Policy:
+    """Load the policy: defaults, overridden by the YAML file at `path` when given."""
+    if path is None:
+        return default_policy()
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the policy file: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the policy must be a mapping of keys to values")
+    if isinstance(data.get("templates_dir"), str):
+        data["templates_dir"] = str((Path(path).parent / data["templates_dir"]).resolve())
+    try:
+        return Policy.model_validate(_merge(default_policy_data(), data))
+    except ValidationError as exc:
+        lines = [_describe(dict(error)) for error in exc.errors()]
+        raise ConfigError(f"{path}: " + "; ".join(lines)) from None

@@ -1,0 +1,102 @@
+"""One running bot: database, Bolt app, sweeper, and the HTTP server or Socket Mode link."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_sdk import WebClient
+
+from bot import migrate
+from bot.app import build_context, create_app
+from bot.clock import Clock
+from bot.context import Context
+from bot.db import Database
+from bot.policy import Policy
+from bot.scheduler import Sweeper
+from bot.server import make_server
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    """Starts and stops every part of the bot in this process."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        policy: Policy | None = None,
+        db: Database | None = None,
+        sweep: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.ctx: Context = build_context(settings, clock=clock, policy=policy, db=db)
+        self.app = create_app(settings, self.ctx)
+        self.sweeper = (
+            Sweeper(self.ctx, interval_seconds=settings.sweep_interval_seconds) if sweep else None
+        )
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self._socket: SocketModeHandler | None = None
+
+    @property
+    def port(self) -> int:
+        """The HTTP port actually bound (HTTP mode)."""
+        assert self._server is not None, "the HTTP server is not running"
+        return int(self._server.effective_port)
+
+    def start(self) -> None:
+        """Migrate if asked, then start the sweeper and the Slack link, without blocking."""
+        if self.settings.auto_migrate:
+            migrate.upgrade(self.ctx.db)
+        if self.sweeper is not None:
+            self.sweeper.start()
+        if self.settings.socket_mode:
+            self._socket = SocketModeHandler(
+                self.app,
+                app_token=self.settings.slack_app_token,
+                web_client=WebClient(base_url=self.settings.slack_api_url),
+            )
+            self._socket.connect()  # type: ignore[no-untyped-call]
+            log.info("connected to Slack over Socket Mode")
+            return
+        self._server = make_server(
+            self.app,
+            self.ctx.db,
+            host=self.settings.host,
+            port=self.settings.port,
+            threads=self.settings.http_threads,
+        )
+        self._thread = threading.Thread(target=self._server.run, name="http", daemon=True)
+        self._thread.start()
+        log.info(
+            "serving Slack requests on http://%s:%s/slack/events", self.settings.host, self.port
+        )
+
+    def wait(self) -> None:
+        """Block until the process is told to stop."""
+        stop = threading.Event()
+        try:
+            while not stop.wait(3600):
+                pass
+        except KeyboardInterrupt:
+            log.info("stopping")
+
+    def stop(self) -> None:
+        """Stop serving, let the sweeper finish its tick, and release the database."""
+        if self._socket is not None:
+            self._socket.close()  # type: ignore[no-untyped-call]
+            self._socket = None
+        if self._server is not None:
+            self._server.close()
+            if self._thread is not None:
+                self._thread.join(timeout=5)
+            self._server = None
+        if self.sweeper is not None:
+            self.sweeper.stop()
+        self.ctx.db.dispose()

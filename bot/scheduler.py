@@ -1,0 +1,76 @@
+"""The sweep: one APScheduler interval job that claims due task rows and runs them.
+
+The database holds every due time; APScheduler only ticks. Any number of processes may
+sweep together: each task row is claimed by one of them at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from bot.context import Context
+from bot.flows import provision
+from bot.models import TaskKind
+from bot.services import tasks
+
+log = logging.getLogger(__name__)
+
+Runner = Callable[[Context, tasks.Claim], object]
+
+RUNNERS: dict[str, Runner] = {
+    TaskKind.PROVISION: provision.run_claimed,
+}
+
+
+def sweep(ctx: Context, *, limit: int = 50) -> int:
+    """Claim and run every due task (up to `limit`); returns how many were run."""
+    claims = tasks.claim_due(db=ctx.db, now=ctx.clock.now(), limit=limit)
+    for claim in claims:
+        runner = RUNNERS.get(claim.kind)
+        if runner is None:
+            log.error("task %s has unknown kind %r", claim.task_id, claim.kind)
+            continue
+        try:
+            runner(ctx, claim)
+        except Exception:
+            log.exception("task %s (%s) failed", claim.task_id, claim.kind)
+    return len(claims)
+
+
+class Sweeper:
+    """Runs `sweep` every few seconds in a background thread."""
+
+    def __init__(self, ctx: Context, *, interval_seconds: float) -> None:
+        self.ctx = ctx
+        self.scheduler = BackgroundScheduler(timezone="UTC")
+        self.scheduler.add_job(
+            self._tick,
+            "interval",
+            seconds=interval_seconds,
+            jitter=max(interval_seconds / 5, 0.1),
+            id="sweep",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+            # The first sweep runs at start, for work left over from before a restart.
+            next_run_time=datetime.now(UTC),
+        )
+
+    def _tick(self) -> None:
+        try:
+            sweep(self.ctx)
+        except Exception:  # a database blip must not stop the ticking
+            log.exception("sweep failed")
+
+    def start(self) -> None:
+        """Start ticking."""
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        """Stop ticking; a sweep in progress finishes first."""
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)

@@ -1,0 +1,95 @@
+"""HTTP mode: Bolt behind a WSGI app served by waitress (several worker threads)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from sqlalchemy import text
+from waitress.server import create_server
+
+from bot.db import Database
+
+log = logging.getLogger(__name__)
+
+StartResponse = Callable[..., Any]
+EVENTS_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
+MAX_BODY = 1024 * 1024
+
+
+class BotWSGI:
+    """Routes `POST /slack/events` to Bolt and `GET /healthz` to a database check."""
+
+    def __init__(self, app: App, db: Database) -> None:
+        self.slack = SlackRequestHandler(app)
+        self.db = db
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        """Serve one request."""
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path == EVENTS_PATH:
+            if method != "POST":
+                return _reply(start_response, 405, {"ok": False, "error": "use POST"})
+            try:
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = -1
+            if length < 0 or length > MAX_BODY:
+                return _reply(start_response, 413, {"ok": False, "error": "body too large"})
+            return self._bolt(environ, start_response)
+        if path == HEALTH_PATH and method in ("GET", "HEAD"):
+            return self._health(start_response)
+        return _reply(start_response, 404, {"ok": False, "error": "not found"})
+
+    def _bolt(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            return self.slack(environ, start_response)
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+            # Bolt refuses forged signatures itself; a body it cannot even parse ends here.
+            log.warning("malformed request to %s", EVENTS_PATH, exc_info=True)
+            return _reply(start_response, 400, {"ok": False, "error": "malformed request"})
+
+    def _health(self, start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            with self.db.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception as exc:
+            log.warning("health check: database unreachable: %s", exc)
+            return _reply(start_response, 503, {"ok": False, "database": "unreachable"})
+        return _reply(start_response, 200, {"ok": True, "database": "ok"})
+
+
+def _reply(start_response: StartResponse, status: int, body: dict[str, Any]) -> list[bytes]:
+    payload = json.dumps(body).encode()
+    reason = {
+        200: "OK",
+        400: "Bad Request",
+        404: "Not Found",
+        405: "Method Not Allowed",
+        413: "Payload Too Large",
+        503: "Service Unavailable",
+    }[status]
+    start_response(
+        f"{status} {reason}",
+        [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))],
+    )
+    return [payload]
+
+
+def make_server(app: App, db: Database, *, host: str, port: int, threads: int) -> Any:
+    """A waitress server for the bot (port 0 picks a free port: see `.effective_port`)."""
+    return create_server(
+        BotWSGI(app, db),
+        host=host,
+        port=port,
+        threads=threads,
+        ident="incident-bot",
+        clear_untrusted_proxy_headers=True,
+        channel_timeout=30,
+    )

@@ -1,0 +1,1 @@
+"""The domain: incident rules and records, with no Slack and no HTTP."""

@@ -1,0 +1,186 @@
+"""Scheduled tasks: rows with a due time, claimed atomically with a lease.
+
+Any number of processes may sweep at once: a claim is one UPDATE whose subquery skips rows
+locked by others on PostgreSQL (`FOR UPDATE SKIP LOCKED`) and takes SQLite's write lock up
+front, so a due row goes to exactly one claimant until its lease runs out.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select, update
+from sqlmodel import Session
+from sqlmodel import select as sm_select
+
+from bot.db import Database
+from bot.models import ScheduledTask, TaskState
+
+DEFAULT_LEASE = timedelta(minutes=2)
+MAX_BACKOFF = timedelta(minutes=15)
+FIRST_BACKOFF = timedelta(seconds=5)
+MAX_ATTEMPTS = 200
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A task this process holds until `claimed_until`."""
+
+    task_id: int
+    incident_id: int
+    kind: str
+    key: str
+    attempts: int
+    token: str
+
+
+def schedule(
+    *, session: Session, incident_id: int, kind: str, due_at: datetime, now: datetime, key: str = ""
+) -> ScheduledTask:
+    """Create the task, or move an existing one of the same kind and key to `due_at`."""
+    task = session.exec(
+        sm_select(ScheduledTask).where(
+            ScheduledTask.incident_id == incident_id,
+            ScheduledTask.kind == kind,
+            ScheduledTask.key == key,
+        )
+    ).first()
+    if task is None:
+        task = ScheduledTask(
+            incident_id=incident_id,
+            kind=kind,
+            key=key,
+            due_at=due_at,
+            created_at=now,
+            updated_at=now,
+        )
+    else:
+        task.state = TaskState.PENDING
+        task.due_at = due_at
+        task.updated_at = now
+    session.add(task)
+    session.flush()
+    return task
+
+
+def _claimable(now: datetime) -> object:
+    table = ScheduledTask.__table__  # type: ignore[attr-defined]
+    return and_(
+        table.c.state == TaskState.PENDING,
+        table.c.due_at <= now,
+        or_(table.c.claimed_until.is_(None), table.c.claimed_until < now),
+    )
+
+
+def _claim(db: Database, now: datetime, lease: timedelta, where: object, limit: int) -> list[Claim]:
+    token = str(uuid.uuid4())
+    table = ScheduledTask.__table__  # type: ignore[attr-defined]
+    chosen = (
+        select(table.c.id)
+        .where(where)  # type: ignore[arg-type]
+        .order_by(table.c.due_at, table.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    statement = (
+        update(table)
+        .where(table.c.id.in_(chosen))
+        .values(
+            claim_token=token,
+            claimed_until=now + lease,
+            attempts=table.c.attempts + 1,
+            updated_at=now,
+        )
+        .returning(table.c.id, table.c.incident_id, table.c.kind, table.c.key, table.c.attempts)
+    )
+    with db.session() as session:
+        rows = session.execute(statement).all()
+    claims = [
+        Claim(
+            task_id=row.id,
+            incident_id=row.incident_id,
+            kind=row.kind,
+            key=row.key,
+            attempts=row.attempts,
+            token=token,
+        )
+        for row in rows
+    ]
+    return sorted(claims, key=lambda claim: claim.task_id)
+
+
+def claim_due(
+    *, db: Database, now: datetime, limit: int = 50, lease: timedelta = DEFAULT_LEASE
+) -> list[Claim]:
+    """Claim up to `limit` due tasks for this process."""
+    return _claim(db, now, lease, _claimable(now), limit)
+
+
+def claim_task(
+    *, db: Database, task_id: int, now: datetime, lease: timedelta = DEFAULT_LEASE
+) -> Claim | None:
+    """Claim one task now if it is pending and nobody holds it (due or not)."""
+    table = ScheduledTask.__table__  # type: ignore[attr-defined]
+    where = and_(
+        table.c.id == task_id,
+        table.c.state == TaskState.PENDING,
+        or_(table.c.claimed_until.is_(None), table.c.claimed_until < now),
+    )
+    claims = _claim(db, now, lease, where, 1)
+    return claims[0] if claims else None
+
+
+def complete(*, session: Session, claim: Claim, now: datetime) -> bool:
+    """Mark the task done if this claim still holds it; False if the lease was lost."""
+    table = ScheduledTask.__table__  # type: ignore[attr-defined]
+    result = session.execute(
+        update(table)
+        .where(table.c.id == claim.task_id, table.c.claim_token == claim.token)
+        .values(
+            state=TaskState.DONE,
+            claim_token=None,
+            claimed_until=None,
+            last_error=None,
+            updated_at=now,
+        )
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def backoff(attempts: int) -> timedelta:
+    """Exponential back-off for the n-th failed attempt, capped."""
+    delay: timedelta = FIRST_BACKOFF * (2 ** max(attempts - 1, 0))
+    return min(delay, MAX_BACKOFF)
+
+
+def release(
+    *,
+    session: Session,
+    claim: Claim,
+    now: datetime,
+    error: str,
+    retry_after: timedelta | None = None,
+) -> datetime | None:
+    """Give the task back after a failure, due again after Retry-After or a back-off.
+
+    Returns the new due time, or None when the task has failed too often and is set aside.
+    """
+    table = ScheduledTask.__table__  # type: ignore[attr-defined]
+    give_up = claim.attempts >= MAX_ATTEMPTS
+    due = now + (retry_after if retry_after is not None else backoff(claim.attempts))
+    session.execute(
+        update(table)
+        .where(table.c.id == claim.task_id, table.c.claim_token == claim.token)
+        .values(
+            state=TaskState.DEAD if give_up else TaskState.PENDING,
+            claim_token=None,
+            claimed_until=None,
+            due_at=due,
+            last_error=error[:1000],
+            updated_at=now,
+        )
+    )
+    return None if give_up else due

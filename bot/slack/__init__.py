@@ -1,0 +1,1 @@
+"""Every Slack Web API call the bot makes goes through this package."""

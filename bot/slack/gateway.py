@@ -1,0 +1,383 @@
+"""The Slack gateway: typed wrappers over the Web API, rate-limit aware.
+
+Two clients share one token. Calls that are safe to repeat (reads, edits, pins, invites,
+topics, views) retry on 429, 5xx and dropped connections through slack_sdk's retry
+handlers. Calls that create something (a message, a channel, a file share) retry only on
+429, which Slack guarantees it did not act on; after a 5xx or a timeout their outcome is
+unknown, so the caller looks for what it made (by message metadata or channel name)
+before it tries again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from urllib.error import URLError
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackRequestError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 10
+
+@dataclass(frozen=True)
+class Method:
+    """A Web API method the bot calls: its rate-limit tier and the bot scopes it relies on."""
+
+    tier: str
+    scopes: tuple[str, ...] = ()
+
+
+# Every Web API method the bot calls. Where a method acts on public and private channels
+# both scopes are listed. The manifest test checks manifest.yml grants exactly these.
+METHODS: dict[str, Method] = {
+    "auth.test": Method("special"),
+    "chat.getPermalink": Method("special"),
+    "chat.postMessage": Method("special", ("chat:write",)),
+    "chat.postEphemeral": Method("tier4", ("chat:write",)),
+    "chat.update": Method("tier3", ("chat:write",)),
+    "conversations.create": Method("tier2", ("channels:manage", "groups:write")),
+    "conversations.history": Method(
+        "tier3", ("channels:history", "groups:history", "im:history")
+    ),
+    "conversations.invite": Method("tier3", ("channels:manage", "groups:write")),
+    "conversations.join": Method("tier3", ("channels:join",)),
+    "conversations.list": Method("tier2", ("channels:read", "groups:read")),
+    "conversations.open": Method("tier3", ("im:write",)),
+    "conversations.setTopic": Method("tier2", ("channels:manage", "groups:write")),
+    "pins.add": Method("tier2", ("pins:write",)),
+    "views.open": Method("tier4"),
+}
+
+# Errors after which the same call may well succeed later.
+TRANSIENT_ERRORS = frozenset(
+    {
+        "ratelimited",
+        "internal_error",
+        "fatal_error",
+        "service_unavailable",
+        "request_timeout",
+        "team_added_to_org",
+        "timeout",
+        "connection_error",
+        "server_error",
+    }
+)
+# Errors after which Slack may or may not have acted.
+UNKNOWN_OUTCOME_ERRORS = frozenset(
+    {"fatal_error", "internal_error", "request_timeout", "timeout", "server_error"}
+)
+
+
+class SlackCallFailed(Exception):
+    """A Web API call that did not succeed, in terms the flows can act on."""
+
+    def __init__(
+        self,
+        method: str,
+        error: str,
+        *,
+        retry_after: timedelta | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(f"{method}: {error}")
+        self.method = method
+        self.error = error
+        self.retry_after = retry_after
+        self.status = status
+
+    @property
+    def transient(self) -> bool:
+        """Whether trying again later may succeed."""
+        return self.error in TRANSIENT_ERRORS
+
+    @property
+    def unknown_outcome(self) -> bool:
+        """Whether Slack may have carried the call out despite the failure."""
+        return self.error in UNKNOWN_OUTCOME_ERRORS
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who the bot is in the workspace."""
+
+    user_id: str
+    bot_id: str
+    team_id: str
+
+
+@dataclass(frozen=True)
+class Channel:
+    """The parts of a conversation the bot uses."""
+
+    id: str
+    name: str
+    is_private: bool
+    is_archived: bool
+    creator: str
+    created: int
+
+
+def _channel(data: dict[str, Any]) -> Channel:
+    return Channel(
+        id=data["id"],
+        name=data.get("name", ""),
+        is_private=bool(data.get("is_private")),
+        is_archived=bool(data.get("is_archived")),
+        creator=data.get("creator", ""),
+        created=int(data.get("created", 0)),
+    )
+
+
+def make_clients(
+    token: str, base_url: str, timeout: int = DEFAULT_TIMEOUT
+) -> tuple[WebClient, WebClient]:
+    """The retrying client for repeatable calls and the 429-only client for creating calls."""
+    retrying = WebClient(
+        token=token,
+        base_url=base_url,
+        timeout=timeout,
+        retry_handlers=[
+            RateLimitErrorRetryHandler(max_retry_count=2),
+            ServerErrorRetryHandler(max_retry_count=2),
+            ConnectionErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+    creating = WebClient(
+        token=token,
+        base_url=base_url,
+        timeout=timeout,
+        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2)],
+    )
+    return retrying, creating
+
+
+class SlackGateway:
+    """The only object that calls the Slack Web API."""
+
+    def __init__(self, client: WebClient, creating_client: WebClient | None = None) -> None:
+        self.client = client
+        self.creating_client = creating_client or client
+        self._identity: Identity | None = None
+        self._identity_lock = threading.Lock()
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _call(
+        self, method: str, *, creates: bool = False, read: bool = False, **args: Any
+    ) -> dict[str, Any]:
+        assert method in METHODS, f"{method} is not in METHODS"
+        client = self.creating_client if creates else self.client
+        payload = {key: value for key, value in args.items() if value is not None}
+        try:
+            if read:
+                params = {key: _query_value(value) for key, value in payload.items()}
+                response = client.api_call(method, http_verb="GET", params=params)
+            else:
+                response = client.api_call(method, json=payload)
+        except SlackApiError as exc:
+            raise _failure(method, exc) from None
+        except TimeoutError as exc:
+            raise SlackCallFailed(method, "timeout") from exc
+        except (URLError, ConnectionError, SlackRequestError) as exc:
+            if isinstance(getattr(exc, "reason", None), TimeoutError):
+                raise SlackCallFailed(method, "timeout") from exc
+            raise SlackCallFailed(method, "connection_error") from exc
+        return dict(response.data) if isinstance(response.data, dict) else {}
+
+    # -- identity ------------------------------------------------------------------------
+
+    def identity(self) -> Identity:
+        """The bot's own user, bot and team IDs (asked once, then cached)."""
+        with self._identity_lock:
+            if self._identity is None:
+                data = self._call("auth.test")
+                self._identity = Identity(
+                    user_id=data["user_id"], bot_id=data.get("bot_id", ""), team_id=data["team_id"]
+                )
+            return self._identity
+
+    # -- conversations -------------------------------------------------------------------
+
+    def create_channel(self, name: str, *, is_private: bool) -> Channel:
+        """Create a channel; raises SlackCallFailed('name_taken') when the name is used."""
+        data = self._call("conversations.create", creates=True, name=name, is_private=is_private)
+        return _channel(data["channel"])
+
+    def find_channel(self, name: str, *, is_private: bool) -> Channel | None:
+        """Find a channel the bot can see by exact name (paginated conversations.list)."""
+        cursor: str | None = None
+        types = "private_channel" if is_private else "public_channel"
+        while True:
+            data = self._call(
+                "conversations.list",
+                read=True,
+                types=types,
+                exclude_archived=False,
+                limit=1000,
+                cursor=cursor,
+            )
+            for item in data.get("channels", []):
+                if item.get("name") == name:
+                    return _channel(item)
+            cursor = (data.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return None
+
+    def invite(self, channel: str, users: list[str]) -> None:
+        """Invite users; inviting someone already there is not a failure."""
+        try:
+            self._call("conversations.invite", channel=channel, users=",".join(users))
+        except SlackCallFailed as exc:
+            if exc.error not in ("already_in_channel", "cant_invite_self"):
+                raise
+
+    def join(self, channel: str) -> None:
+        """Join a public channel."""
+        self._call("conversations.join", channel=channel)
+
+    def set_topic(self, channel: str, topic: str) -> None:
+        """Set a channel's topic."""
+        self._call("conversations.setTopic", channel=channel, topic=topic)
+
+    def open_dm(self, user: str) -> str:
+        """The ID of the bot's direct-message channel with a user."""
+        data = self._call("conversations.open", users=user)
+        return str(data["channel"]["id"])
+
+    def find_message(
+        self, channel: str, *, event_type: str, match: dict[str, Any], oldest: str | None = None
+    ) -> str | None:
+        """The ts of the bot's newest message in `channel` whose metadata matches, if any."""
+        cursor: str | None = None
+        for _page in range(10):
+            data = self._call(
+                "conversations.history",
+                read=True,
+                channel=channel,
+                include_all_metadata=True,
+                oldest=oldest,
+                limit=200,
+                cursor=cursor,
+            )
+            for message in data.get("messages", []):
+                metadata = message.get("metadata") or {}
+                payload = metadata.get("event_payload") or {}
+                if metadata.get("event_type") == event_type and all(
+                    payload.get(key) == value for key, value in match.items()
+                ):
+                    return str(message["ts"])
+            cursor = (data.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return None
+        return None
+
+    # -- messages ------------------------------------------------------------------------
+
+    def post_message(
+        self,
+        channel: str,
+        *,
+        text: str,
+        blocks: list[dict[str, Any]] | None = None,
+        metadata: dict[str, Any] | None = None,
+        thread_ts: str | None = None,
+    ) -> tuple[str, str]:
+        """Post a message; returns (channel ID, ts). Never expands @channel-style names."""
+        data = self._call(
+            "chat.postMessage",
+            creates=True,
+            channel=channel,
+            text=text,
+            blocks=blocks,
+            metadata=metadata,
+            thread_ts=thread_ts,
+            unfurl_links=False,
+            unfurl_media=False,
+            link_names=False,
+        )
+        return str(data["channel"]), str(data["ts"])
+
+    def update_message(
+        self,
+        channel: str,
+        ts: str,
+        *,
+        text: str,
+        blocks: list[dict[str, Any]] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Edit a message the bot posted."""
+        self._call(
+            "chat.update",
+            channel=channel,
+            ts=ts,
+            text=text,
+            blocks=blocks,
+            metadata=metadata,
+            link_names=False,
+        )
+
+    def post_ephemeral(
+        self, channel: str, user: str, *, text: str, blocks: list[dict[str, Any]] | None = None
+    ) -> None:
+        """Show a message to one person in a channel."""
+        self._call("chat.postEphemeral", channel=channel, user=user, text=text, blocks=blocks)
+
+    def pin(self, channel: str, ts: str) -> None:
+        """Pin a message; pinning it again is not a failure."""
+        try:
+            self._call("pins.add", channel=channel, timestamp=ts)
+        except SlackCallFailed as exc:
+            if exc.error != "already_pinned":
+                raise
+
+    def permalink(self, channel: str, ts: str) -> str:
+        """A link to a message."""
+        data = self._call("chat.getPermalink", read=True, channel=channel, message_ts=ts)
+        return str(data["permalink"])
+
+    # -- views ---------------------------------------------------------------------------
+
+    def open_view(self, trigger_id: str, view: dict[str, Any]) -> str:
+        """Open a modal; returns its view ID."""
+        data = self._call("views.open", trigger_id=trigger_id, view=view)
+        return str(data["view"]["id"])
+
+
+def _query_value(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+def _failure(method: str, exc: SlackApiError) -> SlackCallFailed:
+    response = exc.response
+    status = getattr(response, "status_code", None)
+    data = response.data if isinstance(getattr(response, "data", None), dict) else {}
+    error = str(data.get("error") or "")
+    retry_after: timedelta | None = None
+    if status == 429:
+        error = "ratelimited"
+        header = (response.headers or {}).get("Retry-After") or (response.headers or {}).get(
+            "retry-after"
+        )
+        try:
+            retry_after = timedelta(seconds=max(int(str(header)), 1))
+        except (TypeError, ValueError):
+            retry_after = timedelta(seconds=30)
+    elif status is not None and status >= 500:
+        error = "server_error"
+    if not error:
+        error = f"http_{status}"
+    log.warning("Slack %s failed: %s (HTTP %s)", method, error, status)
+    return SlackCallFailed(method, error, retry_after=retry_after, status=status)
