@@ -152,7 +152,7 @@ def complete(*, session: Session, claim: Claim, now: datetime) -> bool:
 
 def backoff(attempts: int) -> timedelta:
     """Exponential back-off for the n-th failed attempt, capped."""
-    delay: timedelta = FIRST_BACKOFF * (2 ** max(attempts - 1, 0))
+    delay: timedelta = FIRST_BACKOFF * (2 ** min(max(attempts - 1, 0), 16))
     return min(delay, MAX_BACKOFF)
 
 

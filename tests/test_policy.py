@@ -1,0 +1,132 @@
+"""The policy: defaults from the SOP, YAML overrides, and clear refusals."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.errors import ConfigError
+from bot.policy import default_policy, load_policy, parse_duration
+
+
+def test_defaults_follow_the_sop() -> None:
+    policy = default_policy()
+    expected = {
+        "sev1": (timedelta(minutes=15), timedelta(hours=4)),
+        "sev2": (timedelta(hours=1), timedelta(hours=8)),
+        "sev3": (timedelta(hours=4), timedelta(hours=24)),
+        "sev4": (timedelta(hours=24), timedelta(hours=72)),
+    }
+    for key, (respond, resolve) in expected.items():
+        assert policy.severity(key).response_target == respond
+        assert policy.severity(key).resolution_target == resolve
+    assert [s.after for s in policy.severity("sev1").escalation] == [
+        timedelta(minutes=30),
+        timedelta(hours=1),
+        timedelta(hours=2),
+        timedelta(hours=4),
+    ]
+    assert set(policy.roles) == {
+        "commander",
+        "technical_lead",
+        "communications_lead",
+        "business_liaison",
+    }
+
+
+@pytest.mark.parametrize(
+    ("impact", "urgency", "priority"),
+    [
+        ("high", "high", "P1"),
+        ("high", "medium", "P2"),
+        ("medium", "high", "P2"),
+        ("high", "low", "P3"),
+        ("medium", "medium", "P3"),
+        ("low", "high", "P3"),
+        ("medium", "low", "P4"),
+        ("low", "medium", "P4"),
+        ("low", "low", "P4"),
+    ],
+)
+def test_priority_matrix(impact: str, urgency: str, priority: str) -> None:
+    assert default_policy().priority(impact, urgency) == priority
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("90s", 90), ("15m", 900), ("4h", 14400), ("1d", 86400), ("1h30m", 5400), (" 2h ", 7200)],
+)
+def test_durations(text: str, seconds: int) -> None:
+    assert parse_duration(text) == timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("0m", "zero"), ("-5m", "negative"), ("15", "not a duration"), ("soon", "not a duration")],
+)
+def test_bad_durations(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_duration(text)
+
+
+def test_yaml_overrides_only_what_it_names(tmp_path: Path) -> None:
+    path = tmp_path / "policy.yml"
+    path.write_text(
+        "announcement_channel: C0ANNOUNCE\n"
+        "contacts:\n  cto: U0CTO\n"
+        "severities:\n  sev1:\n    update_interval: 20m\n"
+        "categories: [app, infra]\n"
+    )
+    policy = load_policy(path)
+    assert policy.announcement_channel == "C0ANNOUNCE"
+    assert policy.severity("sev1").update_interval == timedelta(minutes=20)
+    assert policy.severity("sev1").resolution_target == timedelta(hours=4)
+    assert policy.contacts["cto"] == "U0CTO"
+    assert policy.contacts["it_manager"] is None
+    assert policy.categories == ["app", "infra"]
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "expected"),
+    [
+        ("severities:\n  sev2:\n    update_interval: 0m\n", "severities.sev2.update_interval"),
+        ("severities:\n  sev2:\n    update_interval: -1h\n", "negative"),
+        ("severities:\n  sev2:\n    escalation:\n      - after: 1h\n        notify: [vp]\n",
+         "unknown notify target 'vp'"),
+        ("colour: red\n", "colour: is not a known key"),
+        ("announcement_channel: '#incidents'\n", "announcement_channel must be a channel ID"),
+        ("- a list\n", "must be a mapping"),
+        ("severities: [\n", "not valid YAML"),
+        ("priority_matrix:\n  high:\n    high: P9\n", "priority_matrix.high.high"),
+    ],
+)
+def test_bad_policy_names_path_key_and_problem(
+    tmp_path: Path, yaml_text: str, expected: str
+) -> None:
+    path = tmp_path / "policy.yml"
+    path.write_text(yaml_text)
+    with pytest.raises(ConfigError) as info:
+        load_policy(path)
+    assert str(path) in str(info.value)
+    assert expected in str(info.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_policy(tmp_path / "nope.yml")
+
+
+def test_check_config_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = tmp_path / "good.yml"
+    good.write_text("contacts:\n  cto: U0CTO\n")
+    assert main(["check-config", str(good)]) == 0
+    assert "OK" in capsys.readouterr().out
+    bad = tmp_path / "bad.yml"
+    bad.write_text("severities:\n  sev1:\n    response_target: fast\n")
+    assert main(["check-config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.yml" in err
+    assert "severities.sev1.response_target" in err

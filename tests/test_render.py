@@ -1,0 +1,56 @@
+"""The renderer: user text is shown as typed, never as a ping or a link."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.render import escape, link, mention, render, truncate
+from bot.services.declare import DeclareInput
+
+
+def _incident_like(title: str) -> DeclareInput:
+    return DeclareInput(
+        title=title, severity="sev1", category="software", impact="high", urgency="high"
+    )
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "<!channel> db down & <slow>",
+        "<!here>",
+        "<!everyone> hello",
+        "<!subteam^S0123|@oncall>",
+        "<https://evil.example|https://bank.example>",
+        "<@U0ALICE>",
+    ],
+)
+def test_user_text_cannot_ping_or_link(hostile: str) -> None:
+    text = render("summary.j2", incident=_incident_like(hostile))
+    assert "<!" not in text
+    assert "<http" not in text
+    assert "<@" not in text
+    assert escape(hostile) in text
+
+
+def test_bot_tokens_pass_through() -> None:
+    assert mention("U0ALICE") == "<@U0ALICE>"
+    assert mention("S0ONCALL") == "<!subteam^S0ONCALL>"
+    assert mention("C0INC") == "<#C0INC>"
+    assert mention("<!channel>") == "&lt;!channel&gt;"
+    assert link("https://x.example/a", "a <b>") == "<https://x.example/a|a &lt;b&gt;>"
+    assert link("javascript:alert(1)", "x") == "x"
+
+
+def test_truncate_marks_the_cut() -> None:
+    cut = truncate("a" * 5000, 3000)
+    assert len(cut) == 3000
+    assert cut.endswith("(truncated)")
+    assert truncate("short", 3000) == "short"
+
+
+def test_undefined_variables_fail_loudly() -> None:
+    import jinja2
+
+    with pytest.raises(jinja2.UndefinedError):
+        render("summary.j2")

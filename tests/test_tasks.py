@@ -1,0 +1,102 @@
+"""Scheduled tasks: a due row is claimed by one sweeper at a time, with a lease."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+from bot.db import Database
+from bot.models import ScheduledTask, TaskState
+from bot.policy import default_policy
+from bot.services import tasks
+from bot.services.declare import DeclareInput, declare
+
+T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+def _incident(db: Database, title: str = "x") -> int:
+    with db.session() as session:
+        incident = declare(
+            session=session,
+            data=DeclareInput(
+                title=title, severity="sev3", category="other", impact="low", urgency="low"
+            ),
+            reporter_id="U0ALICE",
+            policy=default_policy(),
+            now=T0,
+        )
+        assert incident.id is not None
+        return incident.id
+
+
+def test_declare_schedules_setup_due_at_once(db: Database) -> None:
+    incident_id = _incident(db)
+    claims = tasks.claim_due(db=db, now=T0)
+    assert [(c.incident_id, c.kind, c.attempts) for c in claims] == [
+        (incident_id, "provision", 1)
+    ]
+    # Held: nobody else gets it while the lease lasts.
+    assert tasks.claim_due(db=db, now=T0 + timedelta(seconds=30)) == []
+    # The holder died: the lease runs out and another sweeper takes over.
+    retaken = tasks.claim_due(db=db, now=T0 + tasks.DEFAULT_LEASE + timedelta(seconds=1))
+    assert [c.attempts for c in retaken] == [2]
+    # The first holder can no longer complete it.
+    with db.session() as session:
+        assert not tasks.complete(session=session, claim=claims[0], now=T0)
+        assert tasks.complete(session=session, claim=retaken[0], now=T0)
+    assert tasks.claim_due(db=db, now=T0 + timedelta(days=1)) == []
+
+
+def test_release_moves_due_time_by_retry_after_or_backoff(db: Database) -> None:
+    _incident(db)
+    (claim,) = tasks.claim_due(db=db, now=T0)
+    with db.session() as session:
+        due = tasks.release(
+            session=session, claim=claim, now=T0, error="x", retry_after=timedelta(seconds=7)
+        )
+    assert due == T0 + timedelta(seconds=7)
+    assert tasks.claim_due(db=db, now=T0 + timedelta(seconds=6)) == []
+    (claim,) = tasks.claim_due(db=db, now=T0 + timedelta(seconds=7))
+    with db.session() as session:
+        due = tasks.release(session=session, claim=claim, now=T0, error="boom")
+        row = session.get(ScheduledTask, claim.task_id)
+        assert row is not None
+        assert row.last_error == "boom"
+        assert row.state == TaskState.PENDING
+    assert due == T0 + tasks.backoff(2)
+    assert tasks.backoff(2) == timedelta(seconds=10)
+    assert tasks.backoff(50) == tasks.MAX_BACKOFF
+
+
+def test_concurrent_sweepers_claim_each_task_once(db: Database) -> None:
+    for index in range(60):
+        _incident(db, f"incident {index}")
+    claimed: list[int] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(4)
+
+    def sweeper() -> None:
+        barrier.wait()
+        while True:
+            batch = tasks.claim_due(db=db, now=T0, limit=7)
+            if not batch:
+                return
+            with lock:
+                claimed.extend(claim.task_id for claim in batch)
+
+    threads = [threading.Thread(target=sweeper) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(claimed) == 60
+    assert len(set(claimed)) == 60
+
+
+def test_claim_task_only_when_free(db: Database) -> None:
+    _incident(db)
+    (claim,) = tasks.claim_due(db=db, now=T0)
+    assert tasks.claim_task(db=db, task_id=claim.task_id, now=T0) is None
+    with db.session() as session:
+        tasks.complete(session=session, claim=claim, now=T0)
+    assert tasks.claim_task(db=db, task_id=claim.task_id, now=T0 + timedelta(hours=1)) is None
