@@ -1,0 +1,1054 @@
+"""The fake Slack workspace, exercised through the real slack_sdk WebClient and slack_bolt App."""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import inspect
+import json
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import pytest
+from slack_bolt import Ack, App, BoltContext, BoltRequest, Respond
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import (
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from slack_sdk.models import blocks as sdk_blocks
+
+from tests.fakeslack import BoltAppServer, FakeSlack, blockkit, methods
+from tests.fakeslack.spec import available_methods, common_errors, method_spec
+
+SECRET = "s3cr3t"
+BOT_TOKEN = "xoxb-test"
+APP_TOKEN = "xapp-test"
+
+T = TypeVar("T")
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeSlack]:
+    """A running fake workspace that must not hit internal errors."""
+    with FakeSlack(signing_secret=SECRET, bot_token=BOT_TOKEN, app_token=APP_TOKEN) as fake:
+        yield fake
+        assert fake.internal_errors == []
+
+
+@pytest.fixture
+def client(fake: FakeSlack) -> WebClient:
+    """The real WebClient pointed at the fake."""
+    return WebClient(token=BOT_TOKEN, base_url=fake.api_url, timeout=5)
+
+
+@pytest.fixture
+def alice(fake: FakeSlack) -> str:
+    """A human workspace member."""
+    return fake.add_user("alice", real_name="Alice A", tz="Europe/London")
+
+
+@pytest.fixture
+def incidents(fake: FakeSlack, alice: str) -> str:
+    """A public channel with alice and the bot in it."""
+    return fake.add_channel("incidents", members=[alice])
+
+
+def wait_until(predicate: Callable[[], T], timeout: float = 3.0) -> T:
+    """Poll `predicate` until it returns something truthy (listeners run after the ack)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.01)
+
+
+def api_error(call: Any, *args: Any, **kwargs: Any) -> str:
+    """The Slack error code raised by `call`."""
+    with pytest.raises(SlackApiError) as info:
+        call(*args, **kwargs)
+    error: str = info.value.response["error"]
+    return error
+
+
+MODAL: dict[str, Any] = {
+    "type": "modal",
+    "callback_id": "declare",
+    "title": {"type": "plain_text", "text": "Declare an incident"},
+    "submit": {"type": "plain_text", "text": "Declare"},
+    "close": {"type": "plain_text", "text": "Cancel"},
+    "private_metadata": "origin=C1",
+    "blocks": [
+        {
+            "type": "input",
+            "block_id": "title",
+            "label": {"type": "plain_text", "text": "Title"},
+            "element": {
+                "type": "plain_text_input",
+                "action_id": "value",
+                "max_length": 80,
+            },
+        },
+        {
+            "type": "input",
+            "block_id": "severity",
+            "label": {"type": "plain_text", "text": "Severity"},
+            "element": {
+                "type": "static_select",
+                "action_id": "value",
+                "options": [
+                    {"text": {"type": "plain_text", "text": "SEV1"}, "value": "sev1"},
+                    {"text": {"type": "plain_text", "text": "SEV2"}, "value": "sev2"},
+                ],
+                "initial_option": {"text": {"type": "plain_text", "text": "SEV2"}, "value": "sev2"},
+            },
+        },
+        {
+            "type": "input",
+            "block_id": "impact",
+            "optional": True,
+            "label": {"type": "plain_text", "text": "Impact"},
+            "element": {
+                "type": "checkboxes",
+                "action_id": "value",
+                "options": [
+                    {"text": {"type": "mrkdwn", "text": "*Customers*"}, "value": "customers"},
+                    {"text": {"type": "plain_text", "text": "Staff"}, "value": "staff"},
+                ],
+            },
+        },
+        {
+            "type": "input",
+            "block_id": "commander",
+            "optional": True,
+            "label": {"type": "plain_text", "text": "Commander"},
+            "element": {"type": "users_select", "action_id": "value"},
+        },
+        {
+            "type": "input",
+            "block_id": "responders",
+            "optional": True,
+            "label": {"type": "plain_text", "text": "Responders"},
+            "element": {"type": "multi_users_select", "action_id": "value"},
+        },
+        {
+            "type": "input",
+            "block_id": "channel",
+            "optional": True,
+            "label": {"type": "plain_text", "text": "Channel"},
+            "element": {"type": "conversations_select", "action_id": "value"},
+        },
+        {
+            "type": "input",
+            "block_id": "started",
+            "optional": True,
+            "label": {"type": "plain_text", "text": "Started on"},
+            "element": {"type": "datepicker", "action_id": "value"},
+        },
+        {
+            "type": "input",
+            "block_id": "at",
+            "optional": True,
+            "label": {"type": "plain_text", "text": "At"},
+            "element": {"type": "timepicker", "action_id": "value"},
+        },
+        {
+            "type": "input",
+            "block_id": "customers",
+            "optional": True,
+            "label": {"type": "plain_text", "text": "Customers affected"},
+            "element": {"type": "number_input", "action_id": "value", "is_decimal_allowed": False},
+        },
+        {
+            "type": "input",
+            "block_id": "kind",
+            "optional": True,
+            "label": {"type": "plain_text", "text": "Kind"},
+            "element": {
+                "type": "radio_buttons",
+                "action_id": "value",
+                "options": [
+                    {"text": {"type": "plain_text", "text": "Outage"}, "value": "outage"},
+                    {"text": {"type": "plain_text", "text": "Degraded"}, "value": "degraded"},
+                ],
+            },
+        },
+        {
+            "type": "input",
+            "block_id": "teams",
+            "optional": True,
+            "label": {"type": "plain_text", "text": "Teams"},
+            "element": {
+                "type": "multi_static_select",
+                "action_id": "value",
+                "options": [
+                    {"text": {"type": "plain_text", "text": "Web"}, "value": "web"},
+                    {"text": {"type": "plain_text", "text": "DB"}, "value": "db"},
+                ],
+            },
+        },
+    ],
+}
+
+
+# --- reference data and error-code contract ----------------------------------------------
+
+
+def test_reference_data_matches_the_implemented_methods() -> None:
+    assert set(available_methods()) == set(methods.HANDLERS)
+    create = method_spec("conversations.create")
+    assert create is not None
+    assert create.tier == 2 and create.per_minute == 20
+    assert create.required_args == ["name"]
+    post = method_spec("chat.postMessage")
+    assert post is not None and post.tier is None
+    assert "ratelimited" in common_errors()
+    assert method_spec("../common_errors") is None
+
+
+def _codes_by_function(tree: ast.Module) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """Literal SlackError codes raised, and module functions called, by each function."""
+    raised: dict[str, set[str]] = {}
+    calls: dict[str, set[str]] = {}
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.FunctionDef):
+            continue
+        raised[node.name] = set()
+        calls[node.name] = set()
+        for inner in ast.walk(node):
+            if not isinstance(inner, ast.Call):
+                continue
+            if isinstance(inner.func, ast.Name) and inner.func.id == "SlackError":
+                first = inner.args[0]
+                if node.name == "check_required":
+                    continue  # data-driven; checked through missing_arg_error below
+                assert isinstance(first, ast.Constant), f"{node.name}: non-literal error code"
+                raised[node.name].add(str(first.value))
+            elif isinstance(inner.func, ast.Name):
+                calls[node.name].add(inner.func.id)
+    return raised, calls
+
+
+def test_every_error_code_returned_is_documented_for_its_method() -> None:
+    tree = ast.parse(inspect.getsource(methods))
+    raised, calls = _codes_by_function(tree)
+    handlers = {
+        func.__name__: name for name, func in methods.HANDLERS.items() if func.__name__ in raised
+    }
+    assert len(handlers) == len(methods.HANDLERS)
+    # ApiContext helpers (ctx.str_arg, ...) may only raise common errors.
+    context_source = ast.parse(inspect.getsource(methods.ApiContext))
+    context_codes, _ = _codes_by_function(context_source)
+    assert set().union(*context_codes.values()) <= common_errors()
+    for function, method in handlers.items():
+        spec = method_spec(method)
+        assert spec is not None
+        seen, todo, codes = set(), [function], set()
+        while todo:
+            name = todo.pop()
+            if name in seen or name not in raised:
+                continue
+            seen.add(name)
+            codes |= raised[name]
+            todo.extend(calls[name])
+        undocumented = {c for c in codes if not spec.allows(c)}
+        assert not undocumented, f"{method} can return undocumented {undocumented}"
+        for arg in spec.required_args:
+            assert spec.allows(methods.missing_arg_error(spec, arg)), (method, arg)
+
+
+# --- Web API: auth and arguments ---------------------------------------------------------
+
+
+def test_tokens_are_checked(fake: FakeSlack, incidents: str) -> None:
+    assert api_error(WebClient(base_url=fake.api_url).auth_test) == "not_authed"
+    assert api_error(WebClient(token="xoxb-wrong", base_url=fake.api_url).auth_test) == (
+        "invalid_auth"
+    )
+    app_client = WebClient(token=APP_TOKEN, base_url=fake.api_url)
+    assert api_error(app_client.chat_postMessage, channel=incidents, text="x") == (
+        "not_allowed_token_type"
+    )
+    bot_client = WebClient(token=BOT_TOKEN, base_url=fake.api_url)
+    assert api_error(bot_client.apps_connections_open, app_token=BOT_TOKEN) == (
+        "not_allowed_token_type"
+    )
+    identity = bot_client.auth_test()
+    assert (identity["user_id"], identity["bot_id"], identity["team_id"]) == (
+        "UBOT",
+        "BBOT",
+        "T0FAKE",
+    )
+
+
+def test_missing_required_arguments_get_slacks_errors(client: WebClient, incidents: str) -> None:
+    def raw(method: str, **params: Any) -> str:
+        return api_error(client.api_call, method, params=params)
+
+    assert raw("chat.postMessage", text="hi") == "channel_not_found"
+    assert raw("chat.postMessage", channel=incidents) == "no_text"
+    assert raw("conversations.create") == "invalid_name_required"
+    assert raw("conversations.invite", channel=incidents) == "no_user"
+    assert raw("pins.add", channel=incidents) == "no_item_specified"
+    assert raw("users.info") == "user_not_found"
+    assert raw("views.open", trigger_id="1.2.ab") == "invalid_arguments"
+    assert raw("files.getUploadURLExternal", filename="a.txt") == "missing_argument"
+    assert raw("conversations.list", limit="many") == "invalid_limit"
+    assert raw("conversations.history", channel=incidents, oldest="yesterday") == (
+        "invalid_ts_oldest"
+    )
+    assert raw("chat.postMessage", channel=incidents, text="x", unfurl_links="maybe") == (
+        "invalid_arguments"
+    )
+    assert raw("no.suchMethod") == "unknown_method"
+    assert client.api_call("chat.postMessage", json={"channel": incidents, "text": "j"})["ok"]
+
+
+# --- Web API: conversations and messages -------------------------------------------------
+
+
+def test_messages_threads_metadata_and_history(
+    fake: FakeSlack, client: WebClient, alice: str, incidents: str
+) -> None:
+    metadata = {"event_type": "incident_declared", "event_payload": {"id": "INC-1"}}
+    parent = client.chat_postMessage(
+        channel=incidents, text="Incident declared", metadata=metadata, unfurl_links=False
+    )
+    assert parent["message"]["metadata"] == metadata
+    reply = client.chat_postMessage(channel=incidents, text="update 1", thread_ts=parent["ts"])
+    nested = client.chat_postMessage(channel=incidents, text="update 2", thread_ts=reply["ts"])
+    client.chat_postMessage(
+        channel=incidents, text="shout", thread_ts=parent["ts"], reply_broadcast=True
+    )
+    assert nested["message"]["thread_ts"] == parent["ts"]
+    stamps = [m.ts for m in fake.messages(incidents)]
+    assert stamps == sorted(stamps, key=lambda ts: tuple(map(int, ts.split(".")))), stamps
+    assert len(set(stamps)) == 4
+
+    history = client.conversations_history(channel=incidents)
+    texts = [m["text"] for m in history["messages"]]
+    assert texts == ["shout", "Incident declared"]
+    assert all("metadata" not in m for m in history["messages"])
+    top = history["messages"][1]
+    assert top["reply_count"] == 3 and top["thread_ts"] == parent["ts"]
+    with_meta = client.conversations_history(channel=incidents, include_all_metadata=True)
+    assert with_meta["messages"][1]["metadata"] == metadata
+
+    first = client.conversations_history(channel=incidents, limit=1)
+    assert first["has_more"] is True
+    cursor = first["response_metadata"]["next_cursor"]
+    second = client.conversations_history(channel=incidents, limit=1, cursor=cursor)
+    assert [m["text"] for m in second["messages"]] == ["Incident declared"]
+    bounded = client.conversations_history(
+        channel=incidents, oldest=parent["ts"], inclusive=True, latest=parent["ts"]
+    )
+    assert [m["ts"] for m in bounded["messages"]] == [parent["ts"]]
+
+    replies = client.conversations_replies(channel=incidents, ts=parent["ts"])
+    assert [m["text"] for m in replies["messages"]] == [
+        "Incident declared",
+        "update 1",
+        "update 2",
+        "shout",
+    ]
+    assert api_error(client.conversations_replies, channel=incidents, ts="1.000001") == (
+        "thread_not_found"
+    )
+
+    dm = client.chat_postMessage(channel=alice, text="you are on call")
+    assert dm["channel"] == fake.dm_channel(alice) and dm["channel"].startswith("D")
+    by_name = client.chat_postMessage(channel="#incidents", text="by name")
+    assert by_name["channel"] == incidents
+
+    assert api_error(
+        client.chat_postMessage, channel=incidents, text="x", metadata={"event_type": "x"}
+    ) == ("invalid_metadata_format")
+    long = client.chat_postMessage(channel=incidents, text="x" * 40_001)
+    assert len(long["message"]["text"]) == 40_000
+    assert fake.internal_errors == []
+
+
+def test_channel_rules(fake: FakeSlack, client: WebClient, alice: str, incidents: str) -> None:
+    def create(name: str, **kwargs: Any) -> str:
+        return api_error(client.conversations_create, name=name, **kwargs)
+
+    assert create("Inc-UPPER") == "invalid_name_specials"
+    assert create("inc 1") == "invalid_name_specials"
+    assert create("x" * 81) == "invalid_name_maxlength"
+    assert create("--__") == "invalid_name_punctuation"
+    assert create("incidents") == "name_taken"
+    fake.add_channel("inc-old", is_archived=True)
+    assert create("inc-old") == "name_taken"
+
+    made = client.conversations_create(name="inc-42-db", is_private=True)["channel"]
+    assert made["is_private"] is True and made["is_member"] is True
+    assert made["id"].startswith("C") and made["creator"] == fake.bot_user_id
+    channel = fake.channel_by_name("inc-42-db")
+    assert channel is not None and channel.members == {fake.bot_user_id}
+
+    invited = client.conversations_invite(channel=made["id"], users=[alice])
+    assert invited["ok"] and alice in fake.channels[made["id"]].members
+    assert api_error(client.conversations_invite, channel=made["id"], users=alice) == (
+        "already_in_channel"
+    )
+    assert api_error(client.conversations_invite, channel=made["id"], users="UBOT") == (
+        "cant_invite_self"
+    )
+    assert api_error(client.conversations_invite, channel=made["id"], users="U404") == (
+        "user_not_found"
+    )
+    joins = [m for m in fake.messages(made["id"]) if m.subtype == "channel_join"]
+    assert [m.user for m in joins] == [fake.bot_user_id, alice]
+    assert fake.messages(made["id"], system=False) == []
+
+    client.conversations_setTopic(channel=made["id"], topic="SEV1: DB down")
+    assert fake.channels[made["id"]].topic == "SEV1: DB down"
+    assert api_error(client.conversations_setTopic, channel=made["id"], topic="x" * 251) == (
+        "too_long"
+    )
+    client.conversations_setPurpose(channel=made["id"], purpose="Coordinating INC-42")
+    info = client.conversations_info(channel=made["id"], include_num_members=True)["channel"]
+    assert info["topic"]["value"] == "SEV1: DB down" and info["num_members"] == 2
+
+    outside = fake.add_channel("random", members=[alice], bot_member=False)
+    secret = fake.add_channel("secret", is_private=True, members=[alice], bot_member=False)
+    assert api_error(client.chat_postMessage, channel=outside, text="hi") == "not_in_channel"
+    assert api_error(client.conversations_history, channel=outside) == "not_in_channel"
+    assert api_error(client.conversations_info, channel=secret) == "channel_not_found"
+    assert api_error(client.conversations_join, channel=secret) == (
+        "method_not_supported_for_channel_type"
+    )
+    assert api_error(client.chat_postMessage, channel="C404", text="hi") == "channel_not_found"
+    assert client.conversations_join(channel=outside)["ok"]
+    assert client.conversations_join(channel=outside)["warning"] == "already_in_channel"
+    assert client.chat_postMessage(channel=outside, text="hi")["ok"]
+
+    names = [c["name"] for c in client.conversations_list()["channels"]]
+    assert names == ["incidents", "inc-old", "random"]
+    both = client.conversations_list(types="public_channel,private_channel", exclude_archived=True)
+    assert [c["name"] for c in both["channels"]] == ["incidents", "inc-42-db", "random"]
+    pages = [page["channels"][0]["name"] for page in client.conversations_list(limit=1)]
+    assert pages == ["incidents", "inc-old", "random"]
+    assert api_error(client.conversations_list, types="public,private") == "invalid_types"
+    assert client.conversations_members(channel=made["id"])["members"] == sorted(
+        [alice, fake.bot_user_id]
+    )
+    client.conversations_archive(channel=made["id"])
+    assert api_error(client.chat_postMessage, channel=made["id"], text="x") == "is_archived"
+
+
+def test_pins_updates_deletes_and_permalinks(
+    fake: FakeSlack, client: WebClient, alice: str, incidents: str
+) -> None:
+    posted = client.chat_postMessage(
+        channel=incidents,
+        text="status",
+        blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "*Status*"}}],
+    )
+    ts = posted["ts"]
+    assert posted["message"]["blocks"][0]["block_id"]
+    client.pins_add(channel=incidents, timestamp=ts)
+    assert fake.channels[incidents].pins == {ts}
+    assert api_error(client.pins_add, channel=incidents, timestamp=ts) == "already_pinned"
+    assert api_error(client.pins_add, channel=incidents, timestamp="1.000002") == (
+        "message_not_found"
+    )
+    assert [i["message"]["ts"] for i in client.pins_list(channel=incidents)["items"]] == [ts]
+
+    user_post = fake.post_user_message(alice, incidents, "not yours", deliver=False)
+    assert api_error(client.chat_update, channel=incidents, ts=user_post.ts, text="x") == (
+        "cant_update_message"
+    )
+    assert api_error(client.chat_update, channel=incidents, ts="1.000003", text="x") == (
+        "message_not_found"
+    )
+    assert api_error(client.chat_update, channel=incidents, ts=ts, text="x" * 40_001) == (
+        "msg_too_long"
+    )
+    updated = client.chat_update(channel=incidents, ts=ts, text="resolved")
+    assert updated["message"]["edited"]["user"] == fake.bot_user_id
+    message = fake.channels[incidents].message(ts)
+    assert message is not None and message.edited and message.blocks is None
+
+    link = client.chat_getPermalink(channel=incidents, message_ts=ts)["permalink"]
+    assert link.endswith(f"/archives/{incidents}/p{ts.replace('.', '')}")
+    client.pins_remove(channel=incidents, timestamp=ts)
+    assert api_error(client.pins_remove, channel=incidents, timestamp=ts) == "not_pinned"
+    assert api_error(client.chat_delete, channel=incidents, ts=user_post.ts) == (
+        "cant_delete_message"
+    )
+    client.chat_delete(channel=incidents, ts=ts)
+    assert fake.channels[incidents].message(ts) is None
+
+    ephemeral = client.chat_postEphemeral(channel=incidents, user=alice, text="only you")
+    assert ephemeral["message_ts"]
+    assert fake.ephemerals == [(incidents, alice, "only you", None)]
+    bob = fake.add_user("bob")
+    assert api_error(client.chat_postEphemeral, channel=incidents, user=bob, text="x") == (
+        "user_not_in_channel"
+    )
+    users = client.users_list(limit=1)
+    assert users["response_metadata"]["next_cursor"]
+    info = client.users_info(user=alice)["user"]
+    assert info["real_name"] == "Alice A" and info["tz"] == "Europe/London"
+
+
+# --- Block Kit ---------------------------------------------------------------------------
+
+
+def test_block_kit_is_validated_like_slack(client: WebClient, incidents: str) -> None:
+    def post_error(blocks: Any) -> tuple[str, list[str]]:
+        with pytest.raises(SlackApiError) as info:
+            client.chat_postMessage(channel=incidents, text="x", blocks=blocks)
+        messages = info.value.response.get("response_metadata", {}).get("messages", [])
+        return info.value.response["error"], messages
+
+    divider = {"type": "divider"}
+    error, messages = post_error([divider] * 51)
+    assert error == "invalid_blocks"
+    assert messages == ["[ERROR] must be less than 51 items [json-pointer:/blocks]"]
+    header = {"type": "header", "text": {"type": "mrkdwn", "text": "Incident"}}
+    assert "must be plain_text" in post_error([header])[1][0]
+    assert "either text or fields" in post_error([{"type": "section"}])[1][0]
+    assert "unsupported" in post_error([{"type": "sectoin", "text": "x"}])[1][0]
+    dup = {"type": "divider", "block_id": "a"}
+    assert "duplicate block_id" in post_error([dup, dup])[1][0]
+    long_section = {"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}
+    assert "less than 3001 characters" in post_error([long_section])[1][0]
+    options = [
+        {"text": {"type": "plain_text", "text": f"o{i}"}, "value": str(i)} for i in range(101)
+    ]
+    select = {
+        "type": "actions",
+        "elements": [{"type": "static_select", "action_id": "s", "options": options}],
+    }
+    assert "less than 101 items" in post_error([select])[1][0]
+    typo = {"type": "section", "text": {"type": "plain_text", "text": "x"}, "lable": "y"}
+    assert "invalid additional property: lable" in post_error([typo])[1][0]
+    assert post_error("not json")[0] == "invalid_blocks_format"
+    fields = {"type": "section", "fields": [{"type": "mrkdwn", "text": "f"}] * 11}
+    assert "less than 11 items" in post_error([fields])[1][0]
+
+    built = [
+        sdk_blocks.HeaderBlock(text="SEV1: Database down"),
+        sdk_blocks.SectionBlock(
+            text=sdk_blocks.MarkdownTextObject(text="*Commander:* <@U1>"),
+            accessory=sdk_blocks.ButtonElement(text="Ack", action_id="ack", value="1"),
+        ),
+        sdk_blocks.ContextBlock(elements=[sdk_blocks.MarkdownTextObject(text="ctx")]),
+        sdk_blocks.ActionsBlock(
+            elements=[
+                sdk_blocks.StaticSelectElement(
+                    action_id="sev",
+                    placeholder="Severity",
+                    options=[sdk_blocks.Option(value="sev1", text="SEV1")],
+                ),
+                sdk_blocks.ButtonElement(text="Resolve", action_id="resolve", style="primary"),
+            ]
+        ),
+        sdk_blocks.DividerBlock(),
+    ]
+    assert client.chat_postMessage(channel=incidents, text="built", blocks=built)["ok"]
+
+
+def test_known_block_properties_cover_slack_sdk_models() -> None:
+    for cls in vars(sdk_blocks).values():
+        kind = getattr(cls, "type", None)
+        if not inspect.isclass(cls) or not isinstance(kind, str):
+            continue
+        # The model classes compute `attributes` from class-level data only.
+        attributes: set[str] = set(getattr(cls.__new__(cls), "attributes", set()))
+        if issubclass(cls, sdk_blocks.Block) and kind in blockkit.BLOCK_KEYS:
+            assert set(attributes) <= blockkit.BLOCK_KEYS[kind], kind
+        elif issubclass(cls, sdk_blocks.BlockElement) and kind in blockkit.ELEMENT_KEYS:
+            # slack_sdk's base classes add these to elements whose Slack docs lack them.
+            inherited = (
+                {"alt_text", "placeholder"}
+                if kind in ("checkboxes", "radio_buttons")
+                else {"alt_text"}
+            )
+            extra = set(attributes) - blockkit.ELEMENT_KEYS[kind] - inherited
+            assert not extra, (kind, extra)
+
+
+def test_modal_rules_and_triggers(fake: FakeSlack, client: WebClient, alice: str) -> None:
+    now = [1000.0]
+    fake.clock = lambda: now[0]
+
+    def open_error(view: dict[str, Any], trigger: str | None = None) -> tuple[str, list[str]]:
+        with pytest.raises(SlackApiError) as info:
+            client.views_open(trigger_id=trigger or fake.trigger_id(alice), view=view)
+        meta = info.value.response.get("response_metadata", {})
+        return info.value.response["error"], meta.get("messages", [])
+
+    long_title = {**MODAL, "title": {"type": "plain_text", "text": "x" * 25}}
+    error, messages = open_error(long_title)
+    assert error == "invalid_arguments"
+    assert messages == ["[ERROR] must be less than 25 characters [json-pointer:/view/title/text]"]
+    no_submit = {key: value for key, value in MODAL.items() if key != "submit"}
+    assert "submit is required" in open_error(no_submit)[1][0]
+    bad_label = json.loads(json.dumps(MODAL))
+    bad_label["blocks"][0]["label"]["type"] = "mrkdwn"
+    assert "/view/blocks/0/label/type" in open_error(bad_label)[1][0]
+    no_element = json.loads(json.dumps(MODAL))
+    del no_element["blocks"][0]["element"]
+    assert "missing required field: element" in open_error(no_element)[1][0]
+    too_long_input = json.loads(json.dumps(MODAL))
+    too_long_input["blocks"][0]["element"]["max_length"] = 3001
+    assert open_error(too_long_input)[0] == "invalid_arguments"
+    assert open_error({**MODAL, "blocks": [{"type": "divider"}] * 101})[0] == "invalid_arguments"
+
+    expired = fake.trigger_id(alice)
+    now[0] += 3.5
+    assert open_error(MODAL, expired)[0] == "expired_trigger_id"
+    assert open_error(MODAL, "123.456.abcdef")[0] == "invalid_trigger_id"
+    trigger = fake.trigger_id(alice)
+    view = client.views_open(trigger_id=trigger, view=MODAL)["view"]
+    assert open_error(MODAL, trigger)[0] == "exchanged_trigger_id"
+    assert view["id"].startswith("V") and view["callback_id"] == "declare"
+    assert fake.views[view["id"]]["user"] == alice
+    assert [v["id"] for v in fake.opened_views(alice)] == [view["id"]]
+
+    assert api_error(client.views_update, view_id=view["id"], hash="stale", view=MODAL) == (
+        "hash_conflict"
+    )
+    updated = client.views_update(view_id=view["id"], hash=view["hash"], view=MODAL)["view"]
+    assert updated["hash"] != view["hash"]
+    assert api_error(client.views_update, view_id="V404", view=MODAL) == "not_found"
+    for _ in range(2):
+        client.views_push(trigger_id=fake.trigger_id(alice), view=MODAL)
+    assert api_error(client.views_push, trigger_id=fake.trigger_id(alice), view=MODAL) == (
+        "push_limit_reached"
+    )
+    assert len(fake.view_stack(alice)) == 3
+
+
+# --- fault injection and rate limits -----------------------------------------------------
+
+
+def test_fault_injection(fake: FakeSlack, client: WebClient, incidents: str) -> None:
+    fake.fail("chat.postMessage", error="fatal_error")
+    assert api_error(client.chat_postMessage, channel=incidents, text="x") == "fatal_error"
+    assert client.chat_postMessage(channel=incidents, text="x")["ok"]
+
+    retrying = WebClient(
+        token=BOT_TOKEN,
+        base_url=fake.api_url,
+        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=1)],
+    )
+    fake.rate_limit("conversations.info", retry_after=1)
+    started = time.monotonic()
+    assert retrying.conversations_info(channel=incidents)["ok"]
+    assert time.monotonic() - started >= 1.0
+    first, second = fake.calls_to("conversations.info")
+    assert (first.status, first.error, second.status) == (429, "ratelimited", 200)
+    fake.rate_limit("conversations.info", retry_after=7)
+    with pytest.raises(SlackApiError) as info:
+        client.conversations_info(channel=incidents)
+    assert info.value.response.status_code == 429
+    assert info.value.response.headers["Retry-After"] == "7"
+
+    fake.server_error("pins.list", status=503)
+    with pytest.raises(SlackApiError) as info:
+        client.pins_list(channel=incidents)
+    assert info.value.response.status_code == 503
+    server_retrying = WebClient(
+        token=BOT_TOKEN,
+        base_url=fake.api_url,
+        retry_handlers=[ServerErrorRetryHandler(max_retry_count=1)],
+    )
+    fake.server_error("pins.list", status=500)
+    assert server_retrying.pins_list(channel=incidents)["ok"]
+
+    fake.server_error("chat.postMessage", then_apply=True)
+    assert api_error(client.chat_postMessage, channel=incidents, text="landed") == (
+        "internal_error"
+    )
+    assert fake.messages(incidents)[-1].text == "landed"
+
+    impatient = WebClient(token=BOT_TOKEN, base_url=fake.api_url, timeout=1)
+    fake.delay("chat.postMessage", 1.3)
+    with pytest.raises(TimeoutError):
+        impatient.chat_postMessage(channel=incidents, text="late")
+    fake.wait_for_call("chat.postMessage", where=lambda c: c.args.get("text") == "late")
+    assert fake.messages(incidents)[-1].text == "late"
+
+
+def test_rate_tiers(fake: FakeSlack, client: WebClient, incidents: str) -> None:
+    now = [0.0]
+    fake.clock = lambda: now[0]
+    fake.enforce_rate_tiers(True)
+    for index in range(20):
+        client.conversations_create(name=f"inc-{index}")
+    with pytest.raises(SlackApiError) as info:
+        client.conversations_create(name="inc-20")
+    assert info.value.response.status_code == 429
+    assert info.value.response.headers["Retry-After"] == "60"
+    now[0] += 30
+    assert api_error(client.conversations_create, name="inc-20") == "ratelimited"
+    now[0] += 30.5
+    assert client.conversations_create(name="inc-20")["ok"]
+
+    for _ in range(4):
+        client.chat_postMessage(channel=incidents, text="burst")
+    with pytest.raises(SlackApiError) as info:
+        client.chat_postMessage(channel=incidents, text="too fast")
+    assert info.value.response.headers["Retry-After"] == "1"
+    other = fake.add_channel("other")
+    assert client.chat_postMessage(channel=other, text="other channel")["ok"]
+    now[0] += 1
+    assert client.chat_postMessage(channel=incidents, text="later")["ok"]
+    assert client.auth_test()["ok"]
+
+
+def test_file_upload_v2(fake: FakeSlack, client: WebClient, incidents: str) -> None:
+    upload = client.files_upload_v2(
+        channel=incidents,
+        content="timeline\n10:00 alert",
+        filename="timeline.txt",
+        title="Timeline",
+        initial_comment="Postmortem timeline",
+    )
+    file_id = upload["file"]["id"]
+    assert upload["file"]["title"] == "Timeline"
+    assert fake.files[file_id].data == b"timeline\n10:00 alert"
+    message = fake.messages(incidents)[-1]
+    assert (message.text, message.files) == ("Postmortem timeline", [file_id])
+    info = client.files_info(file=file_id)["file"]
+    assert info["channels"] == [incidents] and info["size"] == len(b"timeline\n10:00 alert")
+    assert api_error(client.files_info, file="F404") == "file_not_found"
+    methods_called = [c.method for c in fake.calls]
+    assert methods_called == [
+        "files.getUploadURLExternal",
+        "files.completeUploadExternal",
+        "files.info",
+        "files.info",
+    ]
+
+
+# --- delivery to a Bolt app --------------------------------------------------------------
+
+
+def make_app(fake: FakeSlack, seen: list[dict[str, Any]]) -> App:
+    """A Bolt app recording what it receives; it opens MODAL on /incident."""
+    app = App(
+        client=WebClient(token=BOT_TOKEN, base_url=fake.api_url),
+        signing_secret=SECRET,
+    )
+
+    @app.command("/incident")
+    def on_command(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        seen.append(body)
+        ack(text=f"Declaring: {body['text']}")
+        client.views_open(trigger_id=body["trigger_id"], view=MODAL)
+
+    @app.view("declare")
+    def on_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        seen.append(body)
+        title = view["state"]["values"]["title"]["value"]["value"]
+        if title == "bad":
+            ack(response_action="errors", errors={"title": "Give a real title"})
+        else:
+            ack()
+
+    @app.action("ack")
+    def on_ack(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        seen.append(body)
+        ack()
+        respond(replace_original=True, text="Acknowledged")
+
+    @app.action("sev")
+    def on_severity(ack: Ack, body: dict[str, Any]) -> None:
+        seen.append(body)
+        ack()
+
+    @app.event("app_mention")
+    def on_mention(event: dict[str, Any], context: BoltContext, say: Any) -> None:
+        seen.append(event)
+        say(text=f"hello <@{event['user']}>", thread_ts=event["ts"])
+
+    @app.event("message")
+    def on_message(event: dict[str, Any]) -> None:
+        seen.append(event)
+
+    @app.event("reaction_added")
+    def on_reaction(event: dict[str, Any], request: BoltRequest) -> None:
+        retry = request.headers.get("x-slack-retry-num", [None])[0]
+        seen.append({"event": event, "retry_num": retry})
+
+    return app
+
+
+@pytest.fixture
+def bolt_http(fake: FakeSlack) -> Iterator[list[dict[str, Any]]]:
+    """A Bolt app served over HTTP as fake.app_url; yields what it received."""
+    seen: list[dict[str, Any]] = []
+    with BoltAppServer(make_app(fake, seen)) as server:
+        fake.app_url = server.url
+        yield seen
+
+
+def test_http_delivery_is_signed_and_verified(
+    fake: FakeSlack, alice: str, incidents: str, bolt_http: list[dict[str, Any]]
+) -> None:
+    result = fake.send_command(alice, incidents, text="db down")
+    assert result.status == 200 and result.body == "Declaring: db down"
+    command = bolt_http[0]
+    assert (command["command"], command["user_id"], command["channel_name"]) == (
+        "/incident",
+        alice,
+        "incidents",
+    )
+    assert command["response_url"].startswith(fake.base_url)
+    assert fake.ephemerals[-1] == (incidents, alice, "Declaring: db down", None)
+    opened = fake.wait_for_call("views.open")
+    assert opened.ok and fake.view_stack(alice)[0]["id"] == opened.response["view"]["id"]
+
+    body = b'{"type": "event_callback"}'
+    signed = fake.send_raw(body, {"Content-Type": "application/json", **fake.sign(body)})
+    assert signed.status == 404  # verified, but no listener matches
+    tampered = fake.send_raw(body + b" ", {"Content-Type": "application/json", **fake.sign(body)})
+    assert tampered.status == 401
+    stale = fake.send_raw(body, {"Content-Type": "application/json", **fake.sign(body, 1)})
+    assert stale.status == 401
+    fake.signing_secret = "another-secret"
+    assert fake.send_command(alice, incidents, text="x").status == 401
+    fake.signing_secret = SECRET
+
+    retried = fake.send_event(
+        {"type": "reaction_added", "user": alice, "reaction": "eyes"},
+        retry_num=1,
+        event_id="Ev0RETRY",
+    )
+    assert retried.status == 200
+    assert wait_until(lambda: bolt_http[-1].get("retry_num")) == "1"
+
+    with pytest.raises(AssertionError, match="not a member"):
+        fake.send_command(fake.add_user("carol"), incidents)
+
+
+def test_view_submission_state_is_built_from_the_stored_view(
+    fake: FakeSlack, alice: str, incidents: str, bolt_http: list[dict[str, Any]]
+) -> None:
+    fake.send_command(alice, incidents, text="x")
+    view_id = fake.wait_for_call("views.open").response["view"]["id"]
+    bob = fake.add_user("bob")
+
+    for values, problem in [
+        ({"nope": "x"}, "no block with block_id 'nope'"),
+        ({"title": "x", "severity": "sev9"}, "'sev9' is not one of the options"),
+        ({}, "the input is required"),
+        ({"title": "x", "commander": "U404"}, "not a user"),
+        ({"title": "x" * 81}, "0..80 characters"),
+        ({"title": "x", "customers": "1.5"}, "decimals are not allowed"),
+    ]:
+        with pytest.raises(AssertionError, match=problem):
+            fake.send_view_submission(alice, view_id, values)
+
+    result = fake.send_view_submission(
+        alice,
+        view_id,
+        {
+            "title": "Checkout errors",
+            "impact": ["customers"],
+            "commander": bob,
+            "responders": [alice, bob],
+            "channel": incidents,
+            "started": dt.date(2024, 5, 1),
+            "at": dt.time(13, 5),
+            "customers": 1200,
+            "kind": "outage",
+            "teams": ["web", "db"],
+        },
+    )
+    assert result.status == 200
+    submitted = bolt_http[-1]
+    assert submitted["view"]["private_metadata"] == "origin=C1"
+    values = submitted["view"]["state"]["values"]
+    assert values["title"]["value"] == {"type": "plain_text_input", "value": "Checkout errors"}
+    assert values["severity"]["value"] == {
+        "type": "static_select",
+        "selected_option": {"text": {"type": "plain_text", "text": "SEV2"}, "value": "sev2"},
+    }
+    assert values["impact"]["value"] == {
+        "type": "checkboxes",
+        "selected_options": [
+            {"text": {"type": "mrkdwn", "text": "*Customers*"}, "value": "customers"}
+        ],
+    }
+    assert values["commander"]["value"] == {"type": "users_select", "selected_user": bob}
+    assert values["responders"]["value"]["selected_users"] == [alice, bob]
+    assert values["channel"]["value"]["selected_conversation"] == incidents
+    assert values["started"]["value"] == {"type": "datepicker", "selected_date": "2024-05-01"}
+    assert values["at"]["value"] == {"type": "timepicker", "selected_time": "13:05"}
+    assert values["customers"]["value"] == {"type": "number_input", "value": "1200"}
+    assert values["kind"]["value"]["selected_option"]["value"] == "outage"
+    assert [o["value"] for o in values["teams"]["value"]["selected_options"]] == ["web", "db"]
+    assert fake.view_stack(alice) == []
+
+    fake.send_command(alice, incidents, text="again")
+    second = fake.wait_for_call("views.open", count=2).response["view"]["id"]
+    rejected = fake.send_view_submission(alice, second, {"title": "bad"})
+    assert rejected.json == {"response_action": "errors", "errors": {"title": "Give a real title"}}
+    assert [v["id"] for v in fake.view_stack(alice)] == [second]
+    minimal = fake.views[second]["state"]["values"]
+    assert minimal["impact"]["value"] == {"type": "checkboxes", "selected_options": []}
+    assert minimal["commander"]["value"] == {"type": "users_select", "selected_user": None}
+
+
+def test_block_actions_and_response_url(
+    fake: FakeSlack,
+    client: WebClient,
+    alice: str,
+    incidents: str,
+    bolt_http: list[dict[str, Any]],
+) -> None:
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "section",
+            "block_id": "status",
+            "text": {"type": "mrkdwn", "text": "SEV1 declared"},
+            "accessory": {
+                "type": "button",
+                "action_id": "ack",
+                "text": {"type": "plain_text", "text": "Ack"},
+                "value": "INC-1",
+            },
+        },
+        {
+            "type": "actions",
+            "block_id": "controls",
+            "elements": [
+                {
+                    "type": "static_select",
+                    "action_id": "sev",
+                    "options": [
+                        {"text": {"type": "plain_text", "text": "SEV1"}, "value": "sev1"},
+                        {"text": {"type": "plain_text", "text": "SEV2"}, "value": "sev2"},
+                    ],
+                }
+            ],
+        },
+    ]
+    ts = client.chat_postMessage(channel=incidents, text="SEV1 declared", blocks=blocks)["ts"]
+
+    with pytest.raises(AssertionError, match="no element with action_id"):
+        fake.send_block_action(alice, "missing", channel_id=incidents, message_ts=ts)
+    with pytest.raises(AssertionError, match="not one of the options"):
+        fake.send_block_action(alice, "sev", "sev3", channel_id=incidents, message_ts=ts)
+    assert fake.send_block_action(alice, "sev", "sev2", channel_id=incidents, message_ts=ts).ok
+    chosen = bolt_http[-1]["actions"][0]
+    assert chosen["selected_option"]["value"] == "sev2" and chosen["block_id"] == "controls"
+
+    result = fake.send_block_action(alice, "ack", channel_id=incidents, message_ts=ts)
+    assert result.status == 200
+    payload = bolt_http[-1]
+    assert payload["container"] == {
+        "type": "message",
+        "message_ts": ts,
+        "channel_id": incidents,
+        "is_ephemeral": False,
+    }
+    assert payload["actions"][0]["value"] == "INC-1"
+    assert payload["message"]["ts"] == ts
+    assert wait_until(lambda: fake.responses)
+    assert fake.responses[-1].body["replace_original"] is True
+    message = fake.channels[incidents].message(ts)
+    assert message is not None and message.text == "Acknowledged" and message.edited
+
+
+def test_user_messages_deliver_message_and_mention_events(
+    fake: FakeSlack, alice: str, incidents: str, bolt_http: list[dict[str, Any]]
+) -> None:
+    post = fake.post_user_message(alice, incidents, f"<@{fake.bot_user_id}> status?")
+    assert [d.status for d in post.deliveries] == [200, 200]
+    assert wait_until(lambda: len(bolt_http) == 2)
+    assert sorted(event["type"] for event in bolt_http) == ["app_mention", "message"]
+    mention = next(e for e in bolt_http if e["type"] == "app_mention")
+    assert mention["ts"] == post.ts and mention["channel"] == incidents
+    reply = fake.wait_for_call("chat.postMessage")
+    assert reply.args["thread_ts"] == post.ts
+    assert fake.thread(incidents, post.ts)[0].text == f"hello <@{alice}>"
+
+    quiet = fake.add_channel("quiet", members=[alice], bot_member=False)
+    assert fake.post_user_message(alice, quiet, "nobody listens").deliveries == []
+
+
+# --- Socket Mode -------------------------------------------------------------------------
+
+
+def test_socket_mode_round_trip_with_bolt(fake: FakeSlack, alice: str, incidents: str) -> None:
+    seen: list[dict[str, Any]] = []
+    app = make_app(fake, seen)
+    handler = SocketModeHandler(
+        app, APP_TOKEN, web_client=WebClient(token=BOT_TOKEN, base_url=fake.api_url)
+    )
+    handler.connect()  # type: ignore[no-untyped-call]
+    try:
+        assert fake.socket_connected.wait(5)
+        opened = fake.calls_to("apps.connections.open")[0]
+        assert opened.token == APP_TOKEN
+        assert urllib.parse.urlsplit(opened.response["url"]).scheme == "ws"
+
+        result = fake.send_command(alice, incidents, text="api slow", via="socket")
+        assert (result.status, result.via, result.json) == (
+            200,
+            "socket",
+            {"text": "Declaring: api slow"},
+        )
+        assert seen[0]["text"] == "api slow"
+        view_id = fake.wait_for_call("views.open").response["view"]["id"]
+        submitted = fake.send_view_submission(alice, view_id, {"title": "API slow"}, via="socket")
+        assert submitted.status == 200 and fake.view_stack(alice) == []
+
+        post = fake.post_user_message(alice, incidents, f"<@{fake.bot_user_id}> hi", via="socket")
+        assert all(d.ok for d in post.deliveries)
+        fake.wait_for_call("chat.postMessage")
+        retried = fake.send_event(
+            {"type": "reaction_added", "user": alice}, via="socket", retry_num=2
+        )
+        assert retried.ok
+        assert wait_until(lambda: seen[-1].get("retry_num")) == "2"
+        envelope_types = {m.get("type") for m in fake.socket_messages}
+        assert envelope_types == {None}
+    finally:
+        handler.close()  # type: ignore[no-untyped-call]
+    assert api_error(
+        WebClient(token=BOT_TOKEN, base_url=fake.api_url).apps_connections_open,
+        app_token="xapp-wrong",
+    ) == ("invalid_auth")
+
+
+def test_socket_mode_ack_timeout(fake: FakeSlack, alice: str, incidents: str) -> None:
+    fake.socket_ack_timeout = 0.3
+    with pytest.raises(RuntimeError, match="no Socket Mode client"):
+        fake.send_command(alice, incidents, via="socket")
+    from websockets.sync.client import connect
+
+    url = WebClient(token=APP_TOKEN, base_url=fake.api_url).apps_connections_open(
+        app_token=APP_TOKEN
+    )["url"]
+    with connect(url) as socket:
+        hello = json.loads(socket.recv(timeout=2))
+        assert hello["type"] == "hello" and hello["connection_info"]["app_id"] == fake.app_id
+        done = threading.Event()
+
+        def answer_late() -> None:
+            envelope = json.loads(socket.recv(timeout=2))
+            assert envelope["type"] == "slash_commands"
+            assert envelope["accepts_response_payload"] is True
+            done.set()
+
+        worker = threading.Thread(target=answer_late)
+        worker.start()
+        result = fake.send_command(alice, incidents, via="socket")
+        worker.join()
+        assert done.is_set() and result.timed_out and result.json is None
+    with pytest.raises(Exception, match="401"):
+        connect(url, open_timeout=2).close()
