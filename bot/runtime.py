@@ -72,11 +72,20 @@ class Runtime:
             port=self.settings.port,
             threads=self.settings.http_threads,
         )
-        self._thread = threading.Thread(target=self._server.run, name="http", daemon=True)
+        self._thread = threading.Thread(target=self._serve, name="http", daemon=True)
         self._thread.start()
         log.info(
             "serving Slack requests on http://%s:%s/slack/events", self.settings.host, self.port
         )
+
+    def _serve(self) -> None:
+        server = self._server
+        try:
+            server.run()
+        except (OSError, ValueError):
+            # Closing the listening socket from stop() ends the loop this way.
+            if self._server is not None:
+                raise
 
     def wait(self) -> None:
         """Block until the process is told to stop."""
@@ -93,10 +102,13 @@ class Runtime:
             self._socket.close()  # type: ignore[no-untyped-call]
             self._socket = None
         if self._server is not None:
-            self._server.close()
+            server, self._server = self._server, None
+            server.task_dispatcher.shutdown(timeout=5)
+            server.close()
+            for channel in list(server._map.values()):
+                channel.close()
             if self._thread is not None:
                 self._thread.join(timeout=5)
-            self._server = None
         if self.sweeper is not None:
             self.sweeper.stop()
-        self.ctx.db.dispose()
+        self.ctx.close()

@@ -50,7 +50,7 @@ class BotWSGI:
     def _bolt(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         try:
             return self.slack(environ, start_response)
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        except (AttributeError, IndexError, KeyError, TypeError, ValueError):
             # Bolt refuses forged signatures itself; a body it cannot even parse ends here.
             log.warning("malformed request to %s", EVENTS_PATH, exc_info=True)
             return _reply(start_response, 400, {"ok": False, "error": "malformed request"})

@@ -25,8 +25,9 @@ class Settings(BaseSettings):
     slack_api_url: str = DEFAULT_API_URL
     database_url: str = "sqlite:///incident-bot.db"
     incident_bot_config: Path | None = None
-    port: int = Field(default=3000, ge=1, le=65535)
+    port: int = Field(default=3000, ge=0, le=65535)  # 0: any free port
     host: str = "0.0.0.0"  # noqa: S104 - the HTTP mode server must be reachable by Slack
+    slack_timeout_seconds: int = Field(default=10, ge=1, le=120)
     http_threads: int = Field(default=8, ge=2, le=256)
     sweep_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
     auto_migrate: bool = True

@@ -18,7 +18,7 @@ from sqlmodel import select
 from bot import migrate
 from bot.clock import ManualClock
 from bot.db import Database
-from bot.models import Incident
+from bot.models import Incident, ScheduledTask, TaskKind, TaskState
 from bot.policy import Policy, default_policy_data
 from bot.runtime import Runtime
 from bot.settings import Settings
@@ -87,20 +87,27 @@ def clock() -> ManualClock:
 def fake_slack() -> Iterator[FakeSlack]:
     """A running fake Slack workspace with two people and an #incidents channel."""
     from tests.fakeslack import FakeSlack
+
     fake = FakeSlack(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN, app_token=APP_TOKEN)
     fake.start()
     fake.alice = fake.add_user("alice", real_name="Alice Example")  # type: ignore[attr-defined]
     fake.bob = fake.add_user("bob", real_name="Bob Example")  # type: ignore[attr-defined]
     fake.incidents = fake.add_channel(  # type: ignore[attr-defined]
-        "incidents", members=[fake.alice, fake.bob], bot_member=True  # type: ignore[attr-defined]
+        "incidents",
+        members=[fake.alice, fake.bob],
+        bot_member=True,  # type: ignore[attr-defined]
     )
     fake.general = fake.add_channel(  # type: ignore[attr-defined]
-        "general", members=[fake.alice, fake.bob], bot_member=False  # type: ignore[attr-defined]
+        "general",
+        members=[fake.alice, fake.bob],
+        bot_member=False,  # type: ignore[attr-defined]
     )
     try:
         yield fake
     finally:
         fake.stop()
+    # The fake reports its own inconsistencies (an undocumented error code, say) here.
+    assert not fake.internal_errors, fake.internal_errors
 
 
 def make_policy(**overrides: Any) -> Policy:
@@ -179,10 +186,17 @@ class Harness:
             ).first()
 
     def incident(self, reference: str, *, done: bool = False) -> Incident | None:
-        """An incident by reference; with done=True only once its set-up has finished."""
+        """An incident by reference; with done=True only once its set-up task has finished."""
         with self.db.session() as session:
             row = session.exec(select(Incident).where(Incident.reference == reference)).one()
-        if done and row.provisioned_at is None:
+            pending = session.exec(
+                select(ScheduledTask.id).where(
+                    ScheduledTask.incident_id == row.id,
+                    ScheduledTask.kind == TaskKind.PROVISION,
+                    ScheduledTask.state == TaskState.PENDING,
+                )
+            ).first()
+        if done and (row.provisioned_at is None or pending is not None):
             return None
         return row
 

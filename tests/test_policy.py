@@ -94,8 +94,10 @@ def test_yaml_overrides_only_what_it_names(tmp_path: Path) -> None:
     [
         ("severities:\n  sev2:\n    update_interval: 0m\n", "severities.sev2.update_interval"),
         ("severities:\n  sev2:\n    update_interval: -1h\n", "negative"),
-        ("severities:\n  sev2:\n    escalation:\n      - after: 1h\n        notify: [vp]\n",
-         "unknown notify target 'vp'"),
+        (
+            "severities:\n  sev2:\n    escalation:\n      - after: 1h\n        notify: [vp]\n",
+            "unknown notify target 'vp'",
+        ),
         ("colour: red\n", "colour: is not a known key"),
         ("announcement_channel: '#incidents'\n", "announcement_channel must be a channel ID"),
         ("- a list\n", "must be a mapping"),

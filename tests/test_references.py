@@ -63,9 +63,7 @@ def test_same_second_across_threads(db: Database, database_url: str) -> None:
     results: list[list[str]] = []
     barrier = threading.Barrier(4)
     threads = [
-        threading.Thread(
-            target=lambda: results.append(_declare_many(database_url, 10, barrier))
-        )
+        threading.Thread(target=lambda: results.append(_declare_many(database_url, 10, barrier)))
         for _ in range(4)
     ]
     for thread in threads:

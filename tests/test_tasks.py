@@ -32,9 +32,7 @@ def _incident(db: Database, title: str = "x") -> int:
 def test_declare_schedules_setup_due_at_once(db: Database) -> None:
     incident_id = _incident(db)
     claims = tasks.claim_due(db=db, now=T0)
-    assert [(c.incident_id, c.kind, c.attempts) for c in claims] == [
-        (incident_id, "provision", 1)
-    ]
+    assert [(c.incident_id, c.kind, c.attempts) for c in claims] == [(incident_id, "provision", 1)]
     # Held: nobody else gets it while the lease lasts.
     assert tasks.claim_due(db=db, now=T0 + timedelta(seconds=30)) == []
     # The holder died: the lease runs out and another sweeper takes over.

@@ -8,7 +8,7 @@ from slack_bolt import Ack, App, Respond
 
 from bot.commands import Invocation, Registry, Subcommand, split
 from bot.context import Context
-from bot.handlers import declare
+from bot.handlers import declare, errors
 from bot.ids import COMMAND
 from bot.render import render
 
@@ -58,14 +58,15 @@ def register(app: App, ctx: Context) -> None:
             args=args,
             respond=lambda text: _respond(respond, text),
         )
-        entry = _REGISTRY.get(invocation.name)
-        if entry is None:
+        found = _REGISTRY.get(invocation.name)
+        if found is None:
             invocation.respond(
                 render("unknown_command.j2", command=COMMAND, word=word)
                 + "\n\n"
                 + help_text(_REGISTRY)
             )
             return
-        entry.run(ctx, invocation)
+        entry = found
+        errors.defer(ctx, command, lambda: entry.run(ctx, invocation))
 
     app.command(COMMAND)(handle_incident_command)

@@ -13,6 +13,7 @@ from bot.commands import Invocation
 from bot.context import Context
 from bot.errors import InvalidInput, UserError
 from bot.flows import provision
+from bot.handlers import errors
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.models import ScheduledTask, TaskKind
 from bot.services.declare import declare, validate_declaration
@@ -23,13 +24,13 @@ log = logging.getLogger(__name__)
 
 def open_declare_modal(ctx: Context, invocation: Invocation) -> None:
     """Open the declare modal, its title pre-filled from the command text."""
-    view = blocks.declare_modal(
+    view = blocks.declare_modal_dict(
         policy=ctx.policy, title=invocation.args, origin_channel=invocation.channel_id or None
     )
     try:
-        ctx.slack.open_view(invocation.trigger_id, view.to_dict())
+        ctx.slack.open_view(invocation.trigger_id, view)
     except SlackCallFailed as exc:
-        if exc.error in ("expired_trigger_id", "invalid_trigger_id"):
+        if exc.error in ("expired_trigger_id", "invalid_trigger_id", "exchanged_trigger_id"):
             raise UserError(
                 "Slack took too long to open the form. Please run the command again."
             ) from None
@@ -75,10 +76,13 @@ def register(app: App, ctx: Context) -> None:
         ack()
         log.info("%s declared by %s", incident.reference, user_id)
         assert task_id is not None
-        provision.run_now(ctx, task_id)
+        errors.defer(ctx, body, lambda: provision.run_now(ctx, task_id))
 
     def handle_retry_setup(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()
+        errors.defer(ctx, body, lambda: _retry_setup(body, respond))
+
+    def _retry_setup(body: dict[str, Any], respond: Respond) -> None:
         actions = body.get("actions") or [{}]
         try:
             incident_id = int(actions[0].get("value", ""))

@@ -19,8 +19,7 @@ def register(app: App, ctx: Context) -> None:
         user = event.get("user")
         if not channel or not user:
             return  # other bots' mentions and odd subtypes carry no one to answer
-        ctx.slack.post_ephemeral(
-            channel, str(user), text=render("mention_help.j2", command=COMMAND)
-        )
+        text = render("mention_help.j2", command=COMMAND)
+        ctx.defer(lambda: ctx.slack.post_ephemeral(channel, str(user), text=text))
 
     app.event("app_mention")(handle_app_mention_event)

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 10
 
+
 @dataclass(frozen=True)
 class Method:
     """A Web API method the bot calls: its rate-limit tier and the bot scopes it relies on."""
@@ -46,9 +47,7 @@ METHODS: dict[str, Method] = {
     "chat.postEphemeral": Method("tier4", ("chat:write",)),
     "chat.update": Method("tier3", ("chat:write",)),
     "conversations.create": Method("tier2", ("channels:manage", "groups:write")),
-    "conversations.history": Method(
-        "tier3", ("channels:history", "groups:history", "im:history")
-    ),
+    "conversations.history": Method("tier3", ("channels:history", "groups:history", "im:history")),
     "conversations.invite": Method("tier3", ("channels:manage", "groups:write")),
     "conversations.join": Method("tier3", ("channels:join",)),
     "conversations.list": Method("tier2", ("channels:read", "groups:read")),
