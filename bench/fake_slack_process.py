@@ -1,0 +1,75 @@
+"""The fake Slack in a process of its own, so that benchmarks measure only the bot.
+
+Line protocol on stdin/stdout: the first output line is JSON with the API URL, team, user
+and channel; then each input line is a request and gets one JSON line back:
+`trigger` (a fresh trigger_id), `reset` (forget recorded calls),
+`declare <app_url>` (run one whole declaration through the app and return the Web API
+calls it caused, once they have stopped), `quit`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.fakeslack import FakeSlack
+
+
+def _quiet(fake: FakeSlack, settle: float = 0.5, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    seen = -1
+    while time.monotonic() < deadline:
+        count = len(fake.calls)
+        if count == seen:
+            return
+        seen = count
+        time.sleep(settle)
+
+
+def _declare(fake: FakeSlack, app_url: str, user: str, channel: str) -> dict[str, int]:
+    fake.app_url = app_url
+    _quiet(fake)
+    fake.reset_calls()
+    before = len(fake.opened_views(user))
+    fake.send_command(user, channel, text="declare Counted incident")
+    deadline = time.monotonic() + 10
+    while len(fake.opened_views(user)) <= before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    view = fake.opened_views(user)[-1]
+    fake.send_view_submission(
+        user,
+        view["id"],
+        values={"severity": "sev2", "category": "software", "impact": "high", "urgency": "high"},
+    )
+    _quiet(fake)
+    return dict(Counter(call.method for call in fake.calls))
+
+
+def main() -> None:
+    secret, token = sys.argv[1], sys.argv[2]
+    with FakeSlack(signing_secret=secret, bot_token=token) as fake:
+        user = fake.add_user("bench")
+        channel = fake.add_channel("incidents", members=[user], bot_member=True)
+        info = {"api_url": fake.api_url, "team": fake.team_id, "user": user, "channel": channel}
+        print(json.dumps(info), flush=True)
+        for line in sys.stdin:
+            word, _, rest = line.strip().partition(" ")
+            if word == "trigger":
+                print(json.dumps(fake.trigger_id(user)), flush=True)
+            elif word == "reset":
+                fake.reset_calls()
+                print("null", flush=True)
+            elif word == "declare":
+                print(json.dumps(_declare(fake, rest, user, channel)), flush=True)
+            else:
+                print("null", flush=True)
+                return
+
+
+if __name__ == "__main__":
+    main()
