@@ -506,3 +506,21 @@ def test_healthz(bot: Harness) -> None:
     ) as response:
         assert response.status == 200
         assert json.loads(response.read()) == {"ok": True, "database": "ok"}
+
+
+def test_bot_joins_a_public_announcement_channel(
+    fake_slack: FakeSlack, database_url: str, clock: ManualClock
+) -> None:
+    from tests.conftest import make_policy
+
+    fake = fake_slack
+    harness = start_bot(
+        fake, database_url, clock=clock, policy=make_policy(announcement_channel=fake.general)
+    )
+    try:
+        incident = harness.declare(fake.alice, title="Announce elsewhere")
+        assert fake.bot_user_id in fake.channels[fake.general].members
+        (announcement,) = _posts(fake, fake.general)
+        assert announcement.ts == incident.announcement_ts
+    finally:
+        harness.runtime.stop()
