@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -26,7 +27,7 @@ from slack_sdk.models.views import View
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.models import Incident
 from bot.models.incident import DESCRIPTION_MAX, SERVICES_MAX, TITLE_MAX
-from bot.policy import Policy
+from bot.policy import Policy, format_duration
 from bot.render import render, truncate
 
 SECTION_TEXT_MAX = 3000
@@ -215,14 +216,24 @@ def parse_declare_state(view: dict[str, Any]) -> tuple[dict[str, object], str | 
     return raw, origin if isinstance(origin, str) else None
 
 
-def summary_blocks(incident: Incident, policy: Policy) -> list[Block]:
+def summary_blocks(
+    incident: Incident, policy: Policy, holders: dict[str, str] | None = None
+) -> list[Block]:
     """The pinned summary of an incident."""
     severity = policy.severity(incident.severity)
     header = f"{incident.reference} · {severity.label} · {incident.priority}"
     return [
         HeaderBlock(block_id=BlockId.SUMMARY, text=_plain(header, HEADER_MAX)),
         _section(render("summary.j2", incident=incident)),
-        _section(render("summary_fields.j2", incident=incident, severity=severity)),
+        _section(
+            render(
+                "summary_fields.j2",
+                incident=incident,
+                severity=severity,
+                roles=policy.roles,
+                holders=holders or {},
+            )
+        ),
     ]
 
 
@@ -268,3 +279,172 @@ def text_blocks(text: str) -> list[Block]:
 def as_dicts(blocks: list[Block]) -> list[dict[str, Any]]:
     """Blocks as the dicts the Web API takes."""
     return [block.to_dict() for block in blocks]
+
+
+# -- modals run from an incident channel ------------------------------------------------
+
+UPDATE_CHOICES = [
+    timedelta(minutes=15),
+    timedelta(minutes=30),
+    timedelta(hours=1),
+    timedelta(hours=2),
+    timedelta(hours=4),
+    timedelta(hours=8),
+    timedelta(hours=24),
+]
+TO_BE_INVESTIGATED = "To be investigated"
+
+
+def _metadata(incident: Incident, **extra: Any) -> str:
+    return json.dumps({"incident_id": incident.id, **extra})
+
+
+def _text_input(
+    block_id: str,
+    label: str,
+    *,
+    multiline: bool = True,
+    optional: bool = False,
+    initial: str | None = None,
+    placeholder: str | None = None,
+) -> InputBlock:
+    return InputBlock(
+        block_id=block_id,
+        label=_plain(label),
+        optional=optional,
+        element=PlainTextInputElement(
+            action_id=ActionId.VALUE,
+            multiline=multiline,
+            max_length=DESCRIPTION_MAX,
+            initial_value=initial[:DESCRIPTION_MAX] if initial else None,
+            placeholder=_plain(placeholder) if placeholder else None,
+        ),
+    )
+
+
+def update_modal(incident: Incident, policy: Policy) -> View:
+    """The structured status update form."""
+    from bot.services.incidents import OPEN_STATES  # noqa: PLC0415 - avoids an import cycle
+
+    interval = policy.severity(incident.severity).update_interval
+    choices = sorted({*UPDATE_CHOICES, interval})
+    due_options = [
+        _option(str(int(c.total_seconds())), f"In {format_duration(c)}") for c in choices
+    ]
+    initial_due = next(o for o in due_options if o.value == str(int(interval.total_seconds())))
+    states = [s for s in OPEN_STATES if s != "reported" or incident.status == "reported"]
+    status_options = [_option(s.value, s.value.capitalize()) for s in states]
+    initial_status = next((o for o in status_options if o.value == incident.status), None)
+    return View(
+        type="modal",
+        callback_id=CallbackId.UPDATE,
+        title=_plain("Status update", 24),
+        submit=_plain("Post update", 24),
+        close=_plain("Cancel", 24),
+        private_metadata=_metadata(incident),
+        blocks=[
+            _section(f"*{incident.reference}*"),
+            InputBlock(
+                block_id=BlockId.STATUS,
+                label=_plain("Status"),
+                element=StaticSelectElement(
+                    action_id=ActionId.VALUE,
+                    options=status_options,
+                    initial_option=initial_status,
+                ),
+            ),
+            _text_input(
+                BlockId.WHAT_CHANGED,
+                "What changed",
+                optional=True,
+                placeholder="No change, investigation ongoing",
+            ),
+            _text_input(
+                BlockId.CURRENT_IMPACT,
+                "Current impact",
+                optional=True,
+                initial=incident.impact_summary or None,
+            ),
+            _text_input(BlockId.NEXT_STEPS, "Next steps", optional=True),
+            InputBlock(
+                block_id=BlockId.NEXT_UPDATE,
+                label=_plain("Next update due"),
+                element=StaticSelectElement(
+                    action_id=ActionId.VALUE, options=due_options, initial_option=initial_due
+                ),
+            ),
+        ],
+    )
+
+
+def resolve_modal(incident: Incident) -> View:
+    """The resolve form: resolution, root cause and impact ("to be investigated" is fine)."""
+    return View(
+        type="modal",
+        callback_id=CallbackId.RESOLVE,
+        title=_plain("Resolve incident", 24),
+        submit=_plain("Resolve", 24),
+        close=_plain("Cancel", 24),
+        private_metadata=_metadata(incident),
+        blocks=[
+            _section(f"*{incident.reference}*: what fixed it, and why it happened?"),
+            _text_input(
+                BlockId.RESOLUTION,
+                "Resolution",
+                initial=incident.resolution or TO_BE_INVESTIGATED,
+            ),
+            _text_input(
+                BlockId.ROOT_CAUSE,
+                "Root cause",
+                initial=incident.root_cause or TO_BE_INVESTIGATED,
+            ),
+            _text_input(
+                BlockId.IMPACT_SUMMARY,
+                "Impact: who and what was affected",
+                initial=incident.impact_summary or TO_BE_INVESTIGATED,
+            ),
+        ],
+    )
+
+
+def handoff_modal(incident: Incident, role: str, role_name: str, user_id: str) -> View:
+    """The handoff note asked for when a role changes hands."""
+    return View(
+        type="modal",
+        callback_id=CallbackId.HANDOFF,
+        title=_plain("Handoff note", 24),
+        submit=_plain("Hand over", 24),
+        close=_plain("Cancel", 24),
+        private_metadata=_metadata(incident, role=role, user=user_id),
+        blocks=[
+            _section(
+                render("handoff_intro.j2", incident=incident, role_name=role_name, user_id=user_id)
+            ),
+            _text_input(BlockId.KNOWN, "What is known"),
+            _text_input(BlockId.IN_PROGRESS, "What is in progress"),
+            _text_input(BlockId.PENDING, "What is pending", optional=True),
+        ],
+    )
+
+
+def view_values(view: dict[str, Any]) -> dict[str, str]:
+    """Block ID → submitted text or selected value, for the simple modals above."""
+    values: dict[str, dict[str, Any]] = (view.get("state") or {}).get("values") or {}
+    result: dict[str, str] = {}
+    for block_id, actions in values.items():
+        element = actions.get(ActionId.VALUE) or {}
+        if "selected_option" in element:
+            selected = element.get("selected_option") or {}
+            result[block_id] = str(selected.get("value") or "")
+        else:
+            result[block_id] = str(element.get("value") or "")
+    return result
+
+
+def view_metadata(view: dict[str, Any]) -> dict[str, Any]:
+    """The JSON private_metadata of a submitted view ({} if unreadable)."""
+    try:
+        data = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}

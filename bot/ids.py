@@ -9,6 +9,9 @@ class CallbackId(StrEnum):
     """Modal callback IDs."""
 
     DECLARE = "incident_declare"
+    UPDATE = "incident_update"
+    RESOLVE = "incident_resolve"
+    HANDOFF = "incident_handoff"
 
 
 class ActionId(StrEnum):
@@ -32,6 +35,17 @@ class BlockId(StrEnum):
     PRIVATE = "is_private"
     SUMMARY = "summary"
     ACTIONS = "actions"
+    STATUS = "status"
+    WHAT_CHANGED = "what_changed"
+    CURRENT_IMPACT = "current_impact"
+    NEXT_STEPS = "next_steps"
+    NEXT_UPDATE = "next_update"
+    RESOLUTION = "resolution"
+    ROOT_CAUSE = "root_cause"
+    IMPACT_SUMMARY = "impact_summary"
+    KNOWN = "known"
+    IN_PROGRESS = "in_progress"
+    PENDING = "pending"
 
 
 class MetadataType(StrEnum):
@@ -40,6 +54,8 @@ class MetadataType(StrEnum):
     SUMMARY = "incident_summary"
     ANNOUNCEMENT = "incident_announcement"
     CONFIRMATION = "incident_confirmation"
+    UPDATE = "incident_status_update"
+    NOTICE = "incident_notice"
 
 
 COMMAND = "/incident"

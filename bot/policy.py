@@ -107,6 +107,7 @@ class Role(_Strict):
 
     name: str = Field(min_length=1, max_length=40)
     duties: str = Field(min_length=1, max_length=2000)
+    aliases: list[str] = Field(default_factory=list)
 
 
 Level = Literal["high", "medium", "low"]
@@ -168,24 +169,28 @@ DEFAULT_SEVERITIES: dict[str, dict[str, Any]] = {
     },
 }
 
-DEFAULT_ROLES: dict[str, dict[str, str]] = {
+DEFAULT_ROLES: dict[str, dict[str, Any]] = {
     "commander": {
         "name": "Incident Commander",
+        "aliases": ["ic", "incident-commander"],
         "duties": "Own the incident end to end: set priorities, delegate, decide, "
         "keep the status updates on cadence, and call resolution.",
     },
     "technical_lead": {
         "name": "Technical Lead",
+        "aliases": ["tech-lead", "techlead", "tech", "tl"],
         "duties": "Lead the investigation and the fix: form hypotheses, coordinate "
         "responders, and report findings to the commander.",
     },
     "communications_lead": {
         "name": "Communications Lead",
+        "aliases": ["comms-lead", "comms", "cl"],
         "duties": "Write the status updates on cadence, keep stakeholders and "
         "customers informed, and field their questions.",
     },
     "business_liaison": {
         "name": "Business Liaison",
+        "aliases": ["liaison", "bl"],
         "duties": "Assess business and customer impact, brief leadership, and "
         "decide on customer-facing commitments.",
     },

@@ -14,8 +14,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.context import Context
 from bot.flows import provision
+from bot.flows.recording import processor
 from bot.models import TaskKind
-from bot.services import tasks
+from bot.services import inbox, tasks
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +28,11 @@ RUNNERS: dict[str, Runner] = {
 
 
 def sweep(ctx: Context, *, limit: int = 50) -> int:
-    """Claim and run every due task (up to `limit`); returns how many were run."""
-    claims = tasks.claim_due(db=ctx.db, now=ctx.clock.now(), limit=limit)
+    """Claim and run every due task (up to `limit`) and retry failed events."""
+    now = ctx.clock.now()
+    inbox.drain(ctx.db, now=now, process=processor(ctx, ctx.slack.identity().user_id))
+    inbox.purge(ctx.db, now=now)
+    claims = tasks.claim_due(db=ctx.db, now=now, limit=limit)
     for claim in claims:
         runner = RUNNERS.get(claim.kind)
         if runner is None:

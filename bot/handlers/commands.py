@@ -8,7 +8,7 @@ from slack_bolt import Ack, App, Respond
 
 from bot.commands import Invocation, Registry, Subcommand, split
 from bot.context import Context
-from bot.handlers import declare, errors
+from bot.handlers import declare, errors, lifecycle
 from bot.ids import COMMAND
 from bot.render import render
 
@@ -24,6 +24,7 @@ def build_registry() -> Registry:
             run=declare.open_declare_modal,
         )
     )
+    lifecycle.add_to(registry)
     registry.add(Subcommand(name="help", usage="help", help="show this list", run=_run_help))
     return registry
 
@@ -67,6 +68,12 @@ def register(app: App, ctx: Context) -> None:
             )
             return
         entry = found
-        errors.defer(ctx, command, lambda: entry.run(ctx, invocation))
+        text = f"{COMMAND} {command.get('text') or ''}".strip()
+
+        def run() -> None:
+            lifecycle.record_command(ctx, invocation, text)
+            entry.run(ctx, invocation)
+
+        errors.defer(ctx, command, run)
 
     app.command(COMMAND)(handle_incident_command)

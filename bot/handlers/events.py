@@ -1,18 +1,45 @@
-"""Events API listeners."""
+"""Events API: every event of an incident channel is recorded before it is acknowledged."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, BoltContext
 
 from bot.context import Context
+from bot.flows.recording import processor
 from bot.ids import COMMAND
 from bot.render import render
+from bot.services import inbox, incidents, timeline
+
+log = logging.getLogger(__name__)
 
 
 def register(app: App, ctx: Context) -> None:
-    """Listen for mentions of the bot: it answers with how to use it."""
+    """Record incident-channel events in the inbox middleware; answer mentions."""
+
+    def record_event(body: dict[str, Any], context: BoltContext, next: Callable[[], Any]) -> Any:
+        """Store and process an incident channel's event before Bolt acknowledges it."""
+        if body.get("type") == "event_callback" and isinstance(body.get("event"), dict):
+            channel = timeline.channel_of(body["event"])
+            event_id = body.get("event_id")
+            if channel is not None and isinstance(event_id, str):
+                with ctx.db.session() as session:
+                    if incidents.by_channel(session, channel) is not None:
+                        inbox.receive(
+                            session,
+                            event_id=event_id,
+                            body=body,
+                            channel_id=channel,
+                            now=ctx.clock.now(),
+                            process=processor(ctx, context.bot_user_id),
+                        )
+        return next()
+
+    def handle_recorded_event() -> None:
+        """Already recorded by the middleware; registered so Bolt acknowledges quietly."""
 
     def handle_app_mention_event(event: dict[str, Any]) -> None:
         channel = str(event.get("channel") or "")
@@ -22,4 +49,10 @@ def register(app: App, ctx: Context) -> None:
         text = render("mention_help.j2", command=COMMAND)
         ctx.defer(lambda: ctx.slack.post_ephemeral(channel, str(user), text=text))
 
+    app.middleware(record_event)
+    app.event("message")(handle_recorded_event)
+    app.event("reaction_added")(handle_recorded_event)
+    app.event("reaction_removed")(handle_recorded_event)
+    app.event("pin_added")(handle_recorded_event)
+    app.event("pin_removed")(handle_recorded_event)
     app.event("app_mention")(handle_app_mention_event)

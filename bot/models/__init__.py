@@ -1,15 +1,24 @@
 """SQLModel tables; importing this package registers every table on the metadata."""
 
+from bot.models.inbox import InboxEvent, InboxState
 from bot.models.incident import Incident, IncidentStatus
+from bot.models.lifecycle import ImpactPeriod, RoleAssignment, StatusUpdate
 from bot.models.sequence import DailySequence
 from bot.models.task import ScheduledTask, TaskKind, TaskState
-from bot.models.timeline import TimelineEvent, TimelineKind
+from bot.models.timeline import MESSAGE_KINDS, AuditEntry, TimelineEvent, TimelineKind
 
 __all__ = [
+    "MESSAGE_KINDS",
+    "AuditEntry",
     "DailySequence",
+    "ImpactPeriod",
+    "InboxEvent",
+    "InboxState",
     "Incident",
     "IncidentStatus",
+    "RoleAssignment",
     "ScheduledTask",
+    "StatusUpdate",
     "TaskKind",
     "TaskState",
     "TimelineEvent",

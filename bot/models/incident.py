@@ -58,6 +58,11 @@ class Incident(IncidentBase, table=True):
     commander_id: str | None = Field(default=None, max_length=32)
     declared_in_channel: str | None = Field(default=None, max_length=32)
 
+    # What the people running the incident wrote down.
+    root_cause: str = Field(default="", max_length=DESCRIPTION_MAX)
+    resolution: str = Field(default="", max_length=DESCRIPTION_MAX)
+    impact_summary: str = Field(default="", max_length=DESCRIPTION_MAX)
+
     declared_at: datetime = required_utc_field()
     impact_started_at: datetime | None = utc_field()
     acknowledged_at: datetime | None = utc_field()
@@ -66,6 +71,8 @@ class Incident(IncidentBase, table=True):
     resolved_at: datetime | None = utc_field()
     closed_at: datetime | None = utc_field()
     updated_at: datetime = required_utc_field()
+    last_update_at: datetime | None = utc_field()
+    next_update_due_at: datetime | None = utc_field()
 
     # Where the incident lives in Slack; each is filled once its provisioning step is done.
     channel_id: str | None = Field(default=None, max_length=32, unique=True)

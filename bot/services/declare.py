@@ -11,7 +11,7 @@ from bot.errors import InvalidInput
 from bot.models import Incident, IncidentStatus, TaskKind, TimelineEvent, TimelineKind
 from bot.models.incident import TITLE_MAX, IncidentBase
 from bot.policy import Policy
-from bot.services import tasks
+from bot.services import incidents, tasks
 from bot.services.references import next_reference
 
 _FIELD_MESSAGES = {
@@ -102,6 +102,7 @@ def declare(
             dedupe_key=f"declared:{incident.reference}",
         )
     )
+    incidents.start_first_period(session, incident)
     tasks.schedule(
         session=session, incident_id=incident.id, kind=TaskKind.PROVISION, due_at=now, now=now
     )

@@ -54,6 +54,8 @@ METHODS: dict[str, Method] = {
     "conversations.open": Method("tier3", ("im:write",)),
     "conversations.setTopic": Method("tier2", ("channels:manage", "groups:write")),
     "pins.add": Method("tier2", ("pins:write",)),
+    "users.conversations": Method("tier3", ("groups:read",)),
+    "users.info": Method("tier4", ("users:read",)),
     "views.open": Method("tier4"),
 }
 
@@ -112,6 +114,17 @@ class Identity:
     user_id: str
     bot_id: str
     team_id: str
+
+
+@dataclass(frozen=True)
+class User:
+    """The parts of a person the bot uses."""
+
+    id: str
+    name: str
+    is_bot: bool
+    deleted: bool
+    tz: str
 
 
 @dataclass(frozen=True)
@@ -344,6 +357,45 @@ class SlackGateway:
         """A link to a message."""
         data = self._call("chat.getPermalink", read=True, channel=channel, message_ts=ts)
         return str(data["permalink"])
+
+    # -- people --------------------------------------------------------------------------
+
+    def user(self, user_id: str) -> User | None:
+        """A person by ID, or None when Slack knows no such user."""
+        try:
+            data = self._call("users.info", read=True, user=user_id)
+        except SlackCallFailed as exc:
+            if exc.error in ("user_not_found", "user_not_visible"):
+                return None
+            raise
+        info = data.get("user") or {}
+        profile = info.get("profile") or {}
+        return User(
+            id=str(info.get("id", user_id)),
+            name=str(profile.get("display_name") or info.get("real_name") or info.get("name", "")),
+            is_bot=bool(info.get("is_bot")),
+            deleted=bool(info.get("deleted")),
+            tz=str(info.get("tz") or "UTC"),
+        )
+
+    def private_channels_of(self, user_id: str) -> set[str]:
+        """The private channels (that the bot is in) a person is a member of."""
+        found: set[str] = set()
+        cursor: str | None = None
+        while True:
+            data = self._call(
+                "users.conversations",
+                read=True,
+                user=user_id,
+                types="private_channel",
+                exclude_archived=True,
+                limit=1000,
+                cursor=cursor,
+            )
+            found.update(str(item["id"]) for item in data.get("channels", []))
+            cursor = (data.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return found
 
     # -- views ---------------------------------------------------------------------------
 

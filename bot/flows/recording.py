@@ -1,0 +1,28 @@
+"""Recording a stored Slack event on its incident's timeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session
+
+from bot.context import Context
+from bot.services import inbox, incidents, timeline
+
+
+def processor(ctx: Context, bot_user_id: str | None) -> inbox.Processor:
+    """What recording one stored event means: put it on its incident's timeline."""
+
+    def process(session: Session, body: dict[str, Any]) -> str:
+        event = body.get("event") or {}
+        channel = timeline.channel_of(event)
+        if channel is None:
+            return "ignored"
+        incident = incidents.by_channel(session, channel)
+        if incident is None:
+            return "ignored"
+        return timeline.ingest(
+            session, incident, event, now=ctx.clock.now(), bot_user_id=bot_user_id
+        )
+
+    return process

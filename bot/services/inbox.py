@@ -1,0 +1,152 @@
+"""The event inbox: Slack events are written durably before they are acknowledged.
+
+An event is recorded and, in the same transaction, processed; if processing fails the
+row stays pending with its error and the sweeper tries again later, and after repeated
+failures sets it aside (state `dead`) while the rest keeps flowing. The unique event_id
+makes Slack's retries and duplicate deliveries land once, across processes.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session
+
+from bot.db import Database
+from bot.models import InboxEvent, InboxState
+from bot.services import tasks
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+LEASE = timedelta(minutes=2)
+RETENTION = timedelta(days=7)
+
+Processor = Callable[[Session, dict[str, Any]], str]
+
+
+def receive(
+    session: Session,
+    *,
+    event_id: str,
+    body: dict[str, Any],
+    channel_id: str | None,
+    now: datetime,
+    process: Processor,
+) -> str:
+    """Store an event (once) and process it; returns the outcome, or `duplicate`."""
+    table = InboxEvent.__table__  # type: ignore[attr-defined]
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    event = body.get("event") or {}
+    statement = (
+        insert(table)
+        .values(
+            event_id=event_id[:64],
+            event_type=str(event.get("subtype") or event.get("type") or "")[:64],
+            channel_id=channel_id,
+            received_at=now,
+            payload=body,
+            state=InboxState.PENDING,
+            attempts=1,
+        )
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(table.c.id)
+    )
+    inbox_id = session.execute(statement).scalar()
+    if inbox_id is None:
+        return "duplicate"
+    try:
+        with session.begin_nested():
+            outcome = process(session, body)
+    except Exception as exc:
+        log.exception("event %s failed; it will be retried", event_id)
+        _failed(session, inbox_id, 1, now, exc)
+        return "failed"
+    session.execute(update(table).where(table.c.id == inbox_id).values(state=InboxState.DONE))
+    return outcome
+
+
+def _failed(session: Session, inbox_id: int, attempts: int, now: datetime, exc: Exception) -> None:
+    table = InboxEvent.__table__  # type: ignore[attr-defined]
+    dead = attempts >= MAX_ATTEMPTS
+    session.execute(
+        update(table)
+        .where(table.c.id == inbox_id)
+        .values(
+            state=InboxState.DEAD if dead else InboxState.PENDING,
+            last_error=repr(exc)[:2000],
+            next_attempt_at=now + tasks.backoff(attempts),
+            claim_token=None,
+            claimed_until=None,
+        )
+    )
+    if dead:
+        log.error("event inbox row %s set aside after %s attempts: %r", inbox_id, attempts, exc)
+
+
+def drain(db: Database, *, now: datetime, process: Processor, limit: int = 100) -> int:
+    """Retry pending events that failed before (claimed with a lease); returns how many."""
+    table = InboxEvent.__table__  # type: ignore[attr-defined]
+    token = str(uuid.uuid4())
+    chosen = (
+        select(table.c.id)
+        .where(
+            and_(
+                table.c.state == InboxState.PENDING,
+                or_(table.c.next_attempt_at.is_(None), table.c.next_attempt_at <= now),
+                or_(table.c.claimed_until.is_(None), table.c.claimed_until < now),
+                table.c.received_at < now - timedelta(seconds=30),
+            )
+        )
+        .order_by(table.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    with db.session() as session:
+        claimed = session.execute(
+            update(table)
+            .where(table.c.id.in_(chosen))
+            .values(claim_token=token, claimed_until=now + LEASE, attempts=table.c.attempts + 1)
+            .returning(table.c.id, table.c.attempts)
+        ).all()
+    for inbox_id, attempts in sorted(claimed):
+        with db.session() as session:
+            row = session.execute(
+                select(table.c.payload).where(table.c.id == inbox_id, table.c.claim_token == token)
+            ).first()
+            if row is None:
+                continue
+            try:
+                with session.begin_nested():
+                    process(session, dict(row.payload))
+            except Exception as exc:
+                _failed(session, inbox_id, attempts, now, exc)
+                continue
+            session.execute(
+                update(table)
+                .where(table.c.id == inbox_id, table.c.claim_token == token)
+                .values(state=InboxState.DONE, claim_token=None, claimed_until=None)
+            )
+    return len(claimed)
+
+
+def purge(db: Database, *, now: datetime, limit: int = 1000) -> int:
+    """Forget processed events older than the retention (Slack retries within minutes)."""
+    table = InboxEvent.__table__  # type: ignore[attr-defined]
+    old = (
+        select(table.c.id)
+        .where(table.c.state == InboxState.DONE, table.c.received_at < now - RETENTION)
+        .limit(limit)
+        .scalar_subquery()
+    )
+    with db.session() as session:
+        result = session.execute(delete(table).where(table.c.id.in_(old)))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
