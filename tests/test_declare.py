@@ -121,7 +121,7 @@ def test_declare_sets_everything_up_in_order(bot: Harness) -> None:
         task = session.exec(
             select(ScheduledTask).where(ScheduledTask.incident_id == incident.id)
         ).one()
-    assert [e.kind for e in events] == ["declared", "slack_setup"]
+    assert [e.kind for e in events] == ["declared", "bot_post", "bot_post", "slack_setup"]
     assert events[0].actor_id == fake.alice
     assert task.state == TaskState.DONE
 

@@ -9,6 +9,7 @@ import json
 import threading
 import time
 import urllib.parse
+import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -980,6 +981,348 @@ def test_user_messages_deliver_message_and_mention_events(
     assert fake.post_user_message(alice, quiet, "nobody listens").deliveries == []
 
 
+# --- people's actions as Events API events -----------------------------------------------
+
+MESSAGE_SUBTYPES = (
+    "message_changed",
+    "message_deleted",
+    "file_share",
+    "channel_join",
+    "channel_leave",
+    "bot_message",
+    "thread_broadcast",
+    "me_message",
+    "pinned_item",
+)
+OTHER_EVENTS = (
+    "app_mention",
+    "reaction_added",
+    "reaction_removed",
+    "pin_added",
+    "pin_removed",
+    "member_joined_channel",
+    "member_left_channel",
+)
+
+
+class Received:
+    """The event_callback bodies a Bolt app's listeners got, by the listener that took them."""
+
+    def __init__(self) -> None:
+        self.bodies: list[tuple[str, dict[str, Any]]] = []
+        self._lock = threading.Lock()
+
+    def listener(self, name: str) -> Callable[[dict[str, Any]], None]:
+        def record(body: dict[str, Any]) -> None:
+            with self._lock:
+                self.bodies.append((name, body))
+
+        return record
+
+    def events(self, name: str, count: int = 1) -> list[dict[str, Any]]:
+        """The events listener `name` received, once it received `count` of them."""
+
+        def found() -> list[dict[str, Any]]:
+            with self._lock:
+                return [body["event"] for taken, body in self.bodies if taken == name]
+
+        events = wait_until(lambda: len(found()) >= count and found())
+        assert events, f"listener {name!r} received nothing; got {[n for n, _ in self.bodies]}"
+        return events
+
+    def event(self, name: str) -> dict[str, Any]:
+        """The one event listener `name` received."""
+        return self.events(name)[-1]
+
+
+@pytest.fixture
+def received(fake: FakeSlack) -> Iterator[Received]:
+    """A Bolt app with one listener per event type and message subtype, over HTTP."""
+    got = Received()
+    app = App(
+        client=WebClient(token=BOT_TOKEN, base_url=fake.api_url),
+        signing_secret=SECRET,
+        ignoring_self_events_enabled=False,
+    )
+    for subtype in MESSAGE_SUBTYPES:
+        app.event({"type": "message", "subtype": subtype})(got.listener(subtype))
+    app.event({"type": "message", "subtype": None})(got.listener("message"))
+    for kind in OTHER_EVENTS:
+        app.event(kind)(got.listener(kind))
+    with BoltAppServer(app) as server:
+        fake.app_url = server.url
+        yield got
+
+
+def test_edits_and_deletes_arrive_as_message_changed_and_deleted(
+    fake: FakeSlack, client: WebClient, alice: str, incidents: str, received: Received
+) -> None:
+    post = fake.post_user_message(alice, incidents, "db is down", deliver=False)
+    assert post.deliveries == [] and post.events[0]["text"] == "db is down"
+    edit = fake.edit_user_message(alice, incidents, post.ts, "db primary is down")
+    assert [d.status for d in edit.deliveries] == [200]
+    changed = received.event("message_changed")
+    edited_ts = changed["ts"]
+    assert changed["hidden"] is True and edited_ts != post.ts
+    assert (changed["channel"], changed["channel_type"], changed["event_ts"]) == (
+        incidents,
+        "channel",
+        edited_ts,
+    )
+    assert changed["message"]["ts"] == post.ts
+    assert changed["message"]["text"] == "db primary is down"
+    assert changed["message"]["edited"] == {"user": alice, "ts": edited_ts}
+    assert changed["previous_message"]["text"] == "db is down"
+    assert "edited" not in changed["previous_message"]
+    assert [r.text for r in post.message.revisions] == ["db is down"]
+    bob = fake.add_user("bob")
+    fake.join_channel(bob, incidents, deliver=False)
+    with pytest.raises(AssertionError, match="only its author"):
+        fake.edit_user_message(bob, incidents, post.ts, "x")
+
+    client.pins_add(channel=incidents, timestamp=post.ts)
+    deleted = fake.delete_user_message(alice, incidents, post.ts)
+    assert [d.status for d in deleted.deliveries] == [200]
+    gone = received.event("message_deleted")
+    assert gone["hidden"] is True and gone["deleted_ts"] == post.ts and gone["ts"] != post.ts
+    assert gone["previous_message"]["text"] == "db primary is down"
+    assert fake.channels[incidents].message(post.ts) is None
+    assert fake.channels[incidents].pins == set()
+
+    parent = fake.post_user_message(alice, incidents, "thread", deliver=False)
+    fake.post_user_message(alice, incidents, "reply", thread_ts=parent.ts, deliver=False)
+    fake.delete_user_message(alice, incidents, parent.ts)
+    tombstone = received.events("message_changed", 2)[-1]["message"]
+    assert (tombstone["subtype"], tombstone["ts"]) == ("tombstone", parent.ts)
+    bodies = [body for _, body in received.bodies]
+    assert len({b["event_id"] for b in bodies}) == len(bodies) == 3
+    assert all(isinstance(b["event_time"], int) for b in bodies)
+
+
+def test_reactions_and_pins_arrive_in_slacks_shapes(
+    fake: FakeSlack, client: WebClient, alice: str, incidents: str, received: Received
+) -> None:
+    bob = fake.add_user("bob")
+    fake.join_channel(bob, incidents, deliver=False)
+    ts = fake.post_user_message(alice, incidents, "rollback done", deliver=False).ts
+
+    fake.add_reaction(bob, incidents, ts, ":white_check_mark:")
+    added = received.event("reaction_added")
+    assert added == {
+        "type": "reaction_added",
+        "user": bob,
+        "reaction": "white_check_mark",
+        "item": {"type": "message", "channel": incidents, "ts": ts},
+        "item_user": alice,
+        "event_ts": added["event_ts"],
+    }
+    history = client.conversations_history(channel=incidents)["messages"]
+    assert history[0]["reactions"] == [{"name": "white_check_mark", "users": [bob], "count": 1}]
+    with pytest.raises(AssertionError, match="already reacted"):
+        fake.add_reaction(bob, incidents, ts, "white_check_mark")
+    fake.remove_reaction(bob, incidents, ts, "white_check_mark")
+    assert received.event("reaction_removed")["item"]["ts"] == ts
+    assert "reactions" not in client.conversations_history(channel=incidents)["messages"][0]
+
+    pinned = fake.pin_message(bob, incidents, ts)
+    assert [e["type"] for e in pinned.events] == ["pin_added", "message"]
+    pin = received.event("pin_added")
+    assert (pin["user"], pin["channel_id"], pin["item_user"]) == (bob, incidents, alice)
+    item = pin["item"]
+    assert (item["type"], item["channel"], item["created_by"]) == ("message", incidents, bob)
+    assert isinstance(item["created"], int) and pin["event_ts"]
+    assert item["message"]["ts"] == ts and item["message"]["text"] == "rollback done"
+    assert item["message"]["permalink"].endswith(f"/p{ts.replace('.', '')}")
+    notice = received.event("pinned_item")
+    assert (notice["user"], notice["item"]["ts"]) == (bob, ts)
+    assert notice["text"] == f"<@{bob}> pinned a message to this channel."
+    listed = client.pins_list(channel=incidents)["items"]
+    assert [(i["message"]["ts"], i["created_by"]) for i in listed] == [(ts, bob)]
+    with pytest.raises(AssertionError, match="already pinned"):
+        fake.pin_message(alice, incidents, ts)
+
+    fake.unpin_message(alice, incidents, ts)
+    unpinned = received.event("pin_removed")
+    assert (unpinned["user"], unpinned["has_pins"]) == (alice, False)
+    assert unpinned["item"]["created_by"] == bob
+    assert fake.channels[incidents].pins == set()
+
+
+def test_files_joins_threads_and_other_bots_arrive_as_message_subtypes(
+    fake: FakeSlack, alice: str, incidents: str, received: Received
+) -> None:
+    shared = fake.share_file(
+        alice, incidents, "timeline.txt", b"10:00 alert", title="Timeline", text="notes"
+    )
+    share = received.event("file_share")
+    assert (share["user"], share["text"], share["upload"]) == (alice, "notes", True)
+    (file,) = share["files"]
+    assert (file["id"], file["name"], file["title"]) == (
+        shared.message.files[0],
+        "timeline.txt",
+        "Timeline",
+    )
+    assert file["mimetype"] == "text/plain" and file["permalink"]
+    download = urllib.request.Request(
+        file["url_private"], headers={"Authorization": f"Bearer {BOT_TOKEN}"}
+    )
+    with urllib.request.urlopen(download, timeout=5) as response:
+        assert response.read() == b"10:00 alert"
+
+    carol = fake.add_user("carol")
+    joined = fake.join_channel(carol, incidents)
+    assert [e["type"] for e in joined.events] == ["member_joined_channel", "message"]
+    member = received.event("member_joined_channel")
+    assert (member["user"], member["channel"], member["channel_type"]) == (carol, incidents, "C")
+    join = received.event("channel_join")
+    assert (join["user"], join["text"]) == (carol, f"<@{carol}> has joined the channel")
+    assert join["channel"] == incidents and join["channel_type"] == "channel"
+
+    fake.subscribed_events = {"message.channels", "app_mention"}
+    left = fake.leave_channel(carol, incidents)
+    assert [e.get("subtype") for e in left.events] == ["channel_leave"]
+    assert received.event("channel_leave")["user"] == carol
+    assert carol not in fake.channels[incidents].members
+
+    bot_post = fake.post_bot_message(
+        "deploybot",
+        incidents,
+        "Deployed v2",
+        blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "*Deployed* v2"}}],
+    )
+    by_bot = received.event("bot_message")
+    assert "user" not in by_bot and by_bot["username"] == "deploybot"
+    assert by_bot["bot_id"] == bot_post.message.bot_id != fake.bot_id
+    assert by_bot["blocks"][0]["text"]["text"] == "*Deployed* v2"
+
+    parent = fake.post_user_message(alice, incidents, "status?", deliver=False)
+    fake.post_user_message(alice, incidents, "all clear", parent.ts, reply_broadcast=True)
+    broadcast = received.event("thread_broadcast")
+    assert broadcast["thread_ts"] == parent.ts
+    assert (broadcast["root"]["ts"], broadcast["root"]["reply_count"]) == (parent.ts, 1)
+    fake.post_user_message(alice, incidents, "is investigating", subtype="me_message")
+    assert received.event("me_message")["text"] == "is investigating"
+
+    fake.subscribed_events = {"app_mention"}
+    mention = fake.post_user_message(alice, incidents, f"<@{fake.bot_user_id}> hi")
+    assert [e["type"] for e in mention.events] == ["app_mention"]
+    assert received.event("app_mention")["ts"] == mention.ts
+
+
+def test_nothing_is_delivered_from_conversations_the_bot_is_not_in(
+    fake: FakeSlack, alice: str, received: Received
+) -> None:
+    bob = fake.add_user("bob")
+    quiet = fake.add_channel("quiet", members=[alice, bob], bot_member=False)
+    secret = fake.add_channel("secret", is_private=True, members=[alice, bob], bot_member=False)
+    for channel in (quiet, secret):
+        ts = fake.post_user_message(alice, channel, "hello").ts
+        results = [
+            fake.post_user_message(alice, channel, "shout", ts, reply_broadcast=True),
+            fake.edit_user_message(alice, channel, ts, "hello again"),
+            fake.add_reaction(bob, channel, ts, "eyes"),
+            fake.remove_reaction(bob, channel, ts, "eyes"),
+            fake.pin_message(bob, channel, ts),
+            fake.unpin_message(bob, channel, ts),
+            fake.share_file(alice, channel, "a.txt", "a"),
+            fake.post_bot_message("deploybot", channel, "deployed"),
+            fake.leave_channel(bob, channel),
+            fake.join_channel(bob, channel, inviter=alice),
+            fake.delete_user_message(alice, channel, ts),
+        ]
+        assert [(r.events, r.deliveries) for r in results] == [([], [])] * len(results)
+    assert received.bodies == []
+    with pytest.raises(AssertionError, match="not a member"):
+        fake.pin_message(fake.add_user("carol"), quiet, fake.messages(quiet)[0].ts)
+
+
+def test_the_bots_own_acts_are_echoed_only_when_asked(
+    fake: FakeSlack, client: WebClient, incidents: str, received: Received
+) -> None:
+    client.chat_postMessage(channel=incidents, text="not echoed")
+    assert fake.wait_for_echoes() == []
+
+    fake.echo_bot_messages = True
+    ts = client.chat_postMessage(channel=incidents, text="Incident declared")["ts"]
+    client.chat_update(channel=incidents, ts=ts, text="Incident resolved")
+    client.chat_delete(channel=incidents, ts=ts)
+    assert [d.status for d in fake.wait_for_echoes()] == [200, 200, 200]
+    own = received.event("message")
+    assert (own["user"], own["bot_id"], own["ts"], own["text"]) == (
+        fake.bot_user_id,
+        fake.bot_id,
+        ts,
+        "Incident declared",
+    )
+    assert own["bot_profile"]["app_id"] == fake.app_id and "subtype" not in own
+    changed = received.event("message_changed")
+    assert changed["message"]["edited"]["user"] == fake.bot_user_id
+    assert changed["previous_message"]["text"] == "Incident declared"
+    assert received.event("message_deleted")["deleted_ts"] == ts
+
+    bob = fake.add_user("bob")
+    client.conversations_invite(channel=incidents, users=bob)
+    assert [d.status for d in fake.wait_for_echoes()] == [200] * 5
+    assert received.event("member_joined_channel")["inviter"] == fake.bot_user_id
+    assert received.event("channel_join")["user"] == bob
+
+
+def test_users_conversations_members_and_users_info(
+    fake: FakeSlack, client: WebClient, alice: str, incidents: str
+) -> None:
+    visible = [incidents]
+    visible += [fake.add_channel(f"ops-{n}", members=[alice]) for n in range(3)]
+    visible.append(fake.add_channel("no-bot", members=[alice], bot_member=False))
+    visible.append(fake.add_channel("private", is_private=True, members=[alice]))
+    fake.add_channel("hidden", is_private=True, members=[alice], bot_member=False)
+    archived = fake.add_channel("old", members=[alice], is_archived=True)
+    fake.add_channel("elsewhere")
+
+    def all_pages(**args: Any) -> list[str]:
+        ids: list[str] = []
+        cursor = ""
+        while True:
+            page = client.users_conversations(limit=2, cursor=cursor, **args)
+            assert len(page["channels"]) <= 2
+            ids += [c["id"] for c in page["channels"]]
+            cursor = page["response_metadata"]["next_cursor"]
+            if not cursor:
+                return ids
+
+    both = "public_channel,private_channel"
+    assert all_pages(user=alice, types=both, exclude_archived=True) == visible
+    assert archived in all_pages(user=alice, types=both)
+    assert fake.channel_by_name("elsewhere") is not None
+    assert len(all_pages()) == 6  # the bot's own public channels
+    dm = fake.dm_channel(alice)
+    assert all_pages(user=alice, types="im") == [dm]
+    assert api_error(client.users_conversations, types="rooms") == "invalid_types"
+    assert api_error(client.users_conversations, user="U404") == "invalid_arguments"
+
+    for name in ("bob", "carol", "dave"):
+        fake.join_channel(fake.add_user(name), incidents, deliver=False)
+    members: list[str] = []
+    cursor = ""
+    while True:
+        page = client.conversations_members(channel=incidents, limit=2, cursor=cursor)
+        members += page["members"]
+        cursor = page["response_metadata"]["next_cursor"]
+        if not cursor:
+            break
+    assert sorted(members) == sorted(fake.channels[incidents].members) and len(members) == 5
+
+    info = client.users_info(user=alice)["user"]
+    assert (info["tz"], info["is_bot"], info["deleted"]) == ("Europe/London", False, False)
+    assert isinstance(info["tz_offset"], int)
+    assert (info["profile"]["real_name"], info["profile"]["display_name"]) == ("Alice A", "alice")
+    gone = fake.add_user("gone", deleted=True, display_name="Gone G")
+    assert client.users_info(user=gone)["user"]["deleted"] is True
+    assert client.users_info(user=gone)["user"]["profile"]["display_name"] == "Gone G"
+    other = client.users_info(user=fake.add_user("pagerbot", is_bot=True))["user"]
+    assert other["is_bot"] is True and other["profile"]["bot_id"].startswith("B")
+    assert other["profile"]["api_app_id"] != fake.app_id
+
+
 # --- Socket Mode -------------------------------------------------------------------------
 
 
@@ -1010,6 +1353,9 @@ def test_socket_mode_round_trip_with_bolt(fake: FakeSlack, alice: str, incidents
         post = fake.post_user_message(alice, incidents, f"<@{fake.bot_user_id}> hi", via="socket")
         assert all(d.ok for d in post.deliveries)
         fake.wait_for_call("chat.postMessage")
+        reacted = fake.add_reaction(alice, incidents, post.ts, "eyes", via="socket")
+        assert [(d.via, d.ok) for d in reacted.deliveries] == [("socket", True)]
+        assert wait_until(lambda: seen[-1].get("event", {}).get("reaction")) == "eyes"
         retried = fake.send_event(
             {"type": "reaction_added", "user": alice}, via="socket", retry_num=2
         )

@@ -20,7 +20,7 @@ from bot.context import Context
 from bot.ids import MetadataType
 from bot.models import Incident, TimelineEvent, TimelineKind
 from bot.render import render, truncate
-from bot.services import tasks
+from bot.services import incidents, tasks
 from bot.slack.gateway import Channel, SlackCallFailed
 from bot.slack.names import channel_name
 
@@ -222,6 +222,7 @@ def provision(ctx: Context, incident_id: int, *, look_first: bool) -> Outcome:
                 look_first=look_first,
             )
             incident = _save(ctx, incident_id, summary_ts=ts)
+            _record_post(ctx, incident, channel_id, ts, "summary")
         assert incident.summary_ts is not None
 
         step = "pin"
@@ -289,7 +290,27 @@ def _announce(ctx: Context, incident: Incident, *, look_first: bool) -> Incident
             blocks_=blocks_,
             look_first=False,
         )
-    return _save(ctx, incident.id, announcement_channel_id=channel, announcement_ts=ts)
+    incident = _save(ctx, incident.id, announcement_channel_id=channel, announcement_ts=ts)
+    _record_post(ctx, incident, channel, ts, "announcement")
+    return incident
+
+
+def _record_post(ctx: Context, incident: Incident, channel: str, ts: str, what: str) -> None:
+    """Put one of the bot's own set-up posts on the timeline (once)."""
+    assert incident.id is not None
+    with ctx.db.session() as session:
+        incidents.record(
+            session,
+            incident.id,
+            TimelineKind.BOT_POST,
+            now=ctx.clock.now(),
+            actor=ctx.slack.identity().user_id,
+            text=f"Posted the {what}",
+            dedupe_key=incidents.message_key(channel, ts),
+            channel_id=channel,
+            slack_ts=ts,
+            data={"kind": what},
+        )
 
 
 def _record_setup(ctx: Context, incident: Incident, now: datetime) -> None:

@@ -118,7 +118,8 @@ def _upsert(
             session.flush()
     except IntegrityError:
         existing = _row(session, key)
-        assert existing is not None
+        if existing is None:
+            raise  # not a concurrent insert of the same message: a real failure
         return existing
     return row
 

@@ -43,16 +43,26 @@ class Delivery:
 
 
 @dataclass
-class UserPost:
-    """A message a user posted, and the event deliveries it caused."""
+class ActionResult:
+    """What a person's (or another app's) action touched, and the event deliveries it caused.
+
+    `message` is the message posted, edited, deleted, reacted to or pinned (for a join or
+    leave, Slack's notice); `events` are the events the app was sent (or, with
+    deliver=False, would have been sent), in order, with `deliveries` their answers.
+    """
 
     message: Message
     deliveries: list[Delivery]
+    events: list[JSONDict] = field(default_factory=list)
 
     @property
     def ts(self) -> str:
         """The message timestamp."""
         return self.message.ts
+
+
+# The name of the result before it covered more than posting.
+UserPost = ActionResult
 
 
 def sign(signing_secret: str, body: bytes, timestamp: int | None = None) -> dict[str, str]:
@@ -220,43 +230,6 @@ def rich_text_blocks(text: str) -> list[JSONDict]:
             "elements": [{"type": "rich_text_section", "elements": elements}],
         }
     ]
-
-
-def user_message_events(ws: Workspace, channel: Channel, message: Message) -> list[JSONDict]:
-    """The Events API events a user's message produces for the bot."""
-    if channel.is_im:
-        channel_type = "im"
-    elif channel.is_private:
-        channel_type = "group"
-    else:
-        channel_type = "channel"
-    common: JSONDict = {
-        "user": message.user,
-        "text": message.text,
-        "ts": message.ts,
-        "team": ws.team_id,
-        "client_msg_id": message.client_msg_id,
-        "blocks": message.blocks,
-    }
-    if message.is_reply:
-        common["thread_ts"] = message.thread_ts
-        parent = channel.message(message.thread_ts or "")
-        if parent is not None and parent.user:
-            common["parent_user_id"] = parent.user
-    events: list[JSONDict] = [
-        {
-            "type": "message",
-            **common,
-            "channel": channel.id,
-            "event_ts": message.ts,
-            "channel_type": channel_type,
-        }
-    ]
-    if not channel.is_im and f"<@{ws.bot_user_id}" in message.text:
-        events.append(
-            {"type": "app_mention", **common, "channel": channel.id, "event_ts": message.ts}
-        )
-    return events
 
 
 def envelope_id() -> str:

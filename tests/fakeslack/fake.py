@@ -6,20 +6,21 @@ import copy
 import email.parser
 import email.policy
 import json
+import queue
 import re
 import secrets
 import threading
 import time
 import traceback
 import urllib.parse
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from . import blockkit, delivery, methods
-from .delivery import Delivery, UserPost, Via
+from . import actions, blockkit, delivery, events, methods
+from .delivery import ActionResult, Delivery, Via
+from .events import Pending
 from .faults import Fault, FaultPlan, RateBudgets
 from .serialize import message_dict, view_dict
 from .server import HttpReply, HttpRequest, HttpServer
@@ -32,6 +33,7 @@ from .state import (
     FileRecord,
     Message,
     ResponseUrlPost,
+    Revision,
     Trigger,
     User,
     Workspace,
@@ -148,6 +150,12 @@ class FakeSlack:
             app_id=app_id,
             bot_name=bot_name,
         )
+        # The app's event subscriptions (a manifest's `bot_events`, e.g. "message.channels",
+        # "reaction_added"); None means every event.
+        self.subscribed_events: set[str] | None = None
+        # Whether the bot's own acts through the Web API (posts, edits, deletes, pins, joins)
+        # come back to it as events, as Slack sends them; they are delivered in the background.
+        self.echo_bot_messages = False
         self.calls: list[Call] = []
         self.responses: list[ResponseUrlPost] = []
         self.internal_errors: list[str] = []
@@ -159,6 +167,11 @@ class FakeSlack:
         self._http = HttpServer(self)
         self._socket = SocketModeServer(app_id)
         self._running = False
+        self._echo_queue: queue.Queue[JSONDict | None] = queue.Queue()
+        self._echo_changed = threading.Condition()
+        self._echo_unfinished = 0
+        self._echo_deliveries: list[Delivery] = []
+        self._echo_thread: threading.Thread | None = None
 
     def _now(self) -> float:
         """The current reading of the (replaceable) clock."""
@@ -171,6 +184,10 @@ class FakeSlack:
         if not self._running:
             self._http.start()
             self._socket.start()
+            self._echo_thread = threading.Thread(
+                target=self._echo_worker, name="fakeslack-echo", daemon=True
+            )
+            self._echo_thread.start()
             self._running = True
         return self
 
@@ -178,6 +195,9 @@ class FakeSlack:
         """Stop both servers (idempotent)."""
         if self._running:
             self._running = False
+            self._echo_queue.put(None)
+            if self._echo_thread is not None:
+                self._echo_thread.join(timeout=self.http_timeout + 1)
             self._socket.stop()
             self._http.stop()
 
@@ -276,8 +296,10 @@ class FakeSlack:
         email: str | None = None,
         is_admin: bool = False,
         deleted: bool = False,
+        display_name: str | None = None,
     ) -> str:
-        """Add a workspace member and return their U... ID."""
+        """Add a workspace member (a deactivated one, or another app's bot user) and return
+        their U... ID. `display_name` defaults to `name`."""
         with self.ws.lock:
             user_id = self.ws.new_id("U")
             self.ws.users[user_id] = User(
@@ -290,6 +312,8 @@ class FakeSlack:
                 is_admin=is_admin,
                 deleted=deleted,
                 bot_id=self.ws.new_id("B") if is_bot else None,
+                display_name=display_name,
+                app_id=self.ws.new_id("A") if is_bot else None,
             )
             return user_id
 
@@ -345,7 +369,7 @@ class FakeSlack:
             stored = list(self.ws.channels[channel_id].messages)
         if system:
             return stored
-        return [m for m in stored if m.subtype not in _SYSTEM_SUBTYPES]
+        return [m for m in stored if m.subtype not in events.SYSTEM_SUBTYPES]
 
     def thread(self, channel_id: str, thread_ts: str) -> list[Message]:
         """The replies in one thread, oldest first."""
@@ -556,6 +580,7 @@ class FakeSlack:
                 return 500, {"ok": False, "error": "internal_error"}, {}
             finally:
                 self.ws.warnings.extend(ctx.notes)
+            self._echo(ctx.events)
         return 200, {"ok": True, **result}, {}
 
     def _auth_error(self, method: str, token: str | None) -> str | None:
@@ -670,7 +695,7 @@ class FakeSlack:
         original = channel.message(target.message_ts) if target.message_ts else None
         if body.get("delete_original"):
             if original is not None and not target.is_ephemeral:
-                channel.messages.remove(original)
+                self._echo([actions.remove(self.ws, channel, original, base_url=self.base_url)])
             return None
         if not text and blocks is None and not body.get("attachments"):
             return "no_text"
@@ -678,9 +703,18 @@ class FakeSlack:
             if target.is_ephemeral:
                 self._replace_ephemeral(target, text, blocks)
             elif original is not None:
+                previous = message_dict(
+                    self.ws, channel, original, metadata=False, base_url=self.base_url
+                )
+                edit_ts = self.ws.next_ts()
+                original.revisions.append(Revision(original.text, original.blocks, edit_ts))
                 original.text, original.blocks = text, blocks
                 original.edited = True
-                original.edited_ts = self.ws.next_ts()
+                original.edited_ts = edit_ts
+                new = message_dict(
+                    self.ws, channel, original, metadata=False, base_url=self.base_url
+                )
+                self._echo([events.changed_event(channel, new, previous, edit_ts)])
             return None
         if body.get("response_type") == "in_channel":
             thread_ts = body.get("thread_ts")
@@ -694,6 +728,7 @@ class FakeSlack:
                 thread_ts=thread_ts if isinstance(thread_ts, str) else None,
             )
             channel.insert(message)
+            self._echo(events.posted_events(self.ws, channel, message, base_url=self.base_url))
         else:
             self._add_ephemeral(channel.id, target.user, text, blocks)
         return None
@@ -1074,6 +1109,40 @@ class FakeSlack:
             "events_api", envelope, via, retry_num=retry_num, retry_reason=retry_reason
         )
 
+    # --- people's actions, and the events Slack sends for them ---------------------------
+
+    def _subscribed(self, subscription: str) -> bool:
+        return self.subscribed_events is None or subscription in self.subscribed_events
+
+    def _deliverable(self, pending: list[Pending]) -> list[JSONDict]:
+        """The events the app receives: subscribed, and in conversations the bot is in."""
+        chosen: list[JSONDict] = []
+        with self.ws.lock:
+            for item in pending:
+                channel = self.ws.channels.get(item.channel)
+                if channel is None or self.bot_user_id not in channel.members:
+                    continue
+                if self._subscribed(item.subscription):
+                    chosen.append(copy.deepcopy(item.event))
+        return chosen
+
+    def _act(
+        self,
+        change: Callable[[], tuple[Message, list[Pending]]],
+        deliver: bool,
+        via: Via | None,
+    ) -> ActionResult:
+        """Apply `change` to the workspace, then deliver the events it causes."""
+        with self.ws.lock:
+            message, pending = change()
+            chosen = self._deliverable(pending)
+        deliveries = [self.send_event(e, via=via) for e in chosen] if deliver else []
+        return ActionResult(message=message, deliveries=deliveries, events=chosen)
+
+    def _person_in(self, user_id: str, channel_id: str) -> Channel:
+        self._user(user_id)
+        return self._channel(channel_id)
+
     def post_user_message(
         self,
         user_id: str,
@@ -1081,39 +1150,288 @@ class FakeSlack:
         text: str,
         thread_ts: str | None = None,
         *,
+        reply_broadcast: bool = False,
+        subtype: str | None = None,
         deliver: bool = True,
         via: Via | None = None,
-    ) -> UserPost:
-        """Store a user's message and deliver the events Slack would send the bot."""
-        with self.ws.lock:
-            self._user(user_id)
-            channel = self._channel(channel_id)
-            if user_id not in channel.members:
-                raise AssertionError(f"{user_id} cannot post in {channel_id}: not a member")
-            if channel.is_archived:
-                raise AssertionError(f"{channel_id} is archived; nobody can post in it")
-            if thread_ts is not None and channel.message(thread_ts) is None:
-                raise AssertionError(f"no message {thread_ts} to reply to in {channel_id}")
-            parent = channel.message(thread_ts) if thread_ts else None
-            message = Message(
-                ts=self.ws.next_ts(),
-                user=user_id,
-                text=text,
-                blocks=delivery.rich_text_blocks(text),
-                thread_ts=(parent.thread_ts or parent.ts) if parent else None,
-                client_msg_id=str(uuid.uuid4()),
+    ) -> ActionResult:
+        """A person's message (`message`, plus `app_mention` when it names the bot).
+
+        With `thread_ts` it is a reply, with `reply_broadcast=True` one also sent to the
+        channel (subtype thread_broadcast); `subtype="me_message"` is a /me message.
+        """
+
+        def change() -> tuple[Message, list[Pending]]:
+            channel = self._person_in(user_id, channel_id)
+            return actions.post(
+                self.ws,
+                channel,
+                user_id,
+                text,
+                thread_ts=thread_ts,
+                reply_broadcast=reply_broadcast,
+                subtype=subtype,
+                base_url=self.base_url,
             )
-            channel.insert(message)
-            bot_sees = self.bot_user_id in channel.members
-            events = delivery.user_message_events(self.ws, channel, message) if bot_sees else []
-        deliveries = [self.send_event(e, via=via) for e in events] if deliver else []
-        return UserPost(message=message, deliveries=deliveries)
+
+        return self._act(change, deliver, via)
+
+    def edit_user_message(
+        self,
+        user_id: str,
+        channel_id: str,
+        ts: str,
+        new_text: str,
+        *,
+        deliver: bool = True,
+        via: Via | None = None,
+    ) -> ActionResult:
+        """The author edits a message (`message_changed`); old versions stay in `revisions`."""
+
+        def change() -> tuple[Message, list[Pending]]:
+            channel = self._person_in(user_id, channel_id)
+            return actions.edit_own(self.ws, channel, user_id, ts, new_text, base_url=self.base_url)
+
+        return self._act(change, deliver, via)
+
+    def delete_user_message(
+        self,
+        user_id: str,
+        channel_id: str,
+        ts: str,
+        *,
+        deliver: bool = True,
+        via: Via | None = None,
+    ) -> ActionResult:
+        """The author deletes a message (`message_deleted`; a thread parent with replies
+        becomes a tombstone, sent as `message_changed`). It also leaves the pins."""
+
+        def change() -> tuple[Message, list[Pending]]:
+            channel = self._person_in(user_id, channel_id)
+            return actions.delete_own(self.ws, channel, user_id, ts, base_url=self.base_url)
+
+        return self._act(change, deliver, via)
+
+    def add_reaction(
+        self,
+        user_id: str,
+        channel_id: str,
+        ts: str,
+        name: str,
+        *,
+        deliver: bool = True,
+        via: Via | None = None,
+    ) -> ActionResult:
+        """A person reacts to a message with emoji `name` (`reaction_added`)."""
+
+        def change() -> tuple[Message, list[Pending]]:
+            channel = self._person_in(user_id, channel_id)
+            return actions.react(self.ws, channel, user_id, ts, name, add=True)
+
+        return self._act(change, deliver, via)
+
+    def remove_reaction(
+        self,
+        user_id: str,
+        channel_id: str,
+        ts: str,
+        name: str,
+        *,
+        deliver: bool = True,
+        via: Via | None = None,
+    ) -> ActionResult:
+        """A person takes back their reaction `name` (`reaction_removed`)."""
+
+        def change() -> tuple[Message, list[Pending]]:
+            channel = self._person_in(user_id, channel_id)
+            return actions.react(self.ws, channel, user_id, ts, name, add=False)
+
+        return self._act(change, deliver, via)
+
+    def pin_message(
+        self,
+        user_id: str,
+        channel_id: str,
+        ts: str,
+        *,
+        deliver: bool = True,
+        via: Via | None = None,
+    ) -> ActionResult:
+        """A member pins a message: `pin_added`, and the `pinned_item` message Slack posts."""
+
+        def change() -> tuple[Message, list[Pending]]:
+            channel = self._person_in(user_id, channel_id)
+            actions.require_writable(channel, user_id, "pin")
+            return actions.pin(
+                self.ws,
+                channel,
+                user_id,
+                ts,
+                store=self.system_messages,
+                base_url=self.base_url,
+            )
+
+        return self._act(change, deliver, via)
+
+    def unpin_message(
+        self,
+        user_id: str,
+        channel_id: str,
+        ts: str,
+        *,
+        deliver: bool = True,
+        via: Via | None = None,
+    ) -> ActionResult:
+        """A member un-pins a message (`pin_removed`)."""
+
+        def change() -> tuple[Message, list[Pending]]:
+            channel = self._person_in(user_id, channel_id)
+            actions.require_writable(channel, user_id, "unpin")
+            return actions.unpin(self.ws, channel, user_id, ts, base_url=self.base_url)
+
+        return self._act(change, deliver, via)
+
+    def share_file(
+        self,
+        user_id: str,
+        channel_id: str,
+        name: str,
+        content: bytes | str = b"",
+        title: str | None = None,
+        text: str = "",
+        thread_ts: str | None = None,
+        *,
+        deliver: bool = True,
+        via: Via | None = None,
+    ) -> ActionResult:
+        """A person uploads a file (a `message` of subtype file_share, with `files`).
+
+        The file's url_private serves `content` to the bot token, like Slack's.
+        """
+        data = content.encode() if isinstance(content, str) else content
+
+        def change() -> tuple[Message, list[Pending]]:
+            channel = self._person_in(user_id, channel_id)
+            return actions.share_file(
+                self.ws,
+                channel,
+                user_id,
+                name,
+                data,
+                title=title,
+                text=text,
+                thread_ts=thread_ts,
+                base_url=self.base_url,
+            )
+
+        return self._act(change, deliver, via)
+
+    def join_channel(
+        self,
+        user_id: str,
+        channel_id: str,
+        *,
+        inviter: str | None = None,
+        deliver: bool = True,
+        via: Via | None = None,
+    ) -> ActionResult:
+        """A person joins a public channel, or is added by `inviter` (needed for private
+        ones): `member_joined_channel`, and the `channel_join` message."""
+
+        def change() -> tuple[Message, list[Pending]]:
+            channel = self._person_in(user_id, channel_id)
+            if inviter is not None and inviter not in self.ws.users:
+                raise AssertionError(f"unknown inviter {inviter!r}")
+            return actions.join(
+                self.ws, channel, user_id, inviter=inviter, store=self.system_messages
+            )
+
+        return self._act(change, deliver, via)
+
+    def leave_channel(
+        self,
+        user_id: str,
+        channel_id: str,
+        *,
+        deliver: bool = True,
+        via: Via | None = None,
+    ) -> ActionResult:
+        """A person leaves a channel: `member_left_channel`, and the `channel_leave` message."""
+
+        def change() -> tuple[Message, list[Pending]]:
+            channel = self._person_in(user_id, channel_id)
+            return actions.leave(self.ws, channel, user_id, store=self.system_messages)
+
+        return self._act(change, deliver, via)
+
+    def post_bot_message(
+        self,
+        bot_name: str,
+        channel_id: str,
+        text: str,
+        blocks: list[JSONDict] | None = None,
+        *,
+        thread_ts: str | None = None,
+        deliver: bool = True,
+        via: Via | None = None,
+    ) -> ActionResult:
+        """Another app or integration posts (subtype bot_message: bot_id, username, no user)."""
+
+        def change() -> tuple[Message, list[Pending]]:
+            channel = self._channel(channel_id)
+            return actions.bot_post(
+                self.ws, channel, bot_name, text, copy.deepcopy(blocks), thread_ts=thread_ts
+            )
+
+        return self._act(change, deliver, via)
+
+    # --- the bot's own acts, echoed back -------------------------------------------------
+
+    def _echo(self, pending: list[Pending]) -> None:
+        """Queue the events the bot's own API call caused, when echoing is on."""
+        if not self.echo_bot_messages or not pending:
+            return
+        chosen = self._deliverable(pending)
+        with self._echo_changed:
+            self._echo_unfinished += len(chosen)
+        for event in chosen:
+            self._echo_queue.put(event)
+
+    def _echo_worker(self) -> None:
+        while True:
+            event = self._echo_queue.get()
+            if event is None:
+                return
+            try:
+                result = self.send_event(event)
+            except Exception as exc:
+                with self.ws.lock:
+                    self.ws.warnings.append(f"could not deliver {event.get('type')} echo: {exc}")
+            else:
+                with self._echo_changed:
+                    self._echo_deliveries.append(result)
+            finally:
+                with self._echo_changed:
+                    self._echo_unfinished -= 1
+                    self._echo_changed.notify_all()
+
+    @property
+    def echo_deliveries(self) -> list[Delivery]:
+        """The app's answers to the echoed events delivered so far, in order."""
+        with self._echo_changed:
+            return list(self._echo_deliveries)
+
+    def wait_for_echoes(self, timeout: float = 5.0) -> list[Delivery]:
+        """Block until every queued echo was delivered; return all echo deliveries."""
+        deadline = time.monotonic() + timeout
+        with self._echo_changed:
+            while self._echo_unfinished:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"{self._echo_unfinished} echoes still undelivered")
+                self._echo_changed.wait(remaining)
+            return list(self._echo_deliveries)
 
     def request_socket_reconnect(self, reason: str = "refresh_requested") -> None:
         """Send Socket Mode clients Slack's `disconnect` message."""
         self._socket.request_reconnect(reason)
-
-
-_SYSTEM_SUBTYPES = frozenset(
-    {"channel_join", "channel_topic", "channel_purpose", "pinned_item", "channel_archive"}
-)

@@ -12,10 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import blockkit
+from . import actions, blockkit, events
+from .events import Pending
 from .serialize import channel_dict, file_dict, message_dict, user_dict, view_dict
 from .spec import MethodSpec
-from .state import Channel, Ephemeral, FileRecord, Message, Trigger, Workspace, ts_key
+from .state import Channel, Ephemeral, FileRecord, Message, Revision, Trigger, Workspace, ts_key
 
 JSONDict = dict[str, Any]
 
@@ -75,6 +76,8 @@ class ApiContext:
     socket_url: Callable[[], str]
     system_messages: bool = True
     notes: list[str] = field(default_factory=list)
+    # Events the call causes in the workspace (delivered when the fake echoes the bot's acts).
+    events: list[Pending] = field(default_factory=list)
 
     def has(self, name: str) -> bool:
         """Whether the argument was given with a non-empty value."""
@@ -365,15 +368,26 @@ def _system_message(
     ctx: ApiContext, channel: Channel, subtype: str, text: str, user: str, **extra: Any
 ) -> None:
     """Post the message Slack itself adds for joins, topic changes, pins and archiving."""
-    if not ctx.system_messages:
-        return
-    channel.insert(
-        Message(ts=ctx.ws.next_ts(), user=user, text=text, subtype=subtype, extra=dict(extra))
+    _, notice = actions.system_message(
+        ctx.ws,
+        channel,
+        subtype,
+        text,
+        user,
+        store=ctx.system_messages,
+        base_url=ctx.base_url,
+        **extra,
     )
+    ctx.events.append(notice)
 
 
 def _join(ctx: ApiContext, channel: Channel, user_id: str, inviter: str | None = None) -> None:
     channel.members.add(user_id)
+    ctx.events.append(
+        events.member_event(
+            "member_joined_channel", ctx.ws, channel, user_id, ctx.ws.next_ts(), inviter
+        )
+    )
     extra = {"inviter": inviter} if inviter else {}
     _system_message(
         ctx, channel, "channel_join", f"<@{user_id}> has joined the channel", user_id, **extra
@@ -603,7 +617,9 @@ def conversations_history(ctx: ApiContext) -> JSONDict:
     ]
     page = selected[:limit]
     result: JSONDict = {
-        "messages": [message_dict(ctx.ws, channel, m, metadata=metadata) for m in page],
+        "messages": [
+            message_dict(ctx.ws, channel, m, metadata=metadata, base_url=ctx.base_url) for m in page
+        ],
         "has_more": len(selected) > limit,
         "pin_count": len(channel.pins),
         "channel_actions_ts": None,
@@ -634,7 +650,9 @@ def conversations_replies(ctx: ApiContext) -> JSONDict:
     metadata = ctx.bool_arg("include_all_metadata")
     if parent.is_reply:
         return {
-            "messages": [message_dict(ctx.ws, channel, parent, metadata=metadata)],
+            "messages": [
+                message_dict(ctx.ws, channel, parent, metadata=metadata, base_url=ctx.base_url)
+            ],
             "has_more": False,
         }
     replies = [
@@ -645,7 +663,10 @@ def conversations_replies(ctx: ApiContext) -> JSONDict:
     ]
     page = replies[:limit]
     result: JSONDict = {
-        "messages": [message_dict(ctx.ws, channel, m, metadata=metadata) for m in [parent, *page]],
+        "messages": [
+            message_dict(ctx.ws, channel, m, metadata=metadata, base_url=ctx.base_url)
+            for m in [parent, *page]
+        ],
         "has_more": len(replies) > limit,
     }
     if len(replies) > limit:
@@ -774,10 +795,11 @@ def chat_post_message(ctx: ApiContext) -> JSONDict:
     ctx.bool_arg("unfurl_links")
     ctx.bool_arg("unfurl_media")
     channel.insert(message)
+    ctx.events.extend(events.posted_events(ctx.ws, channel, message, base_url=ctx.base_url))
     return {
         "channel": channel.id,
         "ts": message.ts,
-        "message": message_dict(ctx.ws, channel, message, metadata=True),
+        "message": message_dict(ctx.ws, channel, message, metadata=True, base_url=ctx.base_url),
     }
 
 
@@ -793,6 +815,9 @@ def chat_update(ctx: ApiContext) -> JSONDict:
     blocks = _blocks(ctx)
     attachments = _attachments(ctx)
     metadata = _metadata(ctx)
+    previous = message_dict(ctx.ws, channel, message, metadata=False, base_url=ctx.base_url)
+    edit_ts = ctx.ws.next_ts()
+    old_text, old_blocks = message.text, message.blocks
     if ctx.has("text"):
         text = ctx.req_str("text")
         _text_not_too_long(text)
@@ -807,13 +832,16 @@ def chat_update(ctx: ApiContext) -> JSONDict:
         message.attachments = attachments
     if metadata is not None:
         message.metadata = metadata or None
+    message.revisions.append(Revision(old_text, old_blocks, edit_ts))
     message.edited = True
-    message.edited_ts = ctx.ws.next_ts()
+    message.edited_ts = edit_ts
+    new = message_dict(ctx.ws, channel, message, metadata=False, base_url=ctx.base_url)
+    ctx.events.append(events.changed_event(channel, new, previous, edit_ts))
     return {
         "channel": channel.id,
         "ts": message.ts,
         "text": message.text,
-        "message": message_dict(ctx.ws, channel, message, metadata=True),
+        "message": message_dict(ctx.ws, channel, message, metadata=True, base_url=ctx.base_url),
     }
 
 
@@ -858,17 +886,7 @@ def chat_delete(ctx: ApiContext) -> JSONDict:
     message = _message(ctx, channel, ctx.req_str("ts"))
     if message.user != ctx.ws.bot_user_id:
         raise SlackError("cant_delete_message")
-    channel.pins.discard(message.ts)
-    channel.pin_info.pop(message.ts, None)
-    if not message.is_reply and channel.replies(message.ts):
-        message.subtype, message.text, message.blocks = (
-            "tombstone",
-            "This message was deleted.",
-            None,
-        )
-        message.metadata, message.attachments, message.files = None, None, []
-    else:
-        channel.messages.remove(message)
+    ctx.events.append(actions.remove(ctx.ws, channel, message, base_url=ctx.base_url))
     return {"channel": channel.id, "ts": message.ts}
 
 
@@ -884,18 +902,15 @@ def pins_add(ctx: ApiContext) -> JSONDict:
     message = _message(ctx, channel, ts)
     if ts in channel.pins:
         raise SlackError("already_pinned")
-    bot = ctx.ws.bot_user_id
-    channel.pins.add(ts)
-    channel.pin_info[ts] = (int(time.time()), bot)
-    _system_message(
-        ctx,
+    _, caused = actions.pin(
+        ctx.ws,
         channel,
-        "pinned_item",
-        f"<@{bot}> pinned a message to this channel.",
-        bot,
-        item_type="C",
-        pinned_ts=message.ts,
+        ctx.ws.bot_user_id,
+        message.ts,
+        store=ctx.system_messages,
+        base_url=ctx.base_url,
     )
+    ctx.events.extend(caused)
     return {}
 
 
@@ -907,8 +922,8 @@ def pins_remove(ctx: ApiContext) -> JSONDict:
     _message(ctx, channel, ts)
     if ts not in channel.pins:
         raise SlackError("not_pinned")
-    channel.pins.discard(ts)
-    channel.pin_info.pop(ts, None)
+    _, caused = actions.unpin(ctx.ws, channel, ctx.ws.bot_user_id, ts, base_url=ctx.base_url)
+    ctx.events.extend(caused)
     return {}
 
 
@@ -928,7 +943,9 @@ def pins_list(ctx: ApiContext) -> JSONDict:
                 "created": created,
                 "created_by": created_by,
                 "channel": channel.id,
-                "message": message_dict(ctx.ws, channel, message, metadata=False),
+                "message": message_dict(
+                    ctx.ws, channel, message, metadata=False, base_url=ctx.base_url
+                ),
             }
         )
     items.sort(key=lambda item: (item["created"], item["message"]["ts"]), reverse=True)
@@ -1144,6 +1161,41 @@ def users_list(ctx: ApiContext) -> JSONDict:
     }
 
 
+@api("users.conversations")
+def users_conversations(ctx: ApiContext) -> JSONDict:
+    """The conversations a user (default: the bot) is in that the bot can see, paginated."""
+    ws = ctx.ws
+    types_arg = ctx.str_arg("types", "public_channel") or "public_channel"
+    types = {t.strip() for t in types_arg.split(",") if t.strip()}
+    if not types or types - _CONVERSATION_TYPES:
+        raise SlackError("invalid_types")
+    user_id = ctx.str_arg("user") or ws.bot_user_id
+    if user_id not in ws.users:
+        # The reference documents no user error for this method.
+        raise SlackError("invalid_arguments", **_explain(f"no user {user_id}"))
+    exclude_archived = ctx.bool_arg("exclude_archived")
+    limit = _page_limit(ctx, 100, 999)
+    offset = _offset_cursor(ctx)
+    found: list[JSONDict] = []
+    for channel in ws.channels.values():
+        if user_id not in channel.members:
+            continue
+        if channel.is_im:
+            kind = "im"
+        else:
+            kind = "private_channel" if channel.is_private else "public_channel"
+        # Beyond public channels, only conversations the bot shares are visible to it.
+        if kind != "public_channel" and ws.bot_user_id not in channel.members:
+            continue
+        if kind not in types or (exclude_archived and channel.is_archived):
+            continue
+        data = channel_dict(ws, channel)
+        data.pop("is_member", None)
+        found.append(data)
+    page, next_cursor = _page(found, offset, limit)
+    return {"channels": page, "response_metadata": {"next_cursor": next_cursor}}
+
+
 # --- files -------------------------------------------------------------------------------
 
 
@@ -1212,6 +1264,7 @@ def files_complete_upload_external(ctx: ApiContext) -> JSONDict:
         channel.insert(message)
         for record, _ in records:
             record.shares.setdefault(channel.id, []).append(message.ts)
+        ctx.events.extend(events.posted_events(ws, channel, message, base_url=ctx.base_url))
     return {"files": [{"id": r.id, "title": r.title} for r, _ in records]}
 
 

@@ -86,7 +86,9 @@ def bot_profile(ws: Workspace) -> JSONDict:
     }
 
 
-def message_dict(ws: Workspace, channel: Channel, message: Message, *, metadata: bool) -> JSONDict:
+def message_dict(
+    ws: Workspace, channel: Channel, message: Message, *, metadata: bool, base_url: str = ""
+) -> JSONDict:
     """A message object as conversations.history returns it."""
     data: JSONDict = {"type": "message", "ts": message.ts}
     if message.subtype:
@@ -108,7 +110,9 @@ def message_dict(ws: Workspace, channel: Channel, message: Message, *, metadata:
         data["attachments"] = message.attachments
     if message.files:
         data["files"] = [
-            file_dict(ws, ws.files[file_id]) for file_id in message.files if file_id in ws.files
+            file_dict(ws, ws.files[file_id], base_url)
+            for file_id in message.files
+            if file_id in ws.files
         ]
         data["upload"] = False
         data["display_as_bot"] = False
@@ -134,6 +138,11 @@ def message_dict(ws: Workspace, channel: Channel, message: Message, *, metadata:
             )
     if message.ts in channel.pins:
         data["pinned_to"] = [channel.id]
+    if message.reactions:
+        data["reactions"] = [
+            {"name": r.name, "users": list(r.users), "count": len(r.users)}
+            for r in message.reactions
+        ]
     if metadata and message.metadata is not None:
         data["metadata"] = message.metadata
     data.update(message.extra)
@@ -153,11 +162,12 @@ def _tz_details(tz: str) -> tuple[str, int]:
 def user_dict(ws: Workspace, user: User, *, locale: bool = False) -> JSONDict:
     """A user object as users.info returns it."""
     tz_label, tz_offset = _tz_details(user.tz)
+    display_name = user.name if user.display_name is None else user.display_name
     profile: JSONDict = {
         "real_name": user.real_name,
         "real_name_normalized": user.real_name,
-        "display_name": user.name,
-        "display_name_normalized": user.name,
+        "display_name": display_name,
+        "display_name_normalized": display_name,
         "status_text": "",
         "status_emoji": "",
         "team": ws.team_id,
@@ -167,7 +177,7 @@ def user_dict(ws: Workspace, user: User, *, locale: bool = False) -> JSONDict:
         profile["email"] = user.email
     if user.bot_id:
         profile["bot_id"] = user.bot_id
-        profile["api_app_id"] = ws.app_id
+        profile["api_app_id"] = user.app_id or ws.app_id
     data: JSONDict = {
         "id": user.id,
         "team_id": ws.team_id,

@@ -42,6 +42,34 @@ class User:
     is_admin: bool = False
     deleted: bool = False
     bot_id: str | None = None
+    display_name: str | None = None
+    app_id: str | None = None
+
+
+@dataclass
+class Revision:
+    """An earlier version of an edited message: its content until `replaced_at`."""
+
+    text: str
+    blocks: list[JSONDict] | None
+    replaced_at: str
+
+
+@dataclass
+class Reaction:
+    """One emoji on a message and who added it, in order."""
+
+    name: str
+    users: list[str] = field(default_factory=list)
+
+
+@dataclass
+class OtherBot:
+    """Another app's bot (or an integration) that posts `bot_message`s."""
+
+    id: str
+    name: str
+    app_id: str
 
 
 @dataclass
@@ -63,6 +91,8 @@ class Message:
     edited_ts: str | None = None
     client_msg_id: str | None = None
     extra: JSONDict = field(default_factory=dict)
+    revisions: list[Revision] = field(default_factory=list)
+    reactions: list[Reaction] = field(default_factory=list)
 
     @property
     def is_reply(self) -> bool:
@@ -214,6 +244,7 @@ class Workspace:
         self.ephemerals: list[Ephemeral] = []
         self.ephemeral_ts: list[str] = []
         self.warnings: list[str] = []
+        self.other_bots: dict[str, OtherBot] = {}
         self._counter = 0
         self._last_ts_us = 0
         self.users[bot_user_id] = User(
@@ -245,6 +276,15 @@ class Workspace:
                 if not channel.is_im and channel.name == name:
                     return channel
             return None
+
+    def other_bot(self, name: str) -> OtherBot:
+        """Another app's bot called `name`, registered when first needed."""
+        with self.lock:
+            bot = self.other_bots.get(name)
+            if bot is None:
+                bot = OtherBot(id=self.new_id("B"), name=name, app_id=self.new_id("A"))
+                self.other_bots[name] = bot
+            return bot
 
     def dm_with(self, user_id: str) -> Channel:
         """The DM between the bot and `user_id`, created when first needed."""
