@@ -43,7 +43,7 @@ def _incident(bot: Harness) -> tuple[Incident, str]:
 
 def test_messages_and_thread_replies_are_recorded_before_the_ack(bot: Harness) -> None:
     fake = bot.fake
-    incident, channel = _incident(bot)
+    _, channel = _incident(bot)
     post = fake.post_user_message(fake.alice, channel, "DB CPU at 100% <!here>")
     assert all(d.status == 200 for d in post.deliveries)
     # Written before Slack got its acknowledgement: no waiting needed.
@@ -88,7 +88,7 @@ def test_mention_and_message_retries_and_duplicates_make_one_row(bot: Harness) -
 
 def test_edits_keep_history_and_deletions_are_marked(bot: Harness) -> None:
     fake = bot.fake
-    incident, channel = _incident(bot)
+    _, channel = _incident(bot)
     post = fake.post_user_message(fake.alice, channel, "root cause: DNS")
     fake.edit_user_message(fake.alice, channel, post.message.ts, "root cause: BGP")
     fake.edit_user_message(fake.alice, channel, post.message.ts, "root cause: BGP, really")
@@ -105,7 +105,7 @@ def test_edits_keep_history_and_deletions_are_marked(bot: Harness) -> None:
 
 def test_edits_and_deletions_of_unseen_messages_are_recorded_quietly(bot: Harness) -> None:
     fake = bot.fake
-    incident, channel = _incident(bot)
+    _, channel = _incident(bot)
     unseen = fake.post_user_message(fake.alice, channel, "before the bot listened", deliver=False)
     edit = fake.edit_user_message(fake.alice, channel, unseen.message.ts, "edited later")
     assert all(d.status == 200 for d in edit.deliveries)
@@ -119,7 +119,7 @@ def test_edits_and_deletions_of_unseen_messages_are_recorded_quietly(bot: Harnes
 
 def test_files_other_bots_joins_and_leaves(bot: Harness) -> None:
     fake = bot.fake
-    incident, channel = _incident(bot)
+    _, channel = _incident(bot)
     shared = fake.share_file(fake.alice, channel, "graph.png", b"png", text="latency graph")
     row = _row(bot, channel, shared.message.ts)
     assert row is not None and row.kind == "file_shared"
@@ -136,7 +136,7 @@ def test_files_other_bots_joins_and_leaves(bot: Harness) -> None:
 
 def test_pushpin_reactions_and_pins_mark_key_events(bot: Harness) -> None:
     fake = bot.fake
-    incident, channel = _incident(bot)
+    _, channel = _incident(bot)
     post = fake.post_user_message(fake.alice, channel, "Failover done at 14:32")
     fake.add_reaction(fake.alice, channel, post.message.ts, "thumbsup")
     assert not (_row(bot, channel, post.message.ts) or TimelineEvent()).is_key_event
@@ -151,7 +151,7 @@ def test_pushpin_reactions_and_pins_mark_key_events(bot: Harness) -> None:
 
 def test_odd_events_are_handled_quietly(bot: Harness) -> None:
     fake = bot.fake
-    incident, channel = _incident(bot)
+    _, channel = _incident(bot)
     odd: list[dict[str, Any]] = [
         {"type": "message", "channel": channel},  # no user, no text, no ts
         {"type": "message", "channel": channel, "subtype": "message_changed"},
@@ -226,7 +226,7 @@ def test_a_failing_event_is_retried_without_blocking_others(
     bot: Harness, clock: ManualClock
 ) -> None:
     fake = bot.fake
-    incident, channel = _incident(bot)
+    _, channel = _incident(bot)
     _poison(bot)
     bad = fake.post_user_message(fake.alice, channel, "poison")
     assert all(d.status == 200 for d in bad.deliveries)
@@ -244,7 +244,7 @@ def test_a_failing_event_is_retried_without_blocking_others(
 
 def test_an_event_failing_again_and_again_is_set_aside(bot: Harness, clock: ManualClock) -> None:
     fake = bot.fake
-    incident, channel = _incident(bot)
+    _, channel = _incident(bot)
     _poison(bot)
     bad = fake.post_user_message(fake.alice, channel, "poison")
     for _ in range(inbox.MAX_ATTEMPTS + 2):
