@@ -387,7 +387,11 @@ def resolve_modal(incident: Incident) -> View:
         close=_plain("Cancel", 24),
         private_metadata=_metadata(incident),
         blocks=[
-            _section(f"*{incident.reference}*: what fixed it, and why it happened?"),
+            _section(
+                f"*{incident.reference}* is already resolved: update its resolution details."
+                if incident.status == "resolved"
+                else f"*{incident.reference}*: what fixed it, and why did it happen?"
+            ),
             _text_input(
                 BlockId.RESOLUTION,
                 "Resolution",

@@ -412,3 +412,18 @@ def test_list_hides_private_incidents_from_non_members(bot: Harness) -> None:
 def test_unknown_subcommand_shows_help(bot: Harness) -> None:
     text = _error(bot, bot.fake.alice, bot.fake.incidents, "dance")
     assert "I don't know" in text and "/incident update" in text
+
+
+def test_long_text_is_cut_with_a_marker_not_refused(bot: Harness) -> None:
+    fake = bot.fake
+    incident = bot.declare(fake.alice, description="d" * 3000, affected_services="s" * 500)
+    channel = incident.channel_id
+    assert channel is not None
+    long_note = "word " * 2500
+    _run(bot, fake.alice, channel, f"note {long_note}")
+    post = _wait_post(fake, channel, "*Note* from")
+    assert "(truncated)" in post.text
+    assert len(post.text) <= 4000
+    assert all(c.response.get("ok") for c in fake.calls if c.method == "chat.postMessage")
+    (note,) = _timeline(bot, incident, "note")
+    assert note.text == long_note.strip()  # the record keeps it whole

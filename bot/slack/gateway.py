@@ -25,9 +25,14 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
+from bot.render import truncate
+
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 10
+# Slack accepts 40,000 characters of message text but shows about 4,000; the blocks carry
+# the full content, so the notification text is cut (with a marker) well before that.
+NOTIFICATION_TEXT_MAX = 4000
 
 
 @dataclass(frozen=True)
@@ -309,7 +314,7 @@ class SlackGateway:
             "chat.postMessage",
             creates=True,
             channel=channel,
-            text=text,
+            text=truncate(text, NOTIFICATION_TEXT_MAX),
             blocks=blocks,
             metadata=metadata,
             thread_ts=thread_ts,
@@ -333,7 +338,7 @@ class SlackGateway:
             "chat.update",
             channel=channel,
             ts=ts,
-            text=text,
+            text=truncate(text, NOTIFICATION_TEXT_MAX),
             blocks=blocks,
             metadata=metadata,
             link_names=False,
@@ -343,7 +348,13 @@ class SlackGateway:
         self, channel: str, user: str, *, text: str, blocks: list[dict[str, Any]] | None = None
     ) -> None:
         """Show a message to one person in a channel."""
-        self._call("chat.postEphemeral", channel=channel, user=user, text=text, blocks=blocks)
+        self._call(
+            "chat.postEphemeral",
+            channel=channel,
+            user=user,
+            text=truncate(text, NOTIFICATION_TEXT_MAX),
+            blocks=blocks,
+        )
 
     def pin(self, channel: str, ts: str) -> None:
         """Pin a message; pinning it again is not a failure."""
