@@ -8,7 +8,7 @@ from slack_sdk import WebClient
 from bot.clock import Clock, SystemClock
 from bot.context import Context
 from bot.db import Database
-from bot.handlers import commands, declare, errors, events, lifecycle
+from bot.handlers import commands, declare, errors, events, lifecycle, reminders
 from bot.policy import Policy, load_policy
 from bot.settings import Settings
 from bot.slack.gateway import SlackGateway, make_clients
@@ -42,7 +42,7 @@ def create_app(settings: Settings, ctx: Context) -> App:
         token_verification_enabled=False,
         raise_error_for_unhandled_request=False,
     )
-    for module in (commands, declare, lifecycle, events):
+    for module in (commands, declare, lifecycle, reminders, events):
         module.register(app, ctx)
     app.error(errors.handle_error(ctx))
     return app

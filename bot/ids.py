@@ -20,6 +20,8 @@ class ActionId(StrEnum):
     VALUE = "value"
     RETRY_SETUP = "incident_retry_setup"
     OPEN_CHANNEL = "incident_open_channel"
+    NAG_UPDATE = "incident_nag_update"
+    NAG_SNOOZE = "incident_nag_snooze"
 
 
 class BlockId(StrEnum):
@@ -56,6 +58,7 @@ class MetadataType(StrEnum):
     CONFIRMATION = "incident_confirmation"
     UPDATE = "incident_status_update"
     NOTICE = "incident_notice"
+    REMINDER = "incident_reminder"
 
 
 COMMAND = "/incident"

@@ -82,6 +82,7 @@ class EscalationStep(_Strict):
 
     after: Duration
     notify: list[str] = Field(min_length=1)
+    dm: bool = False  # also send each person in `notify` a direct message
 
 
 class Severity(_Strict):
@@ -226,6 +227,12 @@ class Policy(_Strict):
     priority_matrix: dict[Level, dict[Level, PriorityName]]
     closure_requires: list[ClosureField] = Field(default_factory=lambda: list(CLOSURE_FIELDS))
     templates_dir: Path | None = None
+    stale_after: Duration = timedelta(hours=24)
+    snooze_options: list[Duration] = Field(
+        default_factory=lambda: [timedelta(minutes=30), timedelta(hours=1)],
+        min_length=1,
+        max_length=5,
+    )
 
     @field_validator("severities")
     @classmethod

@@ -59,6 +59,11 @@ def mention(target: str | None) -> Slack:
     return Slack(escape(target))
 
 
+def mentions(targets: list[str]) -> Slack:
+    """Several mentions, space-separated (names that are not IDs are shown escaped)."""
+    return Slack(" ".join(mention(target) for target in targets) or "nobody")
+
+
 def link(url: str | None, label: str) -> Slack:
     """A link with an escaped label; only http(s) URLs become links."""
     if not url or not url.startswith(("https://", "http://")) or any(c in url for c in "<>| "):
@@ -111,6 +116,7 @@ def _environment(extra_dir: Path | None) -> jinja2.Environment:
     )
     env.filters["mention"] = mention
     env.filters["link"] = link
+    env.filters["mentions"] = mentions
     env.filters["date"] = slack_date
     env.filters["utc"] = utc
     env.filters["quote"] = quote

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.context import Context
-from bot.flows import provision
+from bot.flows import provision, reminders
 from bot.flows.recording import processor
 from bot.models import TaskKind
 from bot.services import inbox, tasks
@@ -24,6 +24,11 @@ Runner = Callable[[Context, tasks.Claim], object]
 
 RUNNERS: dict[str, Runner] = {
     TaskKind.PROVISION: provision.run_claimed,
+    TaskKind.NAG: reminders.run_claimed,
+    TaskKind.RESPONSE: reminders.run_claimed,
+    TaskKind.ESCALATION: reminders.run_claimed,
+    TaskKind.RESOLUTION: reminders.run_claimed,
+    TaskKind.STALE: reminders.run_claimed,
 }
 
 

@@ -26,8 +26,14 @@ def _texts(fake: FakeSlack) -> str:
     return json.dumps([call.args for call in fake.calls])
 
 
-def _posts(fake: FakeSlack, channel: str) -> list[Any]:
-    return [m for m in fake.messages(channel) if m.user == fake.bot_user_id and not m.subtype]
+def _posts(fake: FakeSlack, channel: str, kind: str | None = None) -> list[Any]:
+    return [
+        m
+        for m in fake.messages(channel)
+        if m.user == fake.bot_user_id
+        and not m.subtype
+        and (kind is None or (m.metadata or {}).get("event_type") == kind)
+    ]
 
 
 # -- the modal --------------------------------------------------------------------------
@@ -119,7 +125,9 @@ def test_declare_sets_everything_up_in_order(bot: Harness) -> None:
             select(TimelineEvent).where(TimelineEvent.incident_id == incident.id)
         ).all()
         task = session.exec(
-            select(ScheduledTask).where(ScheduledTask.incident_id == incident.id)
+            select(ScheduledTask).where(
+                ScheduledTask.incident_id == incident.id, ScheduledTask.kind == "provision"
+            )
         ).one()
     assert [e.kind for e in events] == ["declared", "bot_post", "bot_post", "slack_setup"]
     assert events[0].actor_id == fake.alice
@@ -345,8 +353,8 @@ def _sweep_until_done(bot: Harness, clock: ManualClock, reference: str) -> Incid
 def _assert_made_once(fake: FakeSlack, incident: Incident) -> None:
     created = [c for c in fake.calls_to("conversations.create") if c.response.get("ok")]
     assert len(created) == 1
-    assert len(_posts(fake, incident.channel_id)) == 1
-    assert len(_posts(fake, fake.incidents)) == 1
+    assert len(_posts(fake, incident.channel_id, "incident_summary")) == 1
+    assert len(_posts(fake, fake.incidents, "incident_announcement")) == 1
     confirmations = [
         m
         for m in _posts(fake, fake.dm_channel(incident.reporter_id))
@@ -371,7 +379,11 @@ def test_rate_limited_pin_is_retried_later(bot: Harness, clock: ManualClock) -> 
     row = bot.incident(incident.reference)
     assert row is not None and row.summary_ts is not None and not row.summary_pinned
     with bot.db.session() as session:
-        task = session.exec(select(ScheduledTask).where(ScheduledTask.incident_id == row.id)).one()
+        task = session.exec(
+            select(ScheduledTask).where(
+                ScheduledTask.incident_id == row.id, ScheduledTask.kind == "provision"
+            )
+        ).one()
     assert task.state == TaskState.PENDING
     assert task.due_at >= clock.now() + timedelta(seconds=1)
     done = _sweep_until_done(bot, clock, incident.reference)

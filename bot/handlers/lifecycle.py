@@ -16,6 +16,7 @@ from bot.context import Context
 from bot.errors import UserError
 from bot.flows import incident as show
 from bot.handlers import errors
+from bot.handlers.reminders import run_reminders
 from bot.ids import BlockId, CallbackId, MetadataType
 from bot.models import Incident, IncidentStatus, TimelineKind
 from bot.policy import format_duration
@@ -317,7 +318,9 @@ def run_reopen(ctx: Context, invocation: Invocation) -> None:
     updated = _change(
         ctx,
         incident.id,
-        lambda s, i: changes.append(incidents.reopen(s, i, actor=invocation.user_id, now=now)),
+        lambda s, i: changes.append(
+            incidents.reopen(s, i, actor=invocation.user_id, now=now, policy=ctx.policy)
+        ),
     )
     text = render(
         "reopened.j2", actor=invocation.user_id, incident=updated, change=changes[0], now=now
@@ -398,6 +401,7 @@ SUBCOMMANDS = [
     Subcommand("resolve", "resolve", "resolve: resolution, root cause, impact (form)", run_resolve),
     Subcommand("close", "close", "close a resolved incident", run_close),
     Subcommand("reopen", "reopen", "reopen a resolved or closed incident", run_reopen),
+    Subcommand("reminders", "reminders", "what reminders are scheduled, and when", run_reminders),
     Subcommand("list", "list", "list the open incidents", run_list),
 ]
 

@@ -24,7 +24,10 @@ class InboxEvent(SQLModel, table=True):
     """One delivered Slack event, unique by Slack's event_id across retries and replicas."""
 
     __tablename__ = "event_inbox"
-    __table_args__ = (Index("ix_inbox_due", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_inbox_due", "state", "next_attempt_at"),
+        Index("ix_inbox_received", "state", "received_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     event_id: str = Field(max_length=64, unique=True)

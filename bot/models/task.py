@@ -4,17 +4,23 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from bot.models.types import required_utc_field, utc_field
+from bot.models.types import json_field, required_utc_field, utc_field
 
 
 class TaskKind(StrEnum):
     """What a scheduled task does when it falls due."""
 
     PROVISION = "provision"
+    NAG = "nag"  # a status update is overdue
+    RESPONSE = "response"  # nobody took the incident within the response target
+    ESCALATION = "escalation"  # a step of the severity's escalation matrix
+    RESOLUTION = "resolution"  # the resolution target passed unresolved
+    STALE = "stale"  # no activity for a long time
 
 
 class TaskState(StrEnum):
@@ -45,5 +51,11 @@ class ScheduledTask(SQLModel, table=True):
     claimed_until: datetime | None = utc_field()
     attempts: int = 0
     last_error: str | None = Field(default=None, max_length=1000)
+    # What the task posted: the main message, and every destination it reached (so a
+    # retry after a crash never posts to one twice).
+    slack_channel: str | None = Field(default=None, max_length=32)
+    slack_ts: str | None = Field(default=None, max_length=32)
+    sent_at: datetime | None = utc_field()
+    data: dict[str, Any] = json_field()
     created_at: datetime = required_utc_field()
     updated_at: datetime = required_utc_field()

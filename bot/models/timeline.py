@@ -36,6 +36,8 @@ class TimelineKind(StrEnum):
     RESOLVED = "resolved"
     CLOSED = "closed"
     REOPENED = "reopened"
+    REMINDER = "reminder"  # a nag or an escalation ping the bot posted
+    SNOOZED = "snoozed"
 
 
 # Kinds that are Slack messages: one row per (channel, ts) whatever delivered them.

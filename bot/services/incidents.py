@@ -27,6 +27,7 @@ from bot.models import (
     TimelineKind,
 )
 from bot.policy import Policy
+from bot.services import reminders
 
 ORDER = [
     IncidentStatus.REPORTED,
@@ -217,6 +218,7 @@ def change_status(
         raise UserError(f"Use `/incident {word}`.")
     _stamp_up_to(session, incident, target, actor, now)
     set_field(session, incident, "status", target.value, actor=actor, now=now)
+    reminders.on_acknowledged(session, incident, now)
     assert incident.id is not None
     record(
         session,
@@ -255,6 +257,7 @@ def resolve(
     if period is not None and period.ended_at is None:
         period.ended_at = now
         session.add(period)
+    reminders.on_resolved(session, incident, now)
     assert incident.id is not None
     record(
         session,
@@ -302,6 +305,7 @@ def close(
         )
     set_field(session, incident, "closed_at", now, actor=actor, now=now)
     set_field(session, incident, "status", IncidentStatus.CLOSED.value, actor=actor, now=now)
+    reminders.on_resolved(session, incident, now)
     assert incident.id is not None
     record(session, incident.id, TimelineKind.CLOSED, now=now, actor=actor, text="Closed")
 
@@ -322,7 +326,9 @@ def update_resolution(
     set_field(session, incident, "impact_summary", impact.strip(), actor=actor, now=now)
 
 
-def reopen(session: Session, incident: Incident, *, actor: str, now: datetime) -> Change:
+def reopen(
+    session: Session, incident: Incident, *, actor: str, now: datetime, policy: Policy
+) -> Change:
     """Back to investigating; the timeline stays and a new impact period starts."""
     current = IncidentStatus(incident.status)
     if current not in (IncidentStatus.RESOLVED, IncidentStatus.CLOSED):
@@ -339,6 +345,8 @@ def reopen(session: Session, incident: Incident, *, actor: str, now: datetime) -
             incident_id=incident.id, ordinal=(last.ordinal + 1) if last else 1, started_at=now
         )
     )
+    session.flush()
+    reminders.on_reopened(session, incident, policy, now)
     record(
         session,
         incident.id,
@@ -433,6 +441,8 @@ def change_severity(
         raise UserError(f"{incident.reference} is already {policy.severity(key).label}.")
     old = incident.severity
     set_field(session, incident, "severity", key, actor=actor, now=now)
+    if incident.is_open:
+        reminders.on_severity_change(session, incident, policy, now)
     assert incident.id is not None
     old_label, new_label = policy.severity(old).label, policy.severity(key).label
     record(
@@ -584,6 +594,7 @@ def assign_role(
         if incident.status == IncidentStatus.REPORTED:
             # A commander taking the incident is its acknowledgement.
             _stamp(session, incident, "acknowledged_at", actor, now)
+        reminders.on_acknowledged(session, incident, now)
     name = policy.role_name(role)
     record(
         session,
@@ -645,6 +656,7 @@ def post_update(
         set_field(session, incident, "impact_summary", data.impact.strip(), actor=actor, now=now)
     set_field(session, incident, "last_update_at", now, actor=actor, now=now)
     set_field(session, incident, "next_update_due_at", data.next_update_at, actor=actor, now=now)
+    reminders.on_update(session, incident, data.next_update_at, now)
     assert incident.id is not None
     update = StatusUpdate(
         incident_id=incident.id,

@@ -150,6 +150,36 @@ def complete(*, session: Session, claim: Claim, now: datetime) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+def postpone(*, session: Session, claim: Claim, due: datetime, now: datetime) -> bool:
+    """Give the task back unposted, due again at `due` (not a failure: no error kept)."""
+    table = ScheduledTask.__table__  # type: ignore[attr-defined]
+    result = session.execute(
+        update(table)
+        .where(table.c.id == claim.task_id, table.c.claim_token == claim.token)
+        .values(
+            claim_token=None,
+            claimed_until=None,
+            due_at=due,
+            attempts=0,
+            updated_at=now,
+        )
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def save_progress(
+    *, session: Session, claim: Claim, data: dict[str, object], now: datetime
+) -> bool:
+    """Store what a claimed task has done so far, if this claim still holds it."""
+    table = ScheduledTask.__table__  # type: ignore[attr-defined]
+    result = session.execute(
+        update(table)
+        .where(table.c.id == claim.task_id, table.c.claim_token == claim.token)
+        .values(data=data, updated_at=now)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 def backoff(attempts: int) -> timedelta:
     """Exponential back-off for the n-th failed attempt, capped."""
     delay: timedelta = FIRST_BACKOFF * (2 ** min(max(attempts - 1, 0), 16))

@@ -1,0 +1,226 @@
+"""Reminder rules: which nags and escalation pings are due when, kept as task rows.
+
+The rows are the schedule; the sweeper only claims due ones. Every change to an incident
+that moves a reminder calls in here, in the same transaction as the change.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, update
+from sqlmodel import Session, col, select
+
+from bot.errors import UserError
+from bot.models import Incident, ScheduledTask, TaskKind, TaskState
+from bot.policy import Policy
+from bot.services import tasks
+
+REMINDER_KINDS = (
+    TaskKind.NAG,
+    TaskKind.RESPONSE,
+    TaskKind.ESCALATION,
+    TaskKind.RESOLUTION,
+    TaskKind.STALE,
+)
+# Cancelled when the incident is resolved (a reopen arms them again).
+UNTIL_RESOLVED = REMINDER_KINDS
+
+
+def _id(incident: Incident) -> int:
+    assert incident.id is not None
+    return incident.id
+
+
+def _cancel(session: Session, incident: Incident, kinds: tuple[str, ...], now: datetime) -> None:
+    table = ScheduledTask.__table__  # type: ignore[attr-defined]
+    session.execute(
+        update(table)
+        .where(
+            table.c.incident_id == _id(incident),
+            table.c.kind.in_([str(kind) for kind in kinds]),
+            table.c.state == TaskState.PENDING,
+        )
+        .values(state=TaskState.CANCELLED, updated_at=now)
+    )
+
+
+def _add(
+    session: Session, incident: Incident, kind: TaskKind, key: str, due: datetime, now: datetime
+) -> ScheduledTask:
+    return tasks.schedule(
+        session=session, incident_id=_id(incident), kind=kind, key=key, due_at=due, now=now
+    )
+
+
+def _period(session: Session, incident: Incident) -> tuple[int, datetime]:
+    """The current impact period's number and start (escalation is measured from it)."""
+    from bot.services.incidents import current_period  # noqa: PLC0415 - avoids an import cycle
+
+    period = current_period(session, incident)
+    if period is None:
+        return 1, incident.declared_at
+    return period.ordinal, period.started_at if period.ordinal > 1 else incident.declared_at
+
+
+def schedule_nag(session: Session, incident: Incident, due: datetime, now: datetime) -> None:
+    """The next status-update nag, due at `due` (replacing any pending one)."""
+    _cancel(session, incident, (TaskKind.NAG,), now)
+    count = session.exec(
+        select(func.count())
+        .select_from(ScheduledTask)
+        .where(ScheduledTask.incident_id == _id(incident), ScheduledTask.kind == TaskKind.NAG)
+    ).one()
+    _add(session, incident, TaskKind.NAG, f"n{int(count) + 1}", due, now)
+
+
+def _arm_period(session: Session, incident: Incident, policy: Policy, now: datetime) -> None:
+    """Escalation steps and the resolution target for the current impact period."""
+    severity = policy.severity(incident.severity)
+    ordinal, start = _period(session, incident)
+    for index, step in enumerate(severity.escalation):
+        key = f"p{ordinal}:{incident.severity}:{index}"
+        _add(session, incident, TaskKind.ESCALATION, key, start + step.after, now)
+    _add(
+        session,
+        incident,
+        TaskKind.RESOLUTION,
+        f"p{ordinal}:{incident.severity}",
+        start + severity.resolution_target,
+        now,
+    )
+
+
+def arm(session: Session, incident: Incident, policy: Policy, now: datetime) -> None:
+    """Every reminder of a newly declared incident."""
+    severity = policy.severity(incident.severity)
+    base = incident.last_update_at or incident.declared_at
+    due = incident.next_update_due_at or base + severity.update_interval
+    incident.next_update_due_at = due
+    session.add(incident)
+    schedule_nag(session, incident, due, now)
+    if incident.commander_id is None and incident.acknowledged_at is None:
+        _add(
+            session,
+            incident,
+            TaskKind.RESPONSE,
+            incident.severity,
+            incident.declared_at + severity.response_target,
+            now,
+        )
+    _arm_period(session, incident, policy, now)
+    _add(session, incident, TaskKind.STALE, "", now + policy.stale_after, now)
+
+
+def on_update(session: Session, incident: Incident, due: datetime, now: datetime) -> None:
+    """A status update was posted: the next nag is due when the update says."""
+    schedule_nag(session, incident, due, now)
+
+
+def on_acknowledged(session: Session, incident: Incident, now: datetime) -> None:
+    """Someone took the incident: the response target no longer needs a ping."""
+    _cancel(session, incident, (TaskKind.RESPONSE,), now)
+
+
+def on_severity_change(session: Session, incident: Incident, policy: Policy, now: datetime) -> None:
+    """New severity, new cadence and targets: nag, response, escalation and resolution move."""
+    severity = policy.severity(incident.severity)
+    base = incident.last_update_at or incident.declared_at
+    due = max(base + severity.update_interval, now)
+    incident.next_update_due_at = due
+    session.add(incident)
+    schedule_nag(session, incident, due, now)
+    _cancel(session, incident, (TaskKind.RESPONSE, TaskKind.ESCALATION, TaskKind.RESOLUTION), now)
+    if incident.commander_id is None and incident.acknowledged_at is None:
+        _add(
+            session,
+            incident,
+            TaskKind.RESPONSE,
+            incident.severity,
+            incident.declared_at + severity.response_target,
+            now,
+        )
+    _arm_period(session, incident, policy, now)
+
+
+def on_resolved(session: Session, incident: Incident, now: datetime) -> None:
+    """Resolved or closed: nothing more to nag or escalate about."""
+    _cancel(session, incident, UNTIL_RESOLVED, now)
+    incident.next_update_due_at = None
+    session.add(incident)
+
+
+def on_reopened(session: Session, incident: Incident, policy: Policy, now: datetime) -> None:
+    """Reopened: the update cadence restarts and escalation is armed for the new period."""
+    severity = policy.severity(incident.severity)
+    due = now + severity.update_interval
+    incident.next_update_due_at = due
+    session.add(incident)
+    schedule_nag(session, incident, due, now)
+    _arm_period(session, incident, policy, now)
+    _add(session, incident, TaskKind.STALE, "", now + policy.stale_after, now)
+
+
+def snooze(
+    session: Session, incident: Incident, task_id: int, duration: timedelta, now: datetime
+) -> datetime:
+    """Put off the nag that task `task_id` posted; refuses when it is no longer current."""
+    if not incident.is_open:
+        raise UserError(f"{incident.reference} is {incident.status}: there is nothing to snooze.")
+    task = session.get(ScheduledTask, task_id)
+    if task is None or task.incident_id != incident.id or task.kind != TaskKind.NAG:
+        raise UserError("That reminder is not valid any more.")
+    latest = session.exec(
+        select(ScheduledTask)
+        .where(ScheduledTask.incident_id == incident.id, ScheduledTask.kind == TaskKind.NAG)
+        .order_by(col(ScheduledTask.id).desc())
+    ).first()
+    if latest is None or latest.id != _next_after(session, incident, task):
+        raise UserError("That reminder was already snoozed or answered by an update.")
+    due = now + duration
+    incident.next_update_due_at = due
+    session.add(incident)
+    schedule_nag(session, incident, due, now)
+    return due
+
+
+def _next_after(session: Session, incident: Incident, task: ScheduledTask) -> int | None:
+    """The id of the nag scheduled right after `task` posted (the one a snooze replaces)."""
+    following = session.exec(
+        select(ScheduledTask)
+        .where(
+            ScheduledTask.incident_id == incident.id,
+            ScheduledTask.kind == TaskKind.NAG,
+            col(ScheduledTask.id) > task.id,
+        )
+        .order_by(col(ScheduledTask.id))
+    ).first()
+    return following.id if following is not None and following.state == TaskState.PENDING else None
+
+
+def pending(session: Session, incident: Incident) -> list[ScheduledTask]:
+    """The reminders still to come, soonest first."""
+    return list(
+        session.exec(
+            select(ScheduledTask)
+            .where(
+                ScheduledTask.incident_id == incident.id,
+                col(ScheduledTask.kind).in_([str(k) for k in REMINDER_KINDS]),
+                ScheduledTask.state == TaskState.PENDING,
+            )
+            .order_by(col(ScheduledTask.due_at))
+        ).all()
+    )
+
+
+def sent_counts(session: Session, incident: Incident) -> dict[str, int]:
+    """How many reminders of each kind were posted."""
+    rows = session.exec(
+        select(ScheduledTask.kind, func.count())
+        .where(
+            ScheduledTask.incident_id == incident.id,
+            col(ScheduledTask.sent_at).is_not(None),
+        )
+        .group_by(ScheduledTask.kind)
+    ).all()
+    return {str(kind): int(count) for kind, count in rows}
