@@ -155,6 +155,38 @@ def _channel(data: dict[str, Any]) -> Channel:
     )
 
 
+class ShortRateLimitRetryHandler(RateLimitErrorRetryHandler):
+    """Waits out a 429 inside the client only when Slack asks for a short pause.
+
+    A longer Retry-After goes back to the caller, which reschedules the work for then
+    instead of holding a thread (and every reminder queued behind it) asleep.
+    """
+
+    def __init__(self, max_retry_count: int = 2, max_wait_seconds: float = 5.0) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self.max_wait_seconds = max_wait_seconds
+
+    def _can_retry(
+        self,
+        *,
+        state: Any,
+        request: Any,
+        response: Any = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if response is None or response.status_code != 429:
+            return False
+        for name, values in (response.headers or {}).items():
+            if name.lower() == "retry-after":
+                try:
+                    return float(values[0] if isinstance(values, list) else values) <= (
+                        self.max_wait_seconds
+                    )
+                except (TypeError, ValueError):
+                    return False
+        return True
+
+
 def make_clients(
     token: str, base_url: str, timeout: int = DEFAULT_TIMEOUT
 ) -> tuple[WebClient, WebClient]:
@@ -164,7 +196,7 @@ def make_clients(
         base_url=base_url,
         timeout=timeout,
         retry_handlers=[
-            RateLimitErrorRetryHandler(max_retry_count=2),
+            ShortRateLimitRetryHandler(),
             ServerErrorRetryHandler(max_retry_count=2),
             ConnectionErrorRetryHandler(max_retry_count=2),
         ],
@@ -173,7 +205,7 @@ def make_clients(
         token=token,
         base_url=base_url,
         timeout=timeout,
-        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2)],
+        retry_handlers=[ShortRateLimitRetryHandler()],
     )
     return retrying, creating
 
