@@ -3,7 +3,8 @@
 The bot runs in this process under its real waitress server, on SQLite (a file, the bot's
 WAL settings) and on PostgreSQL (a fresh schema, dropped at the end). An incident is
 declared directly through the services and given a made-up channel, so only ingestion is
-measured: each event is stored in the inbox and written to the timeline before the ack.
+measured: each event is written to the timeline (message events land once under their
+channel-and-ts key; a failed one goes to the inbox for retry) before the ack.
 A bare Bolt app whose `message` listener does nothing, under the same server set-up, gets
 the same events at the same concurrency as the baseline. The fake Slack (it answers the
 one auth.test) and the HTTP clients (N threads on keep-alive connections, with requests
@@ -11,7 +12,7 @@ built and signed before the clock starts) run in processes of their own, so the 
 work does not share this process's interpreter lock with the servers.
 
 After each run the rows are counted: every event must have produced exactly one timeline
-row and one processed inbox row, or the script fails.
+row and none may be left failed in the inbox, or the script fails.
 
 Run: `python bench/timeline_ingest.py [--events N] [--clients N] [--engines sqlite,postgresql]`.
 """
@@ -316,7 +317,7 @@ class Figures:
 
 
 def _verify(db: Database, base: int, sent: int) -> str:
-    """Every event sent to the bot has exactly one timeline row and one processed inbox row."""
+    """Every event sent to the bot has exactly one timeline row and none failed."""
     expected = {_ts(base, n) for n in range(sent)}
     with db.session() as session:
         per_ts = dict(
@@ -352,11 +353,11 @@ def _verify(db: Database, base: int, sent: int) -> str:
         problems.append(f"{len(doubled)} events have more than one timeline row")
     if kinds != {TimelineKind.MESSAGE: sent}:
         problems.append(f"timeline rows by kind: {kinds}, expected {{'message': {sent}}}")
-    if states != {"done": sent}:
-        problems.append(f"inbox rows by state: {states}, expected {{'done': {sent}}}")
+    if states.get("pending") or states.get("dead"):
+        problems.append(f"inbox rows by state: {states}: some events failed")
     if problems:
         raise SystemExit("VERIFICATION FAILED: " + "; ".join(problems))
-    return f"{sent} events → {sent} timeline rows, {sent} inbox rows done"
+    return f"{sent} events → {sent} timeline rows, none left pending in the inbox"
 
 
 def _run_engine(

@@ -42,7 +42,7 @@ def create_app(settings: Settings, ctx: Context) -> App:
         token_verification_enabled=False,
         raise_error_for_unhandled_request=False,
     )
-    for module in (commands, declare, lifecycle, reminders, events):
+    for module in (events, commands, declare, lifecycle, reminders):
         module.register(app, ctx)
     app.error(errors.handle_error(ctx))
     return app

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from bot.clock import Clock
 from bot.db import Database
 from bot.policy import Policy
+from bot.services.channels import ChannelIndex
 from bot.slack.gateway import SlackGateway
 
 log = logging.getLogger(__name__)
@@ -29,9 +30,13 @@ class Context:
     db: Database
     slack: SlackGateway
     clock: Clock
+    channels: ChannelIndex = field(init=False)
     work: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(WORK_THREADS, thread_name_prefix="work")
     )
+
+    def __post_init__(self) -> None:
+        self.channels = ChannelIndex(self.db)
 
     def defer(self, fn: Callable[[], object]) -> Future[object]:
         """Run `fn` on the work pool (its errors are logged if nobody else handles them)."""

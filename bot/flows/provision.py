@@ -195,6 +195,7 @@ def provision(ctx: Context, incident_id: int, *, look_first: bool) -> Outcome:
         if incident.channel_id is None:
             channel = _create_channel(ctx, incident)
             incident = _save(ctx, incident_id, channel_id=channel.id, channel_name=channel.name)
+            ctx.channels.remember(channel.id, incident_id)
         assert incident.channel_id is not None
         channel_id = incident.channel_id
 

@@ -7,7 +7,7 @@ from typing import Any
 from sqlmodel import Session
 
 from bot.context import Context
-from bot.services import inbox, incidents, timeline
+from bot.services import inbox, timeline
 
 
 def processor(ctx: Context, bot_user_id: str | None) -> inbox.Processor:
@@ -18,11 +18,11 @@ def processor(ctx: Context, bot_user_id: str | None) -> inbox.Processor:
         channel = timeline.channel_of(event)
         if channel is None:
             return "ignored"
-        incident = incidents.by_channel(session, channel)
-        if incident is None:
+        incident_id = ctx.channels.incident_id(channel, session)
+        if incident_id is None:
             return "ignored"
         return timeline.ingest(
-            session, incident, event, now=ctx.clock.now(), bot_user_id=bot_user_id
+            session, incident_id, event, now=ctx.clock.now(), bot_user_id=bot_user_id
         )
 
     return process

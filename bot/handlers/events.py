@@ -12,7 +12,7 @@ from bot.context import Context
 from bot.flows.recording import processor
 from bot.ids import COMMAND
 from bot.render import render
-from bot.services import inbox, incidents, timeline
+from bot.services import inbox, timeline
 
 log = logging.getLogger(__name__)
 
@@ -25,17 +25,22 @@ def register(app: App, ctx: Context) -> None:
         if body.get("type") == "event_callback" and isinstance(body.get("event"), dict):
             channel = timeline.channel_of(body["event"])
             event_id = body.get("event_id")
-            if channel is not None and isinstance(event_id, str):
-                with ctx.db.session() as session:
-                    if incidents.by_channel(session, channel) is not None:
-                        inbox.receive(
-                            session,
-                            event_id=event_id,
-                            body=body,
-                            channel_id=channel,
-                            now=ctx.clock.now(),
-                            process=processor(ctx, context.bot_user_id),
-                        )
+            if (
+                channel is not None
+                and isinstance(event_id, str)
+                and ctx.channels.incident_id(channel) is not None
+            ):
+                inbox.receive(
+                    ctx.db,
+                    event_id=event_id,
+                    body=body,
+                    channel_id=channel,
+                    now=ctx.clock.now(),
+                    process=processor(ctx, context.bot_user_id),
+                    # A message lands once under its (channel, ts) key whatever delivers
+                    # it; reactions and pins need the event_id to tell a retry apart.
+                    keep=body["event"].get("type") not in ("message", "app_mention"),
+                )
         return next()
 
     def handle_recorded_event() -> None:

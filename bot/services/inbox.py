@@ -12,9 +12,10 @@ import logging
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, bindparam, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
@@ -33,44 +34,85 @@ Processor = Callable[[Session, dict[str, Any]], str]
 
 
 def receive(
-    session: Session,
+    db: Database,
     *,
     event_id: str,
     body: dict[str, Any],
     channel_id: str | None,
     now: datetime,
     process: Processor,
+    keep: bool = True,
 ) -> str:
-    """Store an event (once) and process it; returns the outcome, or `duplicate`."""
-    table = InboxEvent.__table__  # type: ignore[attr-defined]
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    """Store an event (once) and process it; returns the outcome, or `duplicate`.
+
+    The common case is one transaction: the inbox row, written as processed, and what
+    processing writes. If processing fails, that transaction is rolled back and the event
+    is stored on its own as pending, with its error, for the sweeper to retry. If even that
+    cannot be written, the error goes up and Slack, getting no acknowledgement, retries.
+
+    `keep=False` is for events whose processing is itself idempotent under a unique key
+    (messages, keyed by channel and ts): a processed one needs no inbox row of its own.
+    """
     event = body.get("event") or {}
-    statement = (
+    values = {
+        "event_id": event_id[:64],
+        "event_type": str(event.get("subtype") or event.get("type") or "")[:64],
+        "channel_id": channel_id,
+        "received_at": now,
+        "payload": body,
+        "attempts": 1,
+    }
+    try:
+        with db.session() as session:
+            if keep and not _insert(session, {**values, "state": InboxState.DONE}):
+                return "duplicate"
+            return process(session, body)
+    except Exception as exc:
+        log.exception("event %s failed; it will be retried", event_id)
+        with db.session() as session:
+            _insert(
+                session,
+                {
+                    **values,
+                    "state": InboxState.PENDING,
+                    "last_error": repr(exc)[:2000],
+                    "next_attempt_at": now + tasks.backoff(1),
+                },
+            )
+        return "failed"
+
+
+_INSERT_COLUMNS = (
+    "event_id",
+    "event_type",
+    "channel_id",
+    "received_at",
+    "payload",
+    "attempts",
+    "state",
+    "last_error",
+    "next_attempt_at",
+)
+
+
+@lru_cache(maxsize=4)
+def _insert_statement(dialect: str) -> Any:
+    """INSERT … ON CONFLICT (event_id) DO NOTHING RETURNING id, built once per dialect."""
+    table = InboxEvent.__table__  # type: ignore[attr-defined]
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return (
         insert(table)
-        .values(
-            event_id=event_id[:64],
-            event_type=str(event.get("subtype") or event.get("type") or "")[:64],
-            channel_id=channel_id,
-            received_at=now,
-            payload=body,
-            state=InboxState.PENDING,
-            attempts=1,
-        )
+        .values({name: bindparam(name, type_=table.c[name].type) for name in _INSERT_COLUMNS})
         .on_conflict_do_nothing(index_elements=["event_id"])
         .returning(table.c.id)
     )
-    inbox_id = session.execute(statement).scalar()
-    if inbox_id is None:
-        return "duplicate"
-    try:
-        with session.begin_nested():
-            outcome = process(session, body)
-    except Exception as exc:
-        log.exception("event %s failed; it will be retried", event_id)
-        _failed(session, inbox_id, 1, now, exc)
-        return "failed"
-    session.execute(update(table).where(table.c.id == inbox_id).values(state=InboxState.DONE))
-    return outcome
+
+
+def _insert(session: Session, values: dict[str, Any]) -> bool:
+    """Insert an inbox row unless its event_id is there already; True if inserted."""
+    params = {"last_error": None, "next_attempt_at": None, **values}
+    statement = _insert_statement(session.get_bind().dialect.name)
+    return session.execute(statement, params).scalar() is not None
 
 
 def _failed(session: Session, inbox_id: int, attempts: int, now: datetime, exc: Exception) -> None:

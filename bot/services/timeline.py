@@ -8,12 +8,16 @@ retry, another replica): the row's unique key is the channel and the message ts.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
+from sqlalchemy import bindparam
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from bot.models import Incident, TimelineEvent, TimelineKind
+from bot.models import TimelineEvent, TimelineKind
 from bot.services import incidents
 
 KEY_REACTIONS = frozenset({"pushpin", "round_pushpin"})
@@ -88,7 +92,7 @@ def _row(session: Session, key: str) -> TimelineEvent | None:
 
 def _upsert(
     session: Session,
-    incident: Incident,
+    incident_id: int,
     channel: str,
     ts: str,
     now: datetime,
@@ -99,9 +103,8 @@ def _upsert(
     row = _row(session, key)
     if row is not None:
         return row
-    assert incident.id is not None
     row = TimelineEvent(
-        incident_id=incident.id,
+        incident_id=incident_id,
         kind=fill.get("kind", TimelineKind.MESSAGE),
         occurred_at=ts_time(ts, now),
         actor_id=fill.get("actor_id"),
@@ -122,6 +125,60 @@ def _upsert(
             raise  # not a concurrent insert of the same message: a real failure
         return existing
     return row
+
+
+def _insert_new(
+    session: Session,
+    incident_id: int,
+    channel: str,
+    ts: str,
+    now: datetime,
+    fill: dict[str, Any],
+) -> bool:
+    """The common case in one statement: a message seen for the first time."""
+    params = {
+        "incident_id": incident_id,
+        "kind": str(fill["kind"]),
+        "occurred_at": ts_time(ts, now),
+        "actor_id": fill["actor_id"],
+        "text": fill["text"],
+        "data": fill["data"],
+        "dedupe_key": incidents.message_key(channel, ts),
+        "channel_id": channel,
+        "slack_ts": ts,
+        "thread_ts": fill["thread_ts"],
+        "is_key_event": False,
+    }
+    statement = _insert_statement(session.get_bind().dialect.name)
+    return session.execute(statement, params).scalar() is not None
+
+
+_INSERT_COLUMNS = (
+    "incident_id",
+    "kind",
+    "occurred_at",
+    "actor_id",
+    "text",
+    "data",
+    "dedupe_key",
+    "channel_id",
+    "slack_ts",
+    "thread_ts",
+    "is_key_event",
+)
+
+
+@lru_cache(maxsize=4)
+def _insert_statement(dialect: str) -> Any:
+    """INSERT … ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, built once per dialect."""
+    table = TimelineEvent.__table__  # type: ignore[attr-defined]
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        insert(table)
+        .values({name: bindparam(name, type_=table.c[name].type) for name in _INSERT_COLUMNS})
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(table.c.id)
+    )
 
 
 def _content(message: dict[str, Any], bot_user_id: str | None) -> dict[str, Any]:
@@ -147,7 +204,7 @@ def _content(message: dict[str, Any], bot_user_id: str | None) -> dict[str, Any]
 
 def _new_message(
     session: Session,
-    incident: Incident,
+    incident_id: int,
     channel: str,
     message: dict[str, Any],
     now: datetime,
@@ -157,7 +214,9 @@ def _new_message(
     if not ts:
         return "ignored"
     fill = _content(message, bot_user_id)
-    row = _upsert(session, incident, channel, str(ts), now, fill)
+    if _insert_new(session, incident_id, channel, str(ts), now, fill):
+        return "recorded"
+    row = _upsert(session, incident_id, channel, str(ts), now, fill)
     if row.edited_at is None and row.deleted_at is None and not row.text and fill["text"]:
         # A placeholder (made by an early reaction or pin): fill it in.
         row.text = fill["text"]
@@ -171,7 +230,7 @@ def _new_message(
 
 def _edited(
     session: Session,
-    incident: Incident,
+    incident_id: int,
     channel: str,
     event: dict[str, Any],
     now: datetime,
@@ -185,7 +244,7 @@ def _edited(
     previous = event.get("previous_message") or {}
     row = _upsert(
         session,
-        incident,
+        incident_id,
         channel,
         str(ts),
         now,
@@ -206,7 +265,7 @@ def _edited(
 
 
 def _deleted(
-    session: Session, incident: Incident, channel: str, event: dict[str, Any], now: datetime
+    session: Session, incident_id: int, channel: str, event: dict[str, Any], now: datetime
 ) -> str:
     ts = event.get("deleted_ts") or (event.get("previous_message") or {}).get("ts")
     if not ts:
@@ -214,7 +273,7 @@ def _deleted(
     previous = event.get("previous_message") or {}
     row = _upsert(
         session,
-        incident,
+        incident_id,
         channel,
         str(ts),
         now,
@@ -233,7 +292,7 @@ def _deleted(
 
 def _mark(
     session: Session,
-    incident: Incident,
+    incident_id: int,
     channel: str,
     ts: str,
     mark: str,
@@ -241,7 +300,7 @@ def _mark(
     on: bool,
     now: datetime,
 ) -> str:
-    row = _upsert(session, incident, channel, ts, now, {"kind": TimelineKind.MESSAGE})
+    row = _upsert(session, incident_id, channel, ts, now, {"kind": TimelineKind.MESSAGE})
     marks = set(row.data.get("key_marks") or [])
     if on:
         marks.add(mark)
@@ -255,7 +314,7 @@ def _mark(
 
 def ingest(
     session: Session,
-    incident: Incident,
+    incident_id: int,
     event: dict[str, Any],
     *,
     now: datetime,
@@ -269,19 +328,19 @@ def ingest(
     if kind in ("message", "app_mention"):
         subtype = event.get("subtype")
         if subtype == "message_changed":
-            return _edited(session, incident, channel, event, now, bot_user_id)
+            return _edited(session, incident_id, channel, event, now, bot_user_id)
         if subtype == "message_deleted":
-            return _deleted(session, incident, channel, event, now)
+            return _deleted(session, incident_id, channel, event, now)
         if subtype in IGNORED_SUBTYPES or event.get("hidden"):
             return "ignored"
-        return _new_message(session, incident, channel, event, now, bot_user_id)
+        return _new_message(session, incident_id, channel, event, now, bot_user_id)
     if kind in ("reaction_added", "reaction_removed"):
         item = event.get("item") or {}
         if event.get("reaction") not in KEY_REACTIONS or item.get("type") != "message":
             return "ignored"
         return _mark(
             session,
-            incident,
+            incident_id,
             channel,
             str(item.get("ts")),
             f"reaction:{event.get('user')}",
@@ -294,5 +353,5 @@ def ingest(
         ts = message.get("ts") or item.get("ts")
         if not ts:
             return "ignored"
-        return _mark(session, incident, channel, str(ts), "pin", on=kind == "pin_added", now=now)
+        return _mark(session, incident_id, channel, str(ts), "pin", on=kind == "pin_added", now=now)
     return "ignored"
