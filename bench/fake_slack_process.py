@@ -4,7 +4,9 @@ Line protocol on stdin/stdout: the first output line is JSON with the API URL, t
 and channel; then each input line is a request and gets one JSON line back:
 `trigger` (a fresh trigger_id), `reset` (forget recorded calls),
 `declare <app_url>` (run one whole declaration through the app and return the Web API
-calls it caused, once they have stopped), `quit`.
+calls it caused, once they have stopped), `channels <prefix> <n>` (add n channels named
+`<prefix>-0000`… with the bot as a member and return their IDs), `reminders` (per channel,
+how many messages carry the metadata event_type `incident_reminder`), `quit`.
 """
 
 from __future__ import annotations
@@ -50,6 +52,26 @@ def _declare(fake: FakeSlack, app_url: str, user: str, channel: str) -> dict[str
     return dict(Counter(call.method for call in fake.calls))
 
 
+def _channels(fake: FakeSlack, user: str, prefix: str, count: int) -> list[str]:
+    return [
+        fake.add_channel(f"{prefix}-{n:04d}", members=[user], bot_member=True)
+        for n in range(count)
+    ]
+
+
+def _reminders(fake: FakeSlack) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for channel in list(fake.channels):
+        found = sum(
+            1
+            for message in fake.messages(channel, system=False)
+            if (message.metadata or {}).get("event_type") == "incident_reminder"
+        )
+        if found:
+            counts[channel] = found
+    return counts
+
+
 def main() -> None:
     secret, token = sys.argv[1], sys.argv[2]
     with FakeSlack(signing_secret=secret, bot_token=token) as fake:
@@ -66,6 +88,11 @@ def main() -> None:
                 print("null", flush=True)
             elif word == "declare":
                 print(json.dumps(_declare(fake, rest, user, channel)), flush=True)
+            elif word == "channels":
+                prefix, _, count = rest.partition(" ")
+                print(json.dumps(_channels(fake, user, prefix, int(count))), flush=True)
+            elif word == "reminders":
+                print(json.dumps(_reminders(fake)), flush=True)
             else:
                 print("null", flush=True)
                 return

@@ -6,9 +6,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, TypeDecorator, create_engine, event
+from sqlalchemy import DateTime, Engine, Table, TypeDecorator, bindparam, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
@@ -77,6 +80,22 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         _configure_sqlite(engine)
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+@lru_cache(maxsize=32)
+def insert_or_ignore(table: Table, columns: tuple[str, ...], key: str, dialect: str) -> Any:
+    """`INSERT … ON CONFLICT (key) DO NOTHING RETURNING id`, with bind parameters, built once.
+
+    Executed with a dict of the columns' values; `.scalar()` is the new id, or None when a
+    row with that key was there already. Both engines support the statement.
+    """
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        insert(table)
+        .values({name: bindparam(name, type_=table.c[name].type) for name in columns})
+        .on_conflict_do_nothing(index_elements=[key])
+        .returning(table.c.id)
+    )
 
 
 class Database:

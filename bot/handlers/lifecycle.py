@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from slack_bolt import Ack, App
 from sqlmodel import Session
@@ -25,6 +26,7 @@ from bot.services import incidents
 from bot.services.moments import parse_moment
 from bot.slack.gateway import SlackCallFailed
 
+T = TypeVar("T")
 _MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 
 
@@ -64,15 +66,17 @@ def _open(ctx: Context, invocation: Invocation, view: dict[str, Any]) -> None:
         raise
 
 
-def _change(ctx: Context, incident_id: int, fn: Any) -> Incident:
+def _change(
+    ctx: Context, incident_id: int, fn: Callable[[Session, Incident], T]
+) -> tuple[Incident, T]:
     """Run a service change on a fresh copy of the incident in one transaction."""
     with ctx.db.session() as session:
         incident = session.get(Incident, incident_id)
         if incident is None:
             raise UserError("That incident no longer exists.")
-        fn(session, incident)
+        result = fn(session, incident)
         session.flush()
-        return incident
+        return incident, result
 
 
 def _person(ctx: Context, text: str) -> str:
@@ -121,17 +125,12 @@ def run_status(ctx: Context, invocation: Invocation) -> None:
         return
     assert incident.id is not None
     now = ctx.clock.now()
-    changes: list[incidents.Change] = []
-    updated = _change(
+    updated, changes = _change(
         ctx,
         incident.id,
-        lambda s, i: changes.append(
-            incidents.change_status(s, i, target, actor=invocation.user_id, now=now)
-        ),
+        lambda s, i: incidents.change_status(s, i, target, actor=invocation.user_id, now=now),
     )
-    text = render(
-        "status_changed.j2", actor=invocation.user_id, incident=updated, change=changes[0]
-    )
+    text = render("status_changed.j2", actor=invocation.user_id, incident=updated, change=changes)
     show.post_and_sync(ctx, incident.id, text)
 
 
@@ -144,21 +143,18 @@ def run_severity(ctx: Context, invocation: Invocation) -> None:
     key = incidents.parse_severity(invocation.args.split()[0], ctx.policy)
     assert incident.id is not None
     now = ctx.clock.now()
-    changes: list[incidents.Change] = []
-    updated = _change(
+    updated, changes = _change(
         ctx,
         incident.id,
-        lambda s, i: changes.append(
-            incidents.change_severity(
-                s, i, key, actor=invocation.user_id, now=now, policy=ctx.policy
-            )
+        lambda s, i: incidents.change_severity(
+            s, i, key, actor=invocation.user_id, now=now, policy=ctx.policy
         ),
     )
     text = render(
         "severity_changed.j2",
         actor=invocation.user_id,
         incident=updated,
-        change=changes[0],
+        change=changes,
         severity=ctx.policy.severity(key),
     )
     show.post_and_sync(ctx, incident.id, text, announce=True)
@@ -170,19 +166,14 @@ def run_priority(ctx: Context, invocation: Invocation) -> None:
     priority, impact, urgency = incidents.parse_priority(invocation.args, ctx.policy)
     assert incident.id is not None
     now = ctx.clock.now()
-    changes: list[incidents.Change] = []
-    updated = _change(
+    updated, changes = _change(
         ctx,
         incident.id,
-        lambda s, i: changes.append(
-            incidents.change_priority(
-                s, i, priority, impact=impact, urgency=urgency, actor=invocation.user_id, now=now
-            )
+        lambda s, i: incidents.change_priority(
+            s, i, priority, impact=impact, urgency=urgency, actor=invocation.user_id, now=now
         ),
     )
-    text = render(
-        "priority_changed.j2", actor=invocation.user_id, incident=updated, change=changes[0]
-    )
+    text = render("priority_changed.j2", actor=invocation.user_id, incident=updated, change=changes)
     show.post_and_sync(ctx, incident.id, text, announce=True)
 
 
@@ -212,22 +203,18 @@ def assign(
     *,
     actor: str,
     handoff: dict[str, str] | None,
-    session: Session | None = None,
 ) -> None:
     """Give someone a role; tell the channel and brief them by DM."""
     assert incident.id is not None
     now = ctx.clock.now()
-    previous: list[str | None] = []
-    updated = _change(
+    updated, previous = _change(
         ctx,
         incident.id,
-        lambda s, i: previous.append(
-            incidents.assign_role(
-                s, i, role, user_id, actor=actor, now=now, policy=ctx.policy, handoff=handoff
-            )
+        lambda s, i: incidents.assign_role(
+            s, i, role, user_id, actor=actor, now=now, policy=ctx.policy, handoff=handoff
         ),
     )
-    follow_up(ctx, updated, role, user_id, actor=actor, previous=previous[0], handoff=handoff)
+    follow_up(ctx, updated, role, user_id, actor=actor, previous=previous, handoff=handoff)
 
 
 def follow_up(
@@ -293,7 +280,7 @@ def run_close(ctx: Context, invocation: Invocation) -> None:
     incident = _incident(ctx, invocation)
     assert incident.id is not None
     now = ctx.clock.now()
-    updated = _change(
+    updated, _ = _change(
         ctx,
         incident.id,
         lambda s, i: incidents.close(s, i, actor=invocation.user_id, now=now, policy=ctx.policy),
@@ -314,16 +301,13 @@ def run_reopen(ctx: Context, invocation: Invocation) -> None:
     incident = _incident(ctx, invocation)
     assert incident.id is not None
     now = ctx.clock.now()
-    changes: list[incidents.Change] = []
-    updated = _change(
+    updated, changes = _change(
         ctx,
         incident.id,
-        lambda s, i: changes.append(
-            incidents.reopen(s, i, actor=invocation.user_id, now=now, policy=ctx.policy)
-        ),
+        lambda s, i: incidents.reopen(s, i, actor=invocation.user_id, now=now, policy=ctx.policy),
     )
     text = render(
-        "reopened.j2", actor=invocation.user_id, incident=updated, change=changes[0], now=now
+        "reopened.j2", actor=invocation.user_id, incident=updated, change=changes, now=now
     )
     show.post_and_sync(ctx, incident.id, text, announce=True)
 
@@ -337,7 +321,7 @@ def run_started(ctx: Context, invocation: Invocation) -> None:
     now = ctx.clock.now()
     when = parse_moment(invocation.args, now=now, tz=person.tz if person else None)
     assert incident.id is not None
-    updated = _change(
+    updated, _ = _change(
         ctx,
         incident.id,
         lambda s, i: incidents.set_impact_start(s, i, when, actor=invocation.user_id, now=now),
@@ -442,18 +426,16 @@ def register(app: App, ctx: Context) -> None:
             next_steps=values.get(BlockId.NEXT_STEPS, ""),
             next_update_at=now + timedelta(seconds=max(seconds, 60)),
         )
-        saved: list[Any] = []
         try:
-            _change(
+            _, (update, _status_change) = _change(
                 ctx,
                 incident_id,
-                lambda s, i: saved.append(incidents.post_update(s, i, data, actor=user, now=now)),
+                lambda s, i: incidents.post_update(s, i, data, actor=user, now=now),
             )
         except UserError as exc:
             ack(response_action="errors", errors={BlockId.STATUS: exc.message[:150]})
             return
         ack()
-        update, _change_made = saved[0]
         errors.defer(ctx, body, lambda: _post_update(ctx, incident_id, update))
 
     def handle_resolve_submission(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -478,27 +460,25 @@ def register(app: App, ctx: Context) -> None:
         if empty:
             ack(response_action="errors", errors=empty)
             return
-        template: list[str] = []
 
-        def apply(session: Session, incident: Incident) -> None:
+        def apply(session: Session, incident: Incident) -> str:
             if incident.status == IncidentStatus.CLOSED:
                 raise UserError(f"{incident.reference} is closed: reopen it to change it.")
             if incident.status == IncidentStatus.RESOLVED:
                 incidents.update_resolution(session, incident, actor=user, now=now, **fields)
-                template.append("resolution_updated.j2")
-            else:
-                incidents.resolve(session, incident, actor=user, now=now, **fields)
-                template.append("resolved.j2")
+                return "resolution_updated.j2"
+            incidents.resolve(session, incident, actor=user, now=now, **fields)
+            return "resolved.j2"
 
         try:
-            updated = _change(ctx, incident_id, apply)
+            updated, template = _change(ctx, incident_id, apply)
         except UserError as exc:
             ack(response_action="errors", errors={BlockId.RESOLUTION: exc.message[:150]})
             return
         ack()
         severity = ctx.policy.severity(updated.severity)
         text = render(
-            template[0],
+            template,
             actor=user,
             incident=updated,
             severity=severity,
@@ -507,9 +487,7 @@ def register(app: App, ctx: Context) -> None:
         errors.defer(
             ctx,
             body,
-            lambda: show.post_and_sync(
-                ctx, incident_id, text, announce=template[0] == "resolved.j2"
-            ),
+            lambda: show.post_and_sync(ctx, incident_id, text, announce=template == "resolved.j2"),
         )
 
     def handle_handoff_submission(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -527,15 +505,12 @@ def register(app: App, ctx: Context) -> None:
         }
         actor = str(body["user"]["id"])
         now = ctx.clock.now()
-        previous: list[str | None] = []
         try:
-            updated = _change(
+            updated, previous = _change(
                 ctx,
                 incident_id,
-                lambda s, i: previous.append(
-                    incidents.assign_role(
-                        s, i, role, user_id, actor=actor, now=now, policy=ctx.policy, handoff=note
-                    )
+                lambda s, i: incidents.assign_role(
+                    s, i, role, user_id, actor=actor, now=now, policy=ctx.policy, handoff=note
                 ),
             )
         except UserError as exc:
@@ -546,7 +521,7 @@ def register(app: App, ctx: Context) -> None:
             ctx,
             body,
             lambda: follow_up(
-                ctx, updated, role, user_id, actor=actor, previous=previous[0], handoff=note
+                ctx, updated, role, user_id, actor=actor, previous=previous, handoff=note
             ),
         )
 

@@ -12,15 +12,12 @@ import logging
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import and_, delete, or_, select, update
 from sqlmodel import Session
 
-from bot.db import Database
+from bot.db import Database, insert_or_ignore
 from bot.models import InboxEvent, InboxState
 from bot.services import tasks
 
@@ -95,23 +92,13 @@ _INSERT_COLUMNS = (
 )
 
 
-@lru_cache(maxsize=4)
-def _insert_statement(dialect: str) -> Any:
-    """INSERT … ON CONFLICT (event_id) DO NOTHING RETURNING id, built once per dialect."""
-    table = InboxEvent.__table__  # type: ignore[attr-defined]
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    return (
-        insert(table)
-        .values({name: bindparam(name, type_=table.c[name].type) for name in _INSERT_COLUMNS})
-        .on_conflict_do_nothing(index_elements=["event_id"])
-        .returning(table.c.id)
-    )
-
-
 def _insert(session: Session, values: dict[str, Any]) -> bool:
     """Insert an inbox row unless its event_id is there already; True if inserted."""
     params = {"last_error": None, "next_attempt_at": None, **values}
-    statement = _insert_statement(session.get_bind().dialect.name)
+    table = InboxEvent.__table__  # type: ignore[attr-defined]
+    statement = insert_or_ignore(
+        table, _INSERT_COLUMNS, "event_id", session.get_bind().dialect.name
+    )
     return session.execute(statement, params).scalar() is not None
 
 

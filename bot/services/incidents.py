@@ -11,10 +11,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
+from bot.db import insert_or_ignore
 from bot.errors import NotFound, UserError
 from bot.models import (
     AuditEntry,
@@ -150,10 +149,8 @@ def record(
         return True
     table = TimelineEvent.__table__  # type: ignore[attr-defined]
     dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(table).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    result = session.execute(statement)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    statement = insert_or_ignore(table, tuple(values), "dedupe_key", dialect)
+    return session.execute(statement, values).scalar() is not None
 
 
 def message_key(channel_id: str, ts: str) -> str:

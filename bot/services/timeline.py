@@ -8,15 +8,12 @@ retry, another replica): the row's unique key is the channel and the message ts.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from bot.db import insert_or_ignore
 from bot.models import TimelineEvent, TimelineKind
 from bot.services import incidents
 
@@ -149,11 +146,14 @@ def _insert_new(
         "thread_ts": fill["thread_ts"],
         "is_key_event": False,
     }
-    statement = _insert_statement(session.get_bind().dialect.name)
+    table = TimelineEvent.__table__  # type: ignore[attr-defined]
+    statement = insert_or_ignore(
+        table, INSERT_COLUMNS, "dedupe_key", session.get_bind().dialect.name
+    )
     return session.execute(statement, params).scalar() is not None
 
 
-_INSERT_COLUMNS = (
+INSERT_COLUMNS = (
     "incident_id",
     "kind",
     "occurred_at",
@@ -166,19 +166,6 @@ _INSERT_COLUMNS = (
     "thread_ts",
     "is_key_event",
 )
-
-
-@lru_cache(maxsize=4)
-def _insert_statement(dialect: str) -> Any:
-    """INSERT … ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, built once per dialect."""
-    table = TimelineEvent.__table__  # type: ignore[attr-defined]
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    return (
-        insert(table)
-        .values({name: bindparam(name, type_=table.c[name].type) for name in _INSERT_COLUMNS})
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(table.c.id)
-    )
 
 
 def _content(message: dict[str, Any], bot_user_id: str | None) -> dict[str, Any]:

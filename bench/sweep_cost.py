@@ -1,0 +1,677 @@
+"""Cost of one `sweep(ctx)`: with nothing due it should not grow with the size of the tables.
+
+The sweep drains failed inbox events, purges old processed ones and claims due
+`scheduled_task` rows. Each engine (SQLite: a file, the bot's own settings; PostgreSQL: a
+fresh schema, dropped at the end) gets a migrated database filled with bulk inserts:
+
+- N open incidents (severities sev1..sev4, open statuses, unique channel IDs) with ten task
+  rows each, shaped like the bot's own schedule: a done provision task and first nag, the
+  pending next nag, the response target (cancelled once someone took the incident), the
+  escalation steps of the severity (steps of an earlier, higher severity cancelled), the
+  resolution target and the stale nudge, pending ones due over the next three days;
+- 5 processed inbox rows per incident, all younger than the inbox retention (a few set
+  aside as dead), so the timed sweeps drain and purge nothing.
+
+The clock is a ManualClock, so nothing falls due while the sweeps are timed.
+Measured, as median and p95 of single `sweep(ctx)` calls:
+
+- nothing due, N = 10,000 (100,000 task rows, 50,000 inbox rows) and N = 1,000; the ratio
+  of the two is the growth with the table size (target: near 1);
+- nothing due but 1,000 inbox rows past the retention per sweep, which the purge deletes
+  (what the first sweeps after a quiet week do);
+- 100 nags due (incidents whose channels exist in the fake Slack, with the bot as a member):
+  one sweep, with `limit` raised to 100 so that one sweep posts them all (the bot's default
+  is 50 per sweep), including the chat.postMessage calls to the fake Slack, which runs in a
+  process of its own. After each, the fake must have exactly one new `incident_reminder`
+  message in each of the 100 channels and none anywhere else, or the script fails.
+
+PostgreSQL gets an ANALYZE after the load (autovacuum would have run one in a real
+deployment); SQLite gets none (the bot never runs one).
+
+Run: `python bench/sweep_cost.py [--repeats N] [--engines sqlite,postgresql] [--explain]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import and_, func, insert, or_, select, text, update  # noqa: E402
+
+from bot.clock import ManualClock  # noqa: E402
+from bot.context import Context  # noqa: E402
+from bot.db import Database  # noqa: E402
+from bot.migrate import upgrade  # noqa: E402
+from bot.models import (  # noqa: E402
+    InboxEvent,
+    InboxState,
+    Incident,
+    IncidentStatus,
+    ScheduledTask,
+    TaskKind,
+    TaskState,
+    TimelineEvent,
+    TimelineKind,
+)
+from bot.policy import Policy, default_policy  # noqa: E402
+from bot.scheduler import sweep  # noqa: E402
+from bot.services import inbox, tasks  # noqa: E402
+from bot.settings import Settings  # noqa: E402
+from bot.slack.gateway import SlackGateway, make_clients  # noqa: E402
+
+SECRET = "bench-secret"
+TOKEN = "xoxb-bench"
+DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+TASKS_PER_INCIDENT = 10
+INBOX_PER_INCIDENT = 5
+PURGE_BATCH = 1000  # inbox.purge's default limit
+TARGET_IDLE_MS = 20.0
+TARGET_GROWTH = 1.5
+WARMUP = 3
+SEVERITY_WEIGHTS = {"sev1": 0.1, "sev2": 0.2, "sev3": 0.4, "sev4": 0.3}
+OPEN_STATUSES = (
+    IncidentStatus.REPORTED,
+    IncidentStatus.INVESTIGATING,
+    IncidentStatus.IDENTIFIED,
+    IncidentStatus.MONITORING,
+)
+INBOX_TYPES = ("reaction_added", "member_joined_channel", "pin_added", "app_mention")
+LEVELS = ("high", "medium", "low")
+CATEGORIES = ("software", "network", "database", "infrastructure", "third-party")
+
+
+class FakeSlackProcess:
+    """bench/fake_slack_process.py, asked for channels and reminder counts."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "bench" / "fake_slack_process.py"), SECRET, TOKEN],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.lock = threading.Lock()
+        self.info: dict[str, str] = json.loads(self._line())
+
+    def _line(self) -> str:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the fake Slack process ended unexpectedly")
+        return line
+
+    def ask(self, request: str) -> Any:
+        """Send one request line and read its JSON answer."""
+        assert self.proc.stdin is not None
+        with self.lock:
+            self.proc.stdin.write(request + "\n")
+            self.proc.stdin.flush()
+            return json.loads(self._line())
+
+    def close(self) -> None:
+        """Stop the process."""
+        try:
+            self.ask("quit")
+        finally:
+            self.proc.wait(timeout=10)
+
+
+# --- the data ------------------------------------------------------------------------------
+
+
+def _later(rng: random.Random, now: datetime, most: timedelta) -> datetime:
+    """A moment between one minute and `most` after `now`."""
+    return now + timedelta(seconds=rng.uniform(60, max(most.total_seconds(), 120)))
+
+
+def _earlier(rng: random.Random, now: datetime, most: timedelta) -> datetime:
+    """A moment between one minute and `most` before `now`."""
+    return now - timedelta(seconds=rng.uniform(60, max(most.total_seconds(), 120)))
+
+
+def _incident_rows(count: int, now: datetime, policy: Policy, rng: random.Random) -> list[dict]:
+    rows = []
+    per_day: dict[str, int] = {}
+    names, weights = list(SEVERITY_WEIGHTS), list(SEVERITY_WEIGHTS.values())
+    for n in range(count):
+        severity = rng.choices(names, weights)[0]
+        declared = _earlier(rng, now, timedelta(days=3))
+        day = declared.strftime("%Y%m%d")
+        per_day[day] = per_day.get(day, 0) + 1
+        number = per_day[day]
+        impact, urgency = rng.choice(LEVELS), rng.choice(LEVELS)
+        taken = rng.random() < 0.7
+        status = rng.choice(OPEN_STATUSES[1:] if taken else OPEN_STATUSES)
+        interval = policy.severity(severity).update_interval
+        last_update = _earlier(rng, now, interval) if taken else None
+        rows.append(
+            {
+                "title": f"Checkout errors in region {n % 7} after deploy {n}",
+                "description": "Error rate above 5% on the payment path.",
+                "severity": severity,
+                "category": rng.choice(CATEGORIES),
+                "impact": impact,
+                "urgency": urgency,
+                "affected_services": "checkout, payments",
+                "is_private": rng.random() < 0.05,
+                "reference": f"INC-{day}-{number:03d}",
+                "priority": policy.priority(impact, urgency),
+                "status": str(status),
+                "reporter_id": f"U1R{n % 2000:06d}",
+                "commander_id": f"U1C{n % 300:06d}" if taken else None,
+                "declared_in_channel": "C1ANNOUNCE",
+                "root_cause": "",
+                "resolution": "",
+                "impact_summary": "",
+                "declared_at": declared,
+                "impact_started_at": declared,
+                "acknowledged_at": declared + timedelta(minutes=5) if taken else None,
+                "identified_at": None,
+                "mitigated_at": None,
+                "resolved_at": None,
+                "closed_at": None,
+                "updated_at": last_update or declared,
+                "last_update_at": last_update,
+                "next_update_due_at": _later(rng, now, interval),
+                "channel_id": f"C1B{n:08d}",
+                "channel_name": f"inc-{day}-{number:03d}-checkout-errors",
+                "reporter_invited": True,
+                "topic": f"{severity} | {status}",
+                "summary_ts": f"{int(declared.timestamp())}.000100",
+                "summary_pinned": True,
+                "announcement_channel_id": "C1ANNOUNCE",
+                "announcement_ts": f"{int(declared.timestamp())}.000200",
+                "confirmation_sent": True,
+                "failure_notice_sent": False,
+                "provisioned_at": declared + timedelta(seconds=3),
+            }
+        )
+    return rows
+
+
+def _task_rows(
+    incident: dict, incident_id: int, now: datetime, policy: Policy, rng: random.Random
+) -> list[dict]:
+    """Ten rows like those the bot keeps for one open incident."""
+    severity = incident["severity"]
+    declared: datetime = incident["declared_at"]
+    channel = incident["channel_id"]
+    steps = policy.severity(severity).escalation[:4]
+    horizon = timedelta(days=3)
+
+    def row(kind: str, key: str, state: str, due: datetime, **extra: Any) -> dict:
+        values = {
+            "incident_id": incident_id,
+            "kind": str(kind),
+            "key": key,
+            "state": str(state),
+            "due_at": due,
+            "claim_token": None,
+            "claimed_until": None,
+            "attempts": 0 if state == TaskState.PENDING else 1,
+            "last_error": None,
+            "slack_channel": None,
+            "slack_ts": None,
+            "sent_at": None,
+            "data": {},
+            "created_at": declared,
+            "updated_at": declared,
+        }
+        values.update(extra)
+        return values
+
+    first_nag = min(declared + policy.severity(severity).update_interval, now)
+    first_nag -= timedelta(minutes=1)
+    ts = f"{int(first_nag.timestamp())}.000300"
+    rows = [
+        row(TaskKind.PROVISION, "", TaskState.DONE, declared, data={"steps": "all"}),
+        row(
+            TaskKind.NAG,
+            "n1",
+            TaskState.DONE,
+            first_nag,
+            slack_channel=channel,
+            slack_ts=ts,
+            sent_at=first_nag,
+            data={"delivered": {"channel": [channel, ts]}},
+            updated_at=first_nag,
+        ),
+        row(TaskKind.NAG, "n2", TaskState.PENDING, incident["next_update_due_at"]),
+    ]
+    if incident["commander_id"] is None:
+        rows.append(row(TaskKind.RESPONSE, severity, TaskState.PENDING, _later(rng, now, horizon)))
+    else:
+        rows.append(row(TaskKind.RESPONSE, severity, TaskState.CANCELLED, declared))
+    for index in range(len(steps)):
+        due = _later(rng, now, horizon)
+        rows.append(row(TaskKind.ESCALATION, f"p1:{severity}:{index}", TaskState.PENDING, due))
+    for index in range(len(steps), 4):  # armed at sev1, cancelled when the severity dropped
+        rows.append(row(TaskKind.ESCALATION, f"p1:sev1:{index}", TaskState.CANCELLED, declared))
+    rows.append(
+        row(TaskKind.RESOLUTION, f"p1:{severity}", TaskState.PENDING, _later(rng, now, horizon))
+    )
+    rows.append(
+        row(TaskKind.STALE, "", TaskState.PENDING, _later(rng, now, policy.stale_after))
+    )
+    assert len(rows) == TASKS_PER_INCIDENT
+    return rows
+
+
+def _inbox_rows(
+    count: int, start: int, now: datetime, channels: list[str], rng: random.Random, *, old: bool
+) -> list[dict]:
+    """Processed events: younger than the retention, or (old) past it."""
+    rows = []
+    for n in range(start, start + count):
+        if old:
+            received = now - inbox.RETENTION - timedelta(seconds=rng.uniform(60, 7 * 86400))
+        else:
+            received = _earlier(rng, now, inbox.RETENTION - timedelta(hours=1))
+        kind = INBOX_TYPES[n % len(INBOX_TYPES)]
+        channel = channels[n % len(channels)]
+        dead = not old and n % 1000 == 999
+        rows.append(
+            {
+                "event_id": f"Ev{n:012d}",
+                "event_type": kind,
+                "channel_id": channel,
+                "received_at": received,
+                "payload": {
+                    "type": "event_callback",
+                    "event_id": f"Ev{n:012d}",
+                    "event": {
+                        "type": kind,
+                        "channel": channel,
+                        "user": f"U1R{n % 2000:06d}",
+                        "event_ts": f"{int(received.timestamp())}.{n % 1000000:06d}",
+                    },
+                },
+                "state": str(InboxState.DEAD if dead else InboxState.DONE),
+                "attempts": 8 if dead else 1,
+                "last_error": "RuntimeError('timeline write failed')" if dead else None,
+                "next_attempt_at": received + timedelta(minutes=15) if dead else None,
+                "claim_token": None,
+                "claimed_until": None,
+            }
+        )
+    return rows
+
+
+def _bulk(db: Database, table: Any, rows: list[dict], batch: int = 5000) -> None:
+    with db.engine.begin() as connection:
+        for offset in range(0, len(rows), batch):
+            connection.execute(insert(table), rows[offset : offset + batch])
+
+
+@dataclass
+class Loaded:
+    """What one database was filled with."""
+
+    incidents: int
+    tasks: int
+    inbox: int
+    ids: list[int]
+    channels: list[str]
+    seconds: float
+
+
+def _load(db: Database, count: int, now: datetime, policy: Policy, seed: int) -> Loaded:
+    """Migrate, then fill the tables with bulk inserts."""
+    start = time.perf_counter()
+    upgrade(db)
+    rng = random.Random(seed)
+    incidents = _incident_rows(count, now, policy, rng)
+    incident_table = Incident.__table__  # type: ignore[attr-defined]
+    _bulk(db, incident_table, incidents)
+    with db.engine.connect() as connection:
+        ids = dict(
+            connection.execute(select(incident_table.c.reference, incident_table.c.id)).all()
+        )
+    task_rows = [
+        row
+        for incident in incidents
+        for row in _task_rows(incident, ids[incident["reference"]], now, policy, rng)
+    ]
+    _bulk(db, ScheduledTask.__table__, task_rows)  # type: ignore[attr-defined]
+    channels = [incident["channel_id"] for incident in incidents]
+    inbox_rows = _inbox_rows(count * INBOX_PER_INCIDENT, 0, now, channels, rng, old=False)
+    _bulk(db, InboxEvent.__table__, inbox_rows)  # type: ignore[attr-defined]
+    if not db.is_sqlite:
+        with db.engine.connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
+    ordered = [ids[incident["reference"]] for incident in incidents]
+    return Loaded(
+        count, len(task_rows), len(inbox_rows), ordered, channels, time.perf_counter() - start
+    )
+
+
+# --- checks --------------------------------------------------------------------------------
+
+
+def _pending_work(db: Database, now: datetime) -> dict[str, int]:
+    """What a sweep at `now` would find to do: due tasks, retryable and purgeable events."""
+    task_table = ScheduledTask.__table__  # type: ignore[attr-defined]
+    inbox_table = InboxEvent.__table__  # type: ignore[attr-defined]
+    with db.engine.connect() as connection:
+        due = connection.execute(
+            select(func.count()).select_from(task_table).where(tasks._claimable(now))  # type: ignore[arg-type]
+        ).scalar_one()
+        retry = connection.execute(
+            select(func.count())
+            .select_from(inbox_table)
+            .where(
+                and_(
+                    inbox_table.c.state == InboxState.PENDING,
+                    or_(
+                        inbox_table.c.next_attempt_at.is_(None),
+                        inbox_table.c.next_attempt_at <= now,
+                    ),
+                )
+            )
+        ).scalar_one()
+        purge = connection.execute(
+            select(func.count())
+            .select_from(inbox_table)
+            .where(
+                inbox_table.c.state == InboxState.DONE,
+                inbox_table.c.received_at < now - inbox.RETENTION,
+            )
+        ).scalar_one()
+    return {"due tasks": int(due), "retryable events": int(retry), "purgeable events": int(purge)}
+
+
+def _count(db: Database, table: Any) -> int:
+    with db.engine.connect() as connection:
+        return int(connection.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+# --- measuring -----------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    """One measured case."""
+
+    engine: str
+    case: str
+    incidents: int
+    tasks: int
+    due: int
+    times: list[float]
+    target: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def percentile_ms(self, q: float) -> float:
+        """A percentile of the sweep times, in milliseconds."""
+        ordered = sorted(self.times)
+        return 1000 * ordered[min(int(q * len(ordered)), len(ordered) - 1)]
+
+    @property
+    def per_reminder_ms(self) -> float | None:
+        """Median sweep time per reminder posted."""
+        return self.percentile_ms(0.5) / self.due if self.due else None
+
+
+def _idle_sweeps(ctx: Context, count: int) -> list[float]:
+    times = []
+    for _ in range(count):
+        start = time.perf_counter()
+        ran = sweep(ctx)
+        times.append(time.perf_counter() - start)
+        if ran:
+            raise SystemExit(f"FAILED: a sweep with nothing due ran {ran} tasks")
+    return times
+
+
+def _make_context(db: Database, api_url: str, now: datetime) -> Context:
+    retrying, creating = make_clients(TOKEN, api_url)
+    return Context(
+        policy=default_policy(),
+        db=db,
+        slack=SlackGateway(retrying, creating),
+        clock=ManualClock(now),
+    )
+
+
+def _require_idle(db: Database, now: datetime) -> None:
+    work = _pending_work(db, now)
+    if any(work.values()):
+        raise SystemExit(f"FAILED: the nothing-due set-up has work at the clock: {work}")
+
+
+def _measure_idle(engine: str, ctx: Context, loaded: Loaded, repeats: int) -> Row:
+    now = ctx.clock.now()
+    _require_idle(ctx.db, now)
+    _idle_sweeps(ctx, WARMUP)
+    times = _idle_sweeps(ctx, repeats)
+    _require_idle(ctx.db, now)
+    return Row(
+        engine,
+        "nothing due",
+        loaded.incidents,
+        loaded.tasks,
+        0,
+        times,
+        target=f"< {TARGET_IDLE_MS:g} ms",
+        notes=[f"{loaded.inbox:,} inbox rows, all younger than the retention"],
+    )
+
+
+def _measure_purge(engine: str, ctx: Context, loaded: Loaded, repeats: int) -> Row:
+    """Nothing due, but each sweep's purge deletes a full batch of expired inbox rows."""
+    now = ctx.clock.now()
+    table = InboxEvent.__table__  # type: ignore[attr-defined]
+    old = (WARMUP + repeats) * PURGE_BATCH
+    expired = _inbox_rows(old, 10**9, now, ["C1EXPIRED"], random.Random(7), old=True)
+    _bulk(ctx.db, table, expired)
+    before = _count(ctx.db, table)
+    _idle_sweeps(ctx, WARMUP)
+    times = _idle_sweeps(ctx, repeats)
+    deleted = before - _count(ctx.db, table)
+    left = _pending_work(ctx.db, now)["purgeable events"]
+    if deleted != old or left:
+        raise SystemExit(f"FAILED: the purge deleted {deleted} of {old} expired rows ({left} left)")
+    return Row(
+        engine,
+        f"purging {PURGE_BATCH}",
+        loaded.incidents,
+        loaded.tasks,
+        0,
+        times,
+        notes=[
+            f"nothing due; {loaded.inbox:,} young + {old:,} expired inbox rows,"
+            f" each sweep deleted {PURGE_BATCH} of them"
+        ],
+    )
+
+
+def _arm_due(db: Database, ids: list[int], moment: datetime) -> None:
+    """Make the pending nag of each incident in `ids` due at `moment` (an update is late)."""
+    incident_table = Incident.__table__  # type: ignore[attr-defined]
+    task_table = ScheduledTask.__table__  # type: ignore[attr-defined]
+    with db.engine.begin() as connection:
+        connection.execute(
+            update(incident_table)
+            .where(incident_table.c.id.in_(ids))
+            .values(next_update_due_at=moment)
+        )
+        armed = connection.execute(
+            update(task_table)
+            .where(
+                task_table.c.incident_id.in_(ids),
+                task_table.c.kind == TaskKind.NAG,
+                task_table.c.state == TaskState.PENDING,
+            )
+            .values(due_at=moment)
+        ).rowcount
+    if armed != len(ids):
+        raise SystemExit(f"FAILED: {armed} pending nags made due for {len(ids)} incidents")
+
+
+def _measure_due(
+    engine: str, ctx: Context, loaded: Loaded, due: int, repeats: int, fake: FakeSlackProcess
+) -> Row:
+    """Sweeps that each post `due` nags to channels in the fake Slack."""
+    now = ctx.clock.now()
+    channels: list[str] = fake.ask(f"channels bench-{engine}-{uuid.uuid4().hex[:6]} {due}")
+    chosen = loaded.ids[:: max(len(loaded.ids) // due, 1)][:due]
+    incident_table = Incident.__table__  # type: ignore[attr-defined]
+    with ctx.db.engine.begin() as connection:
+        for incident_id, channel in zip(chosen, channels, strict=True):
+            connection.execute(
+                update(incident_table)
+                .where(incident_table.c.id == incident_id)
+                .values(channel_id=channel)
+            )
+    times: list[float] = []
+    rounds = 1 + repeats  # the first is a warm-up
+    _require_idle(ctx.db, now)
+    for round_ in range(rounds):
+        _arm_due(ctx.db, chosen, now - timedelta(minutes=5))
+        before: dict[str, int] = fake.ask("reminders")
+        start = time.perf_counter()
+        ran = sweep(ctx, limit=due)
+        elapsed = time.perf_counter() - start
+        after: dict[str, int] = fake.ask("reminders")
+        if ran != due:
+            raise SystemExit(f"FAILED: the sweep ran {ran} tasks, {due} were due")
+        new = {c: after.get(c, 0) - before.get(c, 0) for c in after.keys() | channels}
+        posted = sum(new.values())
+        wrong = [c for c, n in new.items() if n != (1 if c in channels else 0)]
+        if posted != due or wrong:
+            raise SystemExit(
+                f"FAILED: {posted} incident_reminder messages posted, expected exactly {due},"
+                f" one in each due incident's channel ({len(wrong)} channels are off)"
+            )
+        if round_:
+            times.append(elapsed)
+        _require_idle(ctx.db, now)
+    recorded = _reminders_recorded(ctx.db, chosen)
+    if recorded != due * rounds:
+        raise SystemExit(f"FAILED: {recorded} reminder timeline rows, expected {due * rounds}")
+    return Row(
+        engine,
+        f"{due} nags due",
+        loaded.incidents,
+        loaded.tasks,
+        due,
+        times,
+        notes=[
+            f"one sweep(ctx, limit={due}) per round; verified: {rounds} rounds x {due}"
+            f" incident_reminder messages, exactly one per due channel per round,"
+            f" {recorded} reminder timeline rows"
+        ],
+    )
+
+
+def _reminders_recorded(db: Database, ids: list[int]) -> int:
+    table = TimelineEvent.__table__  # type: ignore[attr-defined]
+    with db.engine.connect() as connection:
+        return int(
+            connection.execute(
+                select(func.count())
+                .select_from(table)
+                .where(table.c.incident_id.in_(ids), table.c.kind == TimelineKind.REMINDER)
+            ).scalar_one()
+        )
+
+
+# --- plans and where the time goes ----------------------------------------------------------
+
+
+@contextmanager
+def _statements(db: Database) -> Iterator[list[tuple[str, Any, float]]]:
+    """Record each statement the engine runs: SQL, parameters and seconds."""
+    seen: list[tuple[str, Any, float]] = []
+    started: list[float] = []
+
+    def before(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        started.append(time.perf_counter())
+
+    def after(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        seen.append((statement, params, time.perf_counter() - started.pop()))
+
+    event.listen(db.engine, "before_cursor_execute", before)
+    event.listen(db.engine, "after_cursor_execute", after)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", before)
+        event.remove(db.engine, "after_cursor_execute", after)
+
+
+def _explain(engine: str, ctx: Context) -> None:
+    """Print each statement of one nothing-due sweep with its time and its plan."""
+    with _statements(ctx.db) as seen:
+        start = time.perf_counter()
+        sweep(ctx)
+        total = time.perf_counter() - start
+    in_sql = sum(seconds for _, _, seconds in seen)
+    print(
+        f"\n{engine}: one nothing-due sweep, {1000 * total:.2f} ms, of which"
+        f" {1000 * in_sql:.2f} ms in {len(seen)} statements"
+    )
+    for statement, params, seconds in seen:
+        sql = " ".join(statement.split())
+        print(f"  {1000 * seconds:7.3f} ms  {sql[:200]}{'…' if len(sql) > 200 else ''}")
+        if not sql.upper().startswith(("SELECT", "UPDATE", "DELETE", "INSERT")):
+            continue
+        with ctx.db.engine.connect() as connection:
+            if engine == "sqlite":
+                plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", params)
+                lines = [f"{row[3]}" for row in plan]
+            else:
+                transaction = connection.begin()
+                try:
+                    plan = connection.exec_driver_sql(
+                        f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {statement}", params
+                    )
+                    lines = [row[0] for row in plan]
+                finally:
+                    transaction.rollback()
+        for line in lines:
+            print(f"             {line}")
+
+
+# --- running -------------------------------------------------------------------------------
+
+
+@contextmanager
+def _database(engine: str, tmp: str, pg_url: str, name: str) -> Iterator[str]:
+    """A fresh database URL: a SQLite file, or a PostgreSQL schema dropped afterwards."""
+    if engine == "sqlite":
+        yield f"sqlite:///{tmp}/{name}.db"
+        return
+    base = Settings.normalise_database_url(pg_url)
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    admin = Database.from_url(base)
+    try:
+        with admin.engine.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as exc:
+        admin.dispose()
+        raise SystemExit(f"PostgreSQL at {pg_url} is not usable: {exc}") from exc
+    sep = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.engine.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
