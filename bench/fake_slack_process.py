@@ -54,8 +54,7 @@ def _declare(fake: FakeSlack, app_url: str, user: str, channel: str) -> dict[str
 
 def _channels(fake: FakeSlack, user: str, prefix: str, count: int) -> list[str]:
     return [
-        fake.add_channel(f"{prefix}-{n:04d}", members=[user], bot_member=True)
-        for n in range(count)
+        fake.add_channel(f"{prefix}-{n:04d}", members=[user], bot_member=True) for n in range(count)
     ]
 
 

@@ -25,8 +25,9 @@ Measured, as median and p95 of single `sweep(ctx)` calls:
   process of its own. After each, the fake must have exactly one new `incident_reminder`
   message in each of the 100 channels and none anywhere else, or the script fails.
 
-PostgreSQL gets an ANALYZE after the load (autovacuum would have run one in a real
-deployment); SQLite gets none (the bot never runs one).
+PostgreSQL gets a VACUUM ANALYZE of the loaded tables (what autovacuum would have done in a
+real deployment); SQLite gets no ANALYZE (the bot never runs one). The nothing-due sweeps of
+the two sizes are taken in turns, so that drift on the machine affects both alike.
 
 Run: `python bench/sweep_cost.py [--repeats N] [--engines sqlite,postgresql] [--explain]`.
 """
@@ -44,7 +45,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -53,7 +54,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import and_, func, insert, or_, select, text, update  # noqa: E402
+from sqlalchemy import and_, event, func, insert, or_, select, text, update  # noqa: E402
 
 from bot.clock import ManualClock  # noqa: E402
 from bot.context import Context  # noqa: E402
@@ -95,6 +96,9 @@ OPEN_STATUSES = (
 INBOX_TYPES = ("reaction_added", "member_joined_channel", "pin_added", "app_mention")
 LEVELS = ("high", "medium", "low")
 CATEGORIES = ("software", "network", "database", "infrastructure", "third-party")
+
+Values = dict[str, Any]  # one row for a bulk insert
+Recorded = list[tuple[str, Any, float]]  # statements run: SQL, parameters, seconds
 
 
 class FakeSlackProcess:
@@ -146,7 +150,7 @@ def _earlier(rng: random.Random, now: datetime, most: timedelta) -> datetime:
     return now - timedelta(seconds=rng.uniform(60, max(most.total_seconds(), 120)))
 
 
-def _incident_rows(count: int, now: datetime, policy: Policy, rng: random.Random) -> list[dict]:
+def _incident_rows(count: int, now: datetime, policy: Policy, rng: random.Random) -> list[Values]:
     rows = []
     per_day: dict[str, int] = {}
     names, weights = list(SEVERITY_WEIGHTS), list(SEVERITY_WEIGHTS.values())
@@ -160,7 +164,7 @@ def _incident_rows(count: int, now: datetime, policy: Policy, rng: random.Random
         taken = rng.random() < 0.7
         status = rng.choice(OPEN_STATUSES[1:] if taken else OPEN_STATUSES)
         interval = policy.severity(severity).update_interval
-        last_update = _earlier(rng, now, interval) if taken else None
+        last_update = max(_earlier(rng, now, interval), declared) if taken else None
         rows.append(
             {
                 "title": f"Checkout errors in region {n % 7} after deploy {n}",
@@ -207,8 +211,8 @@ def _incident_rows(count: int, now: datetime, policy: Policy, rng: random.Random
 
 
 def _task_rows(
-    incident: dict, incident_id: int, now: datetime, policy: Policy, rng: random.Random
-) -> list[dict]:
+    incident: Values, incident_id: int, now: datetime, policy: Policy, rng: random.Random
+) -> list[Values]:
     """Ten rows like those the bot keeps for one open incident."""
     severity = incident["severity"]
     declared: datetime = incident["declared_at"]
@@ -216,7 +220,7 @@ def _task_rows(
     steps = policy.severity(severity).escalation[:4]
     horizon = timedelta(days=3)
 
-    def row(kind: str, key: str, state: str, due: datetime, **extra: Any) -> dict:
+    def row(kind: str, key: str, state: str, due: datetime, **extra: Any) -> Values:
         values = {
             "incident_id": incident_id,
             "kind": str(kind),
@@ -267,16 +271,14 @@ def _task_rows(
     rows.append(
         row(TaskKind.RESOLUTION, f"p1:{severity}", TaskState.PENDING, _later(rng, now, horizon))
     )
-    rows.append(
-        row(TaskKind.STALE, "", TaskState.PENDING, _later(rng, now, policy.stale_after))
-    )
+    rows.append(row(TaskKind.STALE, "", TaskState.PENDING, _later(rng, now, policy.stale_after)))
     assert len(rows) == TASKS_PER_INCIDENT
     return rows
 
 
 def _inbox_rows(
     count: int, start: int, now: datetime, channels: list[str], rng: random.Random, *, old: bool
-) -> list[dict]:
+) -> list[Values]:
     """Processed events: younger than the retention, or (old) past it."""
     rows = []
     for n in range(start, start + count):
@@ -314,7 +316,7 @@ def _inbox_rows(
     return rows
 
 
-def _bulk(db: Database, table: Any, rows: list[dict], batch: int = 5000) -> None:
+def _bulk(db: Database, table: Any, rows: list[Values], batch: int = 5000) -> None:
     with db.engine.begin() as connection:
         for offset in range(0, len(rows), batch):
             connection.execute(insert(table), rows[offset : offset + batch])
@@ -328,7 +330,6 @@ class Loaded:
     tasks: int
     inbox: int
     ids: list[int]
-    channels: list[str]
     seconds: float
 
 
@@ -341,7 +342,7 @@ def _load(db: Database, count: int, now: datetime, policy: Policy, seed: int) ->
     incident_table = Incident.__table__  # type: ignore[attr-defined]
     _bulk(db, incident_table, incidents)
     with db.engine.connect() as connection:
-        ids = dict(
+        ids: dict[str, int] = dict(
             connection.execute(select(incident_table.c.reference, incident_table.c.id)).all()
         )
     task_rows = [
@@ -353,13 +354,12 @@ def _load(db: Database, count: int, now: datetime, policy: Policy, seed: int) ->
     channels = [incident["channel_id"] for incident in incidents]
     inbox_rows = _inbox_rows(count * INBOX_PER_INCIDENT, 0, now, channels, rng, old=False)
     _bulk(db, InboxEvent.__table__, inbox_rows)  # type: ignore[attr-defined]
-    if not db.is_sqlite:
-        with db.engine.connect() as connection:
-            connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
+    if not db.is_sqlite:  # what autovacuum would have done by now in a real deployment
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            for name in ("incident", "scheduled_task", "event_inbox"):
+                connection.execute(text(f"VACUUM ANALYZE {name}"))
     ordered = [ids[incident["reference"]] for incident in incidents]
-    return Loaded(
-        count, len(task_rows), len(inbox_rows), ordered, channels, time.perf_counter() - start
-    )
+    return Loaded(count, len(task_rows), len(inbox_rows), ordered, time.perf_counter() - start)
 
 
 # --- checks --------------------------------------------------------------------------------
@@ -456,22 +456,31 @@ def _require_idle(db: Database, now: datetime) -> None:
         raise SystemExit(f"FAILED: the nothing-due set-up has work at the clock: {work}")
 
 
-def _measure_idle(engine: str, ctx: Context, loaded: Loaded, repeats: int) -> Row:
-    now = ctx.clock.now()
-    _require_idle(ctx.db, now)
-    _idle_sweeps(ctx, WARMUP)
-    times = _idle_sweeps(ctx, repeats)
-    _require_idle(ctx.db, now)
-    return Row(
-        engine,
-        "nothing due",
-        loaded.incidents,
-        loaded.tasks,
-        0,
-        times,
-        target=f"< {TARGET_IDLE_MS:g} ms",
-        notes=[f"{loaded.inbox:,} inbox rows, all younger than the retention"],
-    )
+def _measure_idle(engine: str, setups: list[tuple[Context, Loaded]], repeats: int) -> list[Row]:
+    """Nothing-due sweeps on each database, taken in turns so that drift hits all alike."""
+    for ctx, _ in setups:
+        _require_idle(ctx.db, ctx.clock.now())
+        _idle_sweeps(ctx, WARMUP)
+    times: list[list[float]] = [[] for _ in setups]
+    for _ in range(repeats):
+        for (ctx, _), measured in zip(setups, times, strict=True):
+            measured.extend(_idle_sweeps(ctx, 1))
+    rows = []
+    for (ctx, loaded), measured in zip(setups, times, strict=True):
+        _require_idle(ctx.db, ctx.clock.now())
+        rows.append(
+            Row(
+                engine,
+                "nothing due",
+                loaded.incidents,
+                loaded.tasks,
+                0,
+                measured,
+                target=f"p95 < {TARGET_IDLE_MS:g} ms",
+                notes=[f"{loaded.inbox:,} inbox rows, all younger than the retention"],
+            )
+        )
+    return rows
 
 
 def _measure_purge(engine: str, ctx: Context, loaded: Loaded, repeats: int) -> Row:
@@ -526,7 +535,13 @@ def _arm_due(db: Database, ids: list[int], moment: datetime) -> None:
 
 
 def _measure_due(
-    engine: str, ctx: Context, loaded: Loaded, due: int, repeats: int, fake: FakeSlackProcess
+    engine: str,
+    ctx: Context,
+    loaded: Loaded,
+    due: int,
+    repeats: int,
+    fake: FakeSlackProcess,
+    explain: bool,
 ) -> Row:
     """Sweeps that each post `due` nags to channels in the fake Slack."""
     now = ctx.clock.now()
@@ -546,9 +561,13 @@ def _measure_due(
     for round_ in range(rounds):
         _arm_due(ctx.db, chosen, now - timedelta(minutes=5))
         before: dict[str, int] = fake.ask("reminders")
-        start = time.perf_counter()
-        ran = sweep(ctx, limit=due)
-        elapsed = time.perf_counter() - start
+        recording: AbstractContextManager[Recorded] = (
+            _statements(ctx.db) if explain and not round_ else nullcontext([])
+        )
+        with recording as seen:
+            start = time.perf_counter()
+            ran = sweep(ctx, limit=due)
+            elapsed = time.perf_counter() - start
         after: dict[str, int] = fake.ask("reminders")
         if ran != due:
             raise SystemExit(f"FAILED: the sweep ran {ran} tasks, {due} were due")
@@ -562,6 +581,10 @@ def _measure_due(
             )
         if round_:
             times.append(elapsed)
+        elif explain:
+            _arm_due(ctx.db, chosen, now - timedelta(minutes=5))  # due again, for the plan
+            _explain_due(engine, ctx, seen, elapsed, due)
+            continue
         _require_idle(ctx.db, now)
     recorded = _reminders_recorded(ctx.db, chosen)
     if recorded != due * rounds:
@@ -597,9 +620,9 @@ def _reminders_recorded(db: Database, ids: list[int]) -> int:
 
 
 @contextmanager
-def _statements(db: Database) -> Iterator[list[tuple[str, Any, float]]]:
+def _statements(db: Database) -> Iterator[Recorded]:
     """Record each statement the engine runs: SQL, parameters and seconds."""
-    seen: list[tuple[str, Any, float]] = []
+    seen: Recorded = []
     started: list[float] = []
 
     def before(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
@@ -617,7 +640,28 @@ def _statements(db: Database) -> Iterator[list[tuple[str, Any, float]]]:
         event.remove(db.engine, "after_cursor_execute", after)
 
 
-def _explain(engine: str, ctx: Context) -> None:
+def _plan(engine: str, db: Database, statement: str, params: Any) -> list[str]:
+    """The plan of one recorded statement (PostgreSQL: run, then rolled back)."""
+    with db.engine.connect() as connection:
+        if engine == "sqlite":
+            rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", params)
+            return [str(row[3]) for row in rows]
+        transaction = connection.begin()
+        try:
+            rows = connection.exec_driver_sql(
+                f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {statement}", params
+            )
+            return [str(row[0]) for row in rows]
+        finally:
+            transaction.rollback()
+
+
+def _short(statement: str, width: int = 110) -> str:
+    sql = " ".join(statement.split())
+    return sql if len(sql) <= width else sql[: width - 1] + "…"
+
+
+def _explain_idle(engine: str, ctx: Context) -> None:
     """Print each statement of one nothing-due sweep with its time and its plan."""
     with _statements(ctx.db) as seen:
         start = time.perf_counter()
@@ -625,29 +669,38 @@ def _explain(engine: str, ctx: Context) -> None:
         total = time.perf_counter() - start
     in_sql = sum(seconds for _, _, seconds in seen)
     print(
-        f"\n{engine}: one nothing-due sweep, {1000 * total:.2f} ms, of which"
-        f" {1000 * in_sql:.2f} ms in {len(seen)} statements"
+        f"\n{engine}: one nothing-due sweep took {1000 * total:.2f} ms, of which"
+        f" {1000 * in_sql:.2f} ms in {len(seen)} statements (commits not included):"
     )
     for statement, params, seconds in seen:
-        sql = " ".join(statement.split())
-        print(f"  {1000 * seconds:7.3f} ms  {sql[:200]}{'…' if len(sql) > 200 else ''}")
-        if not sql.upper().startswith(("SELECT", "UPDATE", "DELETE", "INSERT")):
-            continue
-        with ctx.db.engine.connect() as connection:
-            if engine == "sqlite":
-                plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", params)
-                lines = [f"{row[3]}" for row in plan]
-            else:
-                transaction = connection.begin()
-                try:
-                    plan = connection.exec_driver_sql(
-                        f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {statement}", params
-                    )
-                    lines = [row[0] for row in plan]
-                finally:
-                    transaction.rollback()
-        for line in lines:
-            print(f"             {line}")
+        print(f"  {1000 * seconds:7.3f} ms  {_short(statement)}")
+        if statement.lstrip().upper().startswith(("SELECT", "UPDATE", "DELETE")):
+            for line in _plan(engine, ctx.db, statement, params):
+                print(f"               {line}")
+
+
+def _explain_due(engine: str, ctx: Context, seen: Recorded, total: float, due: int) -> None:
+    """Print the statements of one due sweep, grouped, and the plan of its claim."""
+    counts: dict[str, int] = {}
+    seconds: dict[str, float] = {}
+    claim: tuple[str, Any] | None = None
+    for statement, params, elapsed in seen:
+        key = _short(statement, 90)
+        counts[key] = counts.get(key, 0) + 1
+        seconds[key] = seconds.get(key, 0.0) + elapsed
+        if claim is None and statement.lstrip().startswith("UPDATE scheduled_task SET claim_"):
+            claim = (statement, params)
+    in_sql = sum(seconds.values())
+    print(
+        f"\n{engine}: one sweep posting {due} nags took {1000 * total:.1f} ms, of which"
+        f" {1000 * in_sql:.1f} ms in {len(seen)} statements (commits not included):"
+    )
+    for key, count in sorted(counts.items(), key=lambda item: -seconds[item[0]]):
+        print(f"  {count:5d} x {1000 * seconds[key]:8.2f} ms  {key}")
+    if claim is not None:
+        print(f"  the claim's plan with {due} rows due:")
+        for line in _plan(engine, ctx.db, *claim):
+            print(f"               {line}")
 
 
 # --- running -------------------------------------------------------------------------------
@@ -675,3 +728,118 @@ def _database(engine: str, tmp: str, pg_url: str, name: str) -> Iterator[str]:
         with admin.engine.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+def _run_engine(
+    engine: str, args: argparse.Namespace, fake: FakeSlackProcess, tmp: str, now: datetime
+) -> list[Row]:
+    policy = default_policy()
+    with ExitStack() as stack:
+        setups: list[tuple[Context, Loaded]] = []
+        for size in (args.incidents, args.small):
+            url = stack.enter_context(_database(engine, tmp, args.pg_url, f"sweep-{size}"))
+            ctx = _make_context(Database.from_url(url), fake.info["api_url"], now)
+            stack.callback(ctx.close)
+            loaded = _load(ctx.db, size, now, policy, seed=size)
+            print(
+                f"{engine:<10} loaded {size:,} incidents, {loaded.tasks:,} task rows,"
+                f" {loaded.inbox:,} inbox rows in {loaded.seconds:.1f} s",
+                flush=True,
+            )
+            setups.append((ctx, loaded))
+        rows = _measure_idle(engine, setups, args.repeats)
+        ctx, loaded = setups[0]
+        if args.explain:
+            _explain_idle(engine, ctx)
+        rows.append(_measure_purge(engine, ctx, loaded, args.repeats))
+        rows.append(
+            _measure_due(engine, ctx, loaded, args.due, args.due_repeats, fake, args.explain)
+        )
+    return rows
+
+
+def _print_row(row: Row) -> None:
+    per = f"{row.per_reminder_ms:.2f}" if row.per_reminder_ms is not None else "-"
+    verdict = ""
+    if row.target:
+        met = row.percentile_ms(0.95) < TARGET_IDLE_MS
+        verdict = f"{row.target}: {'met' if met else 'MISSED'}"
+    print(
+        f"{row.engine:<10} {row.case:<14} {row.incidents:>9,} {row.tasks:>9,} {row.due:>4}"
+        f" {row.percentile_ms(0.5):>9.2f} {row.percentile_ms(0.95):>9.2f} {per:>8}  {verdict}"
+    )
+
+
+def main() -> None:
+    """Run the benchmark and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--incidents", type=int, default=10_000, help="open incidents")
+    parser.add_argument(
+        "--small", type=int, default=1_000, help="open incidents of the growth comparison"
+    )
+    parser.add_argument("--repeats", type=int, default=30, help="timed sweeps per case")
+    parser.add_argument("--due", type=int, default=100, help="nags due in the due case")
+    parser.add_argument("--due-repeats", type=int, default=30, help="timed sweeps in the due case")
+    parser.add_argument(
+        "--engines", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql"
+    )
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get("TEST_DATABASE_URL", DEFAULT_PG_URL),
+        help="PostgreSQL server (a schema of its own is created and dropped)",
+    )
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="print each statement of a nothing-due sweep with its time and plan",
+    )
+    args = parser.parse_args()
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    unknown = set(engines) - {"sqlite", "postgresql"}
+    if unknown:
+        parser.error(f"unknown engines: {', '.join(sorted(unknown))}")
+
+    began = time.perf_counter()
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    fake = FakeSlackProcess()
+    results: dict[str, list[Row]] = {}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for engine in engines:
+                results[engine] = _run_engine(engine, args, fake, tmp, now)
+    finally:
+        fake.close()
+
+    print(
+        f"\nsweep(ctx) wall time, {args.repeats} timed sweeps per case ({args.due_repeats} in"
+        f" the due case) after {WARMUP} warm-up, clock fixed at {now:%Y-%m-%d %H:%M} UTC,"
+        f" {os.cpu_count()} CPUs"
+    )
+    print(
+        f"{'engine':<10} {'case':<14} {'incidents':>9} {'rows':>9} {'due':>4}"
+        f" {'median ms':>9} {'p95 ms':>9} {'ms/rem.':>8}  target"
+    )
+    for rows in results.values():
+        for row in rows:
+            _print_row(row)
+    for engine, rows in results.items():
+        idle = [row for row in rows if row.case == "nothing due"]
+        big = max(idle, key=lambda row: row.incidents)
+        small = min(idle, key=lambda row: row.incidents)
+        ratio = big.percentile_ms(0.5) / small.percentile_ms(0.5)
+        p95 = big.percentile_ms(0.95) / small.percentile_ms(0.95)
+        verdict = "met" if ratio <= TARGET_GROWTH else "MISSED"
+        print(
+            f"{engine:<10} growth, nothing due, median {big.incidents:,} / {small.incidents:,}"
+            f" incidents: {ratio:.2f} (p95 {p95:.2f})"
+            f" (target ≈ 1, ≤ {TARGET_GROWTH:g}: {verdict})"
+        )
+    for rows in results.values():
+        for row in rows:
+            for note in row.notes:
+                print(f"{row.engine:<10} {row.case}: {note}")
+    print(f"total run time {time.perf_counter() - began:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

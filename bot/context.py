@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ class Context:
     slack: SlackGateway
     clock: Clock
     channels: ChannelIndex = field(init=False)
+    process_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     work: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(WORK_THREADS, thread_name_prefix="work")
     )

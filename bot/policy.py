@@ -228,6 +228,8 @@ class Policy(_Strict):
     closure_requires: list[ClosureField] = Field(default_factory=lambda: list(CLOSURE_FIELDS))
     templates_dir: Path | None = None
     stale_after: Duration = timedelta(hours=24)
+    pir_on_resolve: bool = True  # draft the review when a severity that needs one resolves
+    pir_review_within_business_days: int = Field(default=5, ge=1, le=30)
     snooze_options: list[Duration] = Field(
         default_factory=lambda: [timedelta(minutes=30), timedelta(hours=1)],
         min_length=1,

@@ -17,6 +17,7 @@ from bot.db import Database
 from bot.policy import Policy
 from bot.scheduler import Sweeper
 from bot.server import make_server
+from bot.services import heartbeats
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,8 @@ class Runtime:
         """Migrate if asked, then start the sweeper and the Slack link, without blocking."""
         if self.settings.auto_migrate:
             migrate.upgrade(self.ctx.db)
+        with self.ctx.db.session() as session:
+            heartbeats.beat(session, self.ctx.process_id, self.ctx.clock.now())
         if self.sweeper is not None:
             self.sweeper.start()
         if self.settings.socket_mode:

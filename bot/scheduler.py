@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.context import Context
-from bot.flows import provision, reminders
+from bot.flows import pir, provision, reminders
 from bot.flows.recording import processor
 from bot.models import TaskKind
-from bot.services import inbox, tasks
+from bot.services import heartbeats, inbox, tasks
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +29,17 @@ RUNNERS: dict[str, Runner] = {
     TaskKind.ESCALATION: reminders.run_claimed,
     TaskKind.RESOLUTION: reminders.run_claimed,
     TaskKind.STALE: reminders.run_claimed,
+    TaskKind.PIR: pir.run_claimed,
+    TaskKind.PIR_REVIEW: reminders.run_claimed,
+    TaskKind.ACTION_OVERDUE: reminders.run_claimed,
 }
 
 
 def sweep(ctx: Context, *, limit: int = 50) -> int:
     """Claim and run every due task (up to `limit`) and retry failed events."""
     now = ctx.clock.now()
+    with ctx.db.session() as session:
+        heartbeats.beat(session, ctx.process_id, now)
     inbox.drain(ctx.db, now=now, process=processor(ctx, ctx.slack.identity().user_id))
     inbox.purge(ctx.db, now=now)
     claims = tasks.claim_due(db=ctx.db, now=now, limit=limit)

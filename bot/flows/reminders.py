@@ -21,7 +21,15 @@ from sqlmodel import col, select
 from bot import blocks
 from bot.context import Context
 from bot.ids import ActionId, BlockId, MetadataType
-from bot.models import Incident, ScheduledTask, TaskKind, TimelineEvent, TimelineKind
+from bot.models import (
+    ActionItem,
+    ActionState,
+    Incident,
+    ScheduledTask,
+    TaskKind,
+    TimelineEvent,
+    TimelineKind,
+)
 from bot.policy import Policy, Severity, format_duration
 from bot.render import render
 from bot.services import incidents, reminders, tasks
@@ -117,7 +125,13 @@ def _nag_blocks(text: str, task_id: int, policy: Policy) -> list[dict[str, Any]]
 def plan(ctx: Context, incident: Incident, task: ScheduledTask, now: datetime) -> Plan:
     """Decide what a due reminder posts, or that it has nothing to say (any more)."""
     policy = ctx.policy
-    if not incident.is_open or incident.channel_id is None:
+    if incident.channel_id is None:
+        return Plan()
+    if task.kind == TaskKind.PIR_REVIEW:
+        return _review_plan(incident, task)
+    if task.kind == TaskKind.ACTION_OVERDUE:
+        return _overdue_plan(ctx, incident, task, now)
+    if not incident.is_open:
         return Plan()
     severity = policy.severity(incident.severity)
     channel = incident.channel_id
@@ -192,6 +206,26 @@ def plan(ctx: Context, incident: Incident, task: ScheduledTask, now: datetime) -
         )
         return Plan(posts=[Post("channel", channel, text)], follow_up=policy.stale_after)
     return Plan()
+
+
+def _review_plan(incident: Incident, task: ScheduledTask) -> Plan:
+    if incident.status not in ("resolved", "closed") or incident.channel_id is None:
+        return Plan()
+    deadline = datetime.fromisoformat(str(task.data.get("deadline") or task.due_at.isoformat()))
+    text = render("pir_review.j2", incident=incident, deadline=deadline)
+    return Plan(posts=[Post("channel", incident.channel_id, text)])
+
+
+def _overdue_plan(ctx: Context, incident: Incident, task: ScheduledTask, now: datetime) -> Plan:
+    with ctx.db.session() as session:
+        item = session.get(ActionItem, int(task.key.removeprefix("a") or 0))
+    if item is None or item.state != ActionState.OPEN or incident.channel_id is None:
+        return Plan()
+    text = render("action_overdue.j2", incident=incident, item=item)
+    posts = [Post("channel", incident.channel_id, text)]
+    if item.owner_id:
+        posts.append(Post(f"dm:{item.owner_id}", item.owner_id, text))
+    return Plan(posts=posts, follow_up=timedelta(days=1))
 
 
 def _fan_out(channel: str, text: str, channels: list[str], people: list[str]) -> list[Post]:

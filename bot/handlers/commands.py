@@ -8,7 +8,7 @@ from slack_bolt import Ack, App, Respond
 
 from bot.commands import Invocation, Registry, Subcommand, split
 from bot.context import Context
-from bot.handlers import declare, errors, lifecycle
+from bot.handlers import declare, errors, lifecycle, review
 from bot.ids import COMMAND
 from bot.render import render
 
@@ -25,6 +25,7 @@ def build_registry() -> Registry:
         )
     )
     lifecycle.add_to(registry)
+    review.add_to(registry)
     registry.add(Subcommand(name="help", usage="help", help="show this list", run=_run_help))
     return registry
 

@@ -467,7 +467,7 @@ def register(app: App, ctx: Context) -> None:
             if incident.status == IncidentStatus.RESOLVED:
                 incidents.update_resolution(session, incident, actor=user, now=now, **fields)
                 return "resolution_updated.j2"
-            incidents.resolve(session, incident, actor=user, now=now, **fields)
+            incidents.resolve(session, incident, actor=user, now=now, policy=ctx.policy, **fields)
             return "resolved.j2"
 
         try:

@@ -27,6 +27,8 @@ LABELS = {
     TaskKind.ESCALATION: "escalation",
     TaskKind.RESOLUTION: "resolution target check",
     TaskKind.STALE: "inactivity check",
+    TaskKind.PIR_REVIEW: "review reminder",
+    TaskKind.ACTION_OVERDUE: "overdue action reminder",
 }
 
 

@@ -3,12 +3,15 @@
 from bot.models.inbox import InboxEvent, InboxState
 from bot.models.incident import Incident, IncidentStatus
 from bot.models.lifecycle import ImpactPeriod, RoleAssignment, StatusUpdate
+from bot.models.review import ActionItem, ActionState, PirDraft, ProcessHeartbeat
 from bot.models.sequence import DailySequence
 from bot.models.task import ScheduledTask, TaskKind, TaskState
 from bot.models.timeline import MESSAGE_KINDS, AuditEntry, TimelineEvent, TimelineKind
 
 __all__ = [
     "MESSAGE_KINDS",
+    "ActionItem",
+    "ActionState",
     "AuditEntry",
     "DailySequence",
     "ImpactPeriod",
@@ -16,6 +19,8 @@ __all__ = [
     "InboxState",
     "Incident",
     "IncidentStatus",
+    "PirDraft",
+    "ProcessHeartbeat",
     "RoleAssignment",
     "ScheduledTask",
     "StatusUpdate",

@@ -21,6 +21,9 @@ class TaskKind(StrEnum):
     ESCALATION = "escalation"  # a step of the severity's escalation matrix
     RESOLUTION = "resolution"  # the resolution target passed unresolved
     STALE = "stale"  # no activity for a long time
+    PIR = "pir"  # generating the review draft (the claim makes it one at a time)
+    PIR_REVIEW = "pir_review"  # hold the review within 5 business days
+    ACTION_OVERDUE = "action_overdue"  # a follow-up action is past its due date
 
 
 class TaskState(StrEnum):

@@ -238,6 +238,7 @@ def resolve(
     impact: str,
     actor: str,
     now: datetime,
+    policy: Policy,
 ) -> Change:
     """Resolve: stamp what was skipped, close the impact period, keep what was learned."""
     current = IncidentStatus(incident.status)
@@ -255,6 +256,7 @@ def resolve(
         period.ended_at = now
         session.add(period)
     reminders.on_resolved(session, incident, now)
+    reminders.on_resolved_review(session, incident, policy, now)
     assert incident.id is not None
     record(
         session,

@@ -45,6 +45,21 @@ def _cancel(session: Session, incident: Incident, kinds: tuple[str, ...], now: d
     )
 
 
+def cancel_key(session: Session, incident: Incident, kind: str, key: str, now: datetime) -> None:
+    """Cancel one pending reminder."""
+    table = ScheduledTask.__table__  # type: ignore[attr-defined]
+    session.execute(
+        update(table)
+        .where(
+            table.c.incident_id == _id(incident),
+            table.c.kind == kind,
+            table.c.key == key,
+            table.c.state == TaskState.PENDING,
+        )
+        .values(state=TaskState.CANCELLED, updated_at=now)
+    )
+
+
 def _add(
     session: Session, incident: Incident, kind: TaskKind, key: str, due: datetime, now: datetime
 ) -> ScheduledTask:
@@ -150,8 +165,33 @@ def on_resolved(session: Session, incident: Incident, now: datetime) -> None:
     session.add(incident)
 
 
+def business_days_after(moment: datetime, days: int) -> datetime:
+    """`days` working days (Monday to Friday) after `moment`."""
+    current = moment
+    left = days
+    while left > 0:
+        current += timedelta(days=1)
+        if current.weekday() < 5:
+            left -= 1
+    return current
+
+
+def on_resolved_review(session: Session, incident: Incident, policy: Policy, now: datetime) -> None:
+    """A severity that needs a review: draft it now, and remind people to hold it in time."""
+    if not policy.severity(incident.severity).pir_required:
+        return
+    if policy.pir_on_resolve:
+        _add(session, incident, TaskKind.PIR, "", now, now)
+    deadline = business_days_after(now, policy.pir_review_within_business_days)
+    reminder = business_days_after(now, max(policy.pir_review_within_business_days - 2, 1))
+    task = _add(session, incident, TaskKind.PIR_REVIEW, "", reminder, now)
+    task.data = {"deadline": deadline.isoformat()}
+    session.add(task)
+
+
 def on_reopened(session: Session, incident: Incident, policy: Policy, now: datetime) -> None:
     """Reopened: the update cadence restarts and escalation is armed for the new period."""
+    _cancel(session, incident, (TaskKind.PIR_REVIEW,), now)
     severity = policy.severity(incident.severity)
     due = now + severity.update_interval
     incident.next_update_due_at = due
@@ -200,12 +240,13 @@ def _next_after(session: Session, incident: Incident, task: ScheduledTask) -> in
 
 def pending(session: Session, incident: Incident) -> list[ScheduledTask]:
     """The reminders still to come, soonest first."""
+    listed = (*REMINDER_KINDS, TaskKind.PIR_REVIEW, TaskKind.ACTION_OVERDUE)
     return list(
         session.exec(
             select(ScheduledTask)
             .where(
                 ScheduledTask.incident_id == incident.id,
-                col(ScheduledTask.kind).in_([str(k) for k in REMINDER_KINDS]),
+                col(ScheduledTask.kind).in_([str(k) for k in listed]),
                 ScheduledTask.state == TaskState.PENDING,
             )
             .order_by(col(ScheduledTask.due_at))

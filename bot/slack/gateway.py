@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import urllib.request
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -52,6 +53,9 @@ METHODS: dict[str, Method] = {
     "chat.postEphemeral": Method("tier4", ("chat:write",)),
     "chat.update": Method("tier3", ("chat:write",)),
     "conversations.create": Method("tier2", ("channels:manage", "groups:write")),
+    "files.completeUploadExternal": Method("tier4", ("files:write",)),
+    "files.getUploadURLExternal": Method("tier4", ("files:write",)),
+    "conversations.replies": Method("tier3", ("channels:history", "groups:history", "im:history")),
     "conversations.history": Method("tier3", ("channels:history", "groups:history", "im:history")),
     "conversations.invite": Method("tier3", ("channels:manage", "groups:write")),
     "conversations.join": Method("tier3", ("channels:join",)),
@@ -329,6 +333,55 @@ class SlackGateway:
             if not cursor:
                 return None
         return None
+
+    def history_page(
+        self, channel: str, *, oldest: str, latest: str, cursor: str | None, limit: int = 200
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of a channel's messages between two ts (inclusive), newest first."""
+        data = self._call(
+            "conversations.history",
+            read=True,
+            channel=channel,
+            oldest=oldest,
+            latest=latest,
+            inclusive=True,
+            limit=limit,
+            cursor=cursor,
+        )
+        cursor = (data.get("response_metadata") or {}).get("next_cursor") or None
+        return list(data.get("messages") or []), cursor
+
+    def replies_page(
+        self, channel: str, ts: str, *, cursor: str | None, limit: int = 200
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of a thread (the parent first)."""
+        data = self._call(
+            "conversations.replies", read=True, channel=channel, ts=ts, limit=limit, cursor=cursor
+        )
+        cursor = (data.get("response_metadata") or {}).get("next_cursor") or None
+        return list(data.get("messages") or []), cursor
+
+    def upload_file(
+        self, channel: str, *, filename: str, content: bytes, title: str, comment: str
+    ) -> str:
+        """Share a file in a channel with a comment (Slack's external upload); its file ID."""
+        ticket = self._call("files.getUploadURLExternal", filename=filename, length=len(content))
+        request = urllib.request.Request(  # noqa: S310 - Slack's own https upload URL
+            str(ticket["upload_url"]), data=content, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.client.timeout) as response:  # noqa: S310
+                response.read()
+        except (URLError, TimeoutError, ConnectionError) as exc:
+            raise SlackCallFailed("files.getUploadURLExternal", "upload_failed") from exc
+        self._call(
+            "files.completeUploadExternal",
+            creates=True,
+            files=[{"id": ticket["file_id"], "title": title}],
+            channel_id=channel,
+            initial_comment=comment,
+        )
+        return str(ticket["file_id"])
 
     # -- messages ------------------------------------------------------------------------
 

@@ -1,0 +1,161 @@
+"""Generating the review draft: fill timeline gaps from Slack, render, upload, keep a version.
+
+Generation is a scheduled task, so its claim makes it one at a time per incident across
+replicas; `/incident pir` claims it at once, and a resolve of a severity that needs a
+review schedules it for the sweeper.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.context import Context
+from bot.errors import UserError
+from bot.models import Incident, PirDraft, TaskKind
+from bot.render import render
+from bot.services import heartbeats, pir, tasks, timeline
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 200
+
+
+@dataclass(frozen=True)
+class Generated:
+    """A stored draft and what it cost."""
+
+    draft: PirDraft
+    history_calls: int
+
+
+def _fill_gaps(ctx: Context, incident: Incident, now: datetime) -> int:
+    """Read Slack's history for the stretches no bot process covered; returns the calls."""
+    assert incident.id is not None and incident.channel_id is not None
+    with ctx.db.session() as session:
+        missing = heartbeats.gaps(session, incident.declared_at - timedelta(minutes=1), now)
+    calls = 0
+    bot_user = ctx.slack.identity().user_id
+    for start, end in missing:
+        cursor: str | None = None
+        threads: list[str] = []
+        while True:
+            messages, cursor = ctx.slack.history_page(
+                incident.channel_id,
+                oldest=f"{start.timestamp():.6f}",
+                latest=f"{end.timestamp():.6f}",
+                cursor=cursor,
+                limit=PAGE_SIZE,
+            )
+            calls += 1
+            _record(ctx, incident.id, incident.channel_id, messages, now, bot_user)
+            threads.extend(m["ts"] for m in messages if m.get("reply_count"))
+            if not cursor:
+                break
+        for parent in threads:
+            cursor = None
+            while True:
+                replies, cursor = ctx.slack.replies_page(
+                    incident.channel_id, parent, cursor=cursor, limit=PAGE_SIZE
+                )
+                calls += 1
+                _record(
+                    ctx,
+                    incident.id,
+                    incident.channel_id,
+                    [r for r in replies if r.get("ts") != parent],
+                    now,
+                    bot_user,
+                )
+                if not cursor:
+                    break
+    return calls
+
+
+def _record(
+    ctx: Context,
+    incident_id: int,
+    channel: str,
+    messages: list[dict[str, object]],
+    now: datetime,
+    bot_user: str,
+) -> None:
+    with ctx.db.session() as session:
+        for message in messages:
+            event = {**message, "type": "message", "channel": channel}
+            timeline.ingest(session, incident_id, event, now=now, bot_user_id=bot_user)
+
+
+def generate(ctx: Context, claim: tasks.Claim, actor: str | None) -> Generated:
+    """Generate, upload and store the next draft version (the claim is held throughout)."""
+    now = ctx.clock.now()
+    with ctx.db.session() as session:
+        incident = session.get(Incident, claim.incident_id)
+        if incident is None or incident.channel_id is None:
+            raise UserError("That incident has no channel yet.")
+    try:
+        calls = _fill_gaps(ctx, incident, now)
+        with ctx.db.session() as session:
+            fresh = session.get(Incident, claim.incident_id)
+            assert fresh is not None
+            if not pir.has_content(session, fresh):
+                raise UserError(
+                    f"{fresh.reference} has nothing on its timeline yet: no messages, updates or "
+                    "notes to review. Try again once the channel has the story."
+                )
+            context = pir.build(session, fresh, ctx.policy, now)
+            version = pir.next_version(session, fresh)
+        markdown, template_error = pir.render(context, ctx.policy.templates_dir)
+        filename = f"{incident.reference}-pir-v{version}.md"
+        comment = render(
+            "pir_posted.j2", incident=incident, version=version, template_error=template_error
+        )
+        file_id = ctx.slack.upload_file(
+            incident.channel_id,
+            filename=filename,
+            content=markdown.encode("utf-8"),
+            title=f"{incident.reference} post-incident review (draft v{version})",
+            comment=comment,
+        )
+        with ctx.db.session() as session:
+            draft = PirDraft(
+                incident_id=claim.incident_id,
+                version=version,
+                markdown=markdown,
+                created_at=now,
+                created_by=actor,
+                file_id=file_id,
+                history_calls=calls,
+                template_error=template_error,
+            )
+            session.add(draft)
+            tasks.complete(session=session, claim=claim, now=now)
+    except BaseException:
+        with ctx.db.session() as session:
+            tasks.postpone(session=session, claim=claim, due=now + timedelta(days=3650), now=now)
+        raise
+    return Generated(draft=draft, history_calls=calls)
+
+
+def request(ctx: Context, incident_id: int, actor: str) -> Generated:
+    """`/incident pir`: generate now, unless a generation is already running."""
+    now = ctx.clock.now()
+    with ctx.db.session() as session:
+        task = tasks.schedule(
+            session=session, incident_id=incident_id, kind=TaskKind.PIR, due_at=now, now=now
+        )
+        task_id = task.id
+    assert task_id is not None
+    claim = tasks.claim_task(db=ctx.db, task_id=task_id, now=now)
+    if claim is None:
+        raise UserError("A review draft for this incident is being generated right now.")
+    return generate(ctx, claim, actor)
+
+
+def run_claimed(ctx: Context, claim: tasks.Claim) -> None:
+    """The sweeper's runner: generate a draft scheduled after a resolve."""
+    try:
+        generate(ctx, claim, None)
+    except UserError as exc:
+        log.info("incident %s: no review draft: %s", claim.incident_id, exc.message)
