@@ -779,7 +779,7 @@ def main() -> None:
     )
     parser.add_argument("--repeats", type=int, default=30, help="timed sweeps per case")
     parser.add_argument("--due", type=int, default=100, help="nags due in the due case")
-    parser.add_argument("--due-repeats", type=int, default=30, help="timed sweeps in the due case")
+    parser.add_argument("--due-repeats", type=int, default=20, help="timed sweeps in the due case")
     parser.add_argument(
         "--engines", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql"
     )

@@ -10,10 +10,15 @@ import sys
 from pathlib import Path
 from types import FrameType
 
+from sqlmodel import select
+
 from bot import __version__, migrate
+from bot.clock import SystemClock
 from bot.db import Database
 from bot.errors import ConfigError
-from bot.policy import load_policy
+from bot.models import Incident
+from bot.policy import Policy, load_policy
+from bot.services import actions, pir
 from bot.settings import Settings, load_settings
 
 
@@ -29,6 +34,11 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument(
         "path", nargs="?", type=Path, help="policy YAML (default: $INCIDENT_BOT_CONFIG)"
     )
+    review = sub.add_parser("pir", help="export an incident's review draft as Markdown")
+    review.add_argument("reference", help="the incident, e.g. INC-20261122-001")
+    review.add_argument("--output", "-o", type=Path, help="write to FILE instead of stdout")
+    listing = sub.add_parser("actions", help="list follow-up actions across incidents")
+    listing.add_argument("--overdue", action="store_true", help="only open actions past due")
     return parser
 
 
@@ -59,11 +69,69 @@ def _run() -> int:
     return 0
 
 
-def _migrate() -> int:
-    # Only the database is needed here, so the Slack settings need not be set.
+def _database() -> Database:
+    # Only the database is needed by these commands, so the Slack settings need not be set.
     default = str(Settings.model_fields["database_url"].default)
-    url = Settings.normalise_database_url(os.environ.get("DATABASE_URL") or default)
-    db = Database.from_url(url)
+    return Database.from_url(
+        Settings.normalise_database_url(os.environ.get("DATABASE_URL") or default)
+    )
+
+
+def _policy() -> Policy:
+    path = os.environ.get("INCIDENT_BOT_CONFIG")
+    return load_policy(Path(path) if path else None)
+
+
+def _pir(reference: str, output: Path | None) -> int:
+    db = _database()
+    try:
+        with db.session() as session:
+            incident = session.exec(
+                select(Incident).where(Incident.reference == reference.strip().upper())
+            ).first()
+            if incident is None:
+                raise ConfigError(f"no incident {reference}")
+            draft = pir.latest(session, incident)
+            if draft is not None:
+                markdown = draft.markdown
+            else:  # never drafted in Slack: render one from the record as it stands
+                context = pir.build(session, incident, _policy(), SystemClock().now())
+                markdown, _ = pir.render(context, _policy().templates_dir)
+    finally:
+        db.dispose()
+    if output is None:
+        _out(markdown)
+    else:
+        output.write_text(markdown, encoding="utf-8")
+        _out(f"wrote {output}")
+    return 0
+
+
+def _actions(overdue: bool) -> int:
+    db = _database()
+    try:
+        with db.session() as session:
+            rows = actions.listing(session, overdue_only=overdue, today=SystemClock().now().date())
+            total: dict[int, list[int]] = {}
+            for incident, item in rows:
+                done, count = total.get(incident.id or 0, [0, 0])
+                total[incident.id or 0] = [done + (item.state == "done"), count + 1]
+                due = item.due_date.isoformat() if item.due_date else "-"
+                owner = item.owner_id or "-"
+                _out(
+                    f"{incident.reference}\t#{item.number}\t{item.state}\t{due}\t{owner}\t{item.text}"
+                )
+    finally:
+        db.dispose()
+    if not overdue:
+        done = sum(pair[0] for pair in total.values())
+        count = sum(pair[1] for pair in total.values())
+        _out(f"{done} of {count} actions done" if count else "no actions")
+    return 0
+
+
+def _migrate() -> int:
+    db = _database()
     try:
         migrate.upgrade(db)
         _out(f"database at revision {migrate.current_revision(db)}")
@@ -96,6 +164,10 @@ def main(argv: list[str] | None = None) -> int:
             return _run()
         if args.command == "migrate":
             return _migrate()
+        if args.command == "pir":
+            return _pir(args.reference, args.output)
+        if args.command == "actions":
+            return _actions(args.overdue)
         return _check_config(args.path)
     except ConfigError as exc:
         sys.stderr.write(f"incident-bot: {exc}\n")

@@ -302,6 +302,9 @@ def test_stale_incidents_get_a_nudge_after_a_quiet_day(bot: Harness, clock: Manu
     assert stale.due_at == incident.declared_at + timedelta(hours=44)
     _at(bot, clock, incident.declared_at + timedelta(hours=44))
     assert len([m for m in _reminders(fake, channel) if "no activity" in m.text]) == 1
+    # Still quiet a day later: nudged again (a repeating reminder re-arms cleanly).
+    _at(bot, clock, incident.declared_at + timedelta(hours=68))
+    assert len([m for m in _reminders(fake, channel) if "no activity" in m.text]) == 2
 
 
 def test_reminders_command_lists_the_schedule(bot: Harness) -> None:

@@ -34,7 +34,7 @@ def _fill_gaps(ctx: Context, incident: Incident, now: datetime) -> int:
     """Read Slack's history for the stretches no bot process covered; returns the calls."""
     assert incident.id is not None and incident.channel_id is not None
     with ctx.db.session() as session:
-        missing = heartbeats.gaps(session, incident.declared_at - timedelta(minutes=1), now)
+        missing = heartbeats.gaps(session, incident.declared_at, now)
     calls = 0
     bot_user = ctx.slack.identity().user_id
     for start, end in missing:

@@ -241,7 +241,12 @@ def _deliver(
     """Post one destination, unless an earlier holder of this reminder already did."""
     metadata = {
         "event_type": str(MetadataType.REMINDER),
-        "event_payload": {"reference": incident.reference, "task": task.id, "key": post.key},
+        "event_payload": {
+            "reference": incident.reference,
+            "task": task.id,
+            "key": post.key,
+            "occurrence": int(task.data.get("occurrence", 0)),
+        },
     }
     if look_first:
         channel = (
@@ -252,7 +257,11 @@ def _deliver(
         found = ctx.slack.find_message(
             channel,
             event_type=MetadataType.REMINDER,
-            match={"task": task.id, "key": post.key},
+            match={
+                "task": task.id,
+                "key": post.key,
+                "occurrence": int(task.data.get("occurrence", 0)),
+            },
             oldest=f"{(task.due_at - LOOKBACK).timestamp():.6f}",
         )
         if found is not None:

@@ -57,8 +57,16 @@ def schedule(
             updated_at=now,
         )
     else:
+        # Re-armed: a new occurrence, with nothing delivered yet.
+        occurrence = int(task.data.get("occurrence", 0)) + 1
+        task.data = {
+            **{k: v for k, v in task.data.items() if k != "delivered"},
+            "occurrence": occurrence,
+        }
         task.state = TaskState.PENDING
         task.due_at = due_at
+        task.attempts = 0
+        task.last_error = None
         task.updated_at = now
     session.add(task)
     session.flush()
