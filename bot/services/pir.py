@@ -99,7 +99,9 @@ def _duration(start: datetime | None, end: datetime | None) -> str:
     return format_duration(max(end - start, timedelta(0)) // 60 * 60) or "under a minute"
 
 
-def _target(actual: timedelta | None, target: timedelta) -> str:
+def _target(actual: timedelta | None, target: timedelta | None) -> str:
+    if target is None:
+        return format_duration(max(actual, timedelta(0)) // 60 * 60) if actual else TBI
     if actual is None:
         return f"{TBI} (target {format_duration(target)})"
     verdict = "met" if actual <= target else "missed"
@@ -228,7 +230,7 @@ def build(session: Session, incident: Incident, policy: Policy, now: datetime) -
         ),
         "ttm": _target(
             (incident.mitigated_at - start) if incident.mitigated_at else None,
-            severity.resolution_target,
+            None,  # the policy sets no mitigation target
         ),
         "ttr": _target(
             (incident.resolved_at - start) if incident.resolved_at else None,
