@@ -6,7 +6,11 @@ and channel; then each input line is a request and gets one JSON line back:
 `declare <app_url>` (run one whole declaration through the app and return the Web API
 calls it caused, once they have stopped), `channels <prefix> <n>` (add n channels named
 `<prefix>-0000`… with the bot as a member and return their IDs), `reminders` (per channel,
-how many messages carry the metadata event_type `incident_reminder`), `quit`.
+how many messages carry the metadata event_type `incident_reminder`),
+`missing <channel> <n>` (post n messages from the user into the channel without delivering
+their events, as if the app had been down, and return their ts, oldest first), `calls` (the
+Web API calls since the last `reset` by method, the POSTs to upload URLs as `upload POST`,
+and as `history messages` how many messages the conversations.history answers held), `quit`.
 """
 
 from __future__ import annotations
@@ -16,10 +20,12 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.fakeslack import FakeSlack
+from tests.fakeslack.server import HttpReply, HttpRequest
 
 
 def _quiet(fake: FakeSlack, settle: float = 0.5, timeout: float = 15) -> None:
@@ -71,12 +77,49 @@ def _reminders(fake: FakeSlack) -> dict[str, int]:
     return counts
 
 
+def _missing(fake: FakeSlack, user: str, channel: str, count: int) -> list[str]:
+    return [
+        fake.post_user_message(
+            user, channel, f"said while the bot was away {n}: replica 3 lagging", deliver=False
+        ).message.ts
+        for n in range(count)
+    ]
+
+
+class _UploadCounter:
+    """Counts the POSTs to upload URLs, which reach the fake outside the Web API."""
+
+    def __init__(self, fake: FakeSlack) -> None:
+        self.count = 0
+        self._route = fake.route
+        fake.route = self.route  # type: ignore[method-assign]
+
+    def route(self, request: HttpRequest) -> HttpReply:
+        if request.method == "POST" and request.path.startswith("/upload/"):
+            self.count += 1
+        return self._route(request)
+
+
+def _calls(fake: FakeSlack, uploads: _UploadCounter) -> dict[str, Any]:
+    calls = list(fake.calls)
+    counts: dict[str, Any] = dict(Counter(call.method for call in calls))
+    if uploads.count:
+        counts["upload POST"] = uploads.count
+    counts["history messages"] = sum(
+        len(call.response.get("messages") or [])
+        for call in calls
+        if call.method == "conversations.history"
+    )
+    return counts
+
+
 def main() -> None:
     secret, token = sys.argv[1], sys.argv[2]
     with FakeSlack(signing_secret=secret, bot_token=token) as fake:
         user = fake.add_user("bench")
         channel = fake.add_channel("incidents", members=[user], bot_member=True)
         info = {"api_url": fake.api_url, "team": fake.team_id, "user": user, "channel": channel}
+        uploads = _UploadCounter(fake)
         print(json.dumps(info), flush=True)
         for line in sys.stdin:
             word, _, rest = line.strip().partition(" ")
@@ -84,6 +127,7 @@ def main() -> None:
                 print(json.dumps(fake.trigger_id(user)), flush=True)
             elif word == "reset":
                 fake.reset_calls()
+                uploads.count = 0
                 print("null", flush=True)
             elif word == "declare":
                 print(json.dumps(_declare(fake, rest, user, channel)), flush=True)
@@ -92,6 +136,11 @@ def main() -> None:
                 print(json.dumps(_channels(fake, user, prefix, int(count))), flush=True)
             elif word == "reminders":
                 print(json.dumps(_reminders(fake)), flush=True)
+            elif word == "missing":
+                target, _, count = rest.partition(" ")
+                print(json.dumps(_missing(fake, user, target, int(count))), flush=True)
+            elif word == "calls":
+                print(json.dumps(_calls(fake, uploads)), flush=True)
             else:
                 print("null", flush=True)
                 return

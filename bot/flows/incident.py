@@ -13,7 +13,7 @@ from bot import blocks
 from bot.context import Context
 from bot.flows.provision import topic_text
 from bot.ids import MetadataType
-from bot.models import Incident, TimelineKind
+from bot.models import Incident
 from bot.render import render
 from bot.services import incidents
 from bot.slack.gateway import SlackCallFailed
@@ -52,18 +52,16 @@ def post(
     )
     assert incident.id is not None
     with ctx.db.session() as session:
-        incidents.record(
+        incidents.record_bot_post(
             session,
             incident.id,
-            TimelineKind.BOT_POST,
-            now=ctx.clock.now(),
-            actor=ctx.slack.identity().user_id,
-            text=text,
-            dedupe_key=incidents.message_key(incident.channel_id, ts),
             channel_id=incident.channel_id,
-            slack_ts=ts,
+            ts=ts,
+            text=text,
+            bot_user_id=ctx.slack.identity().user_id,
+            now=ctx.clock.now(),
+            kind=str(kind),
             thread_ts=thread_ts,
-            data={"kind": str(kind)},
         )
     return ts
 

@@ -300,17 +300,15 @@ def _record_post(ctx: Context, incident: Incident, channel: str, ts: str, what: 
     """Put one of the bot's own set-up posts on the timeline (once)."""
     assert incident.id is not None
     with ctx.db.session() as session:
-        incidents.record(
+        incidents.record_bot_post(
             session,
             incident.id,
-            TimelineKind.BOT_POST,
-            now=ctx.clock.now(),
-            actor=ctx.slack.identity().user_id,
-            text=f"Posted the {what}",
-            dedupe_key=incidents.message_key(channel, ts),
             channel_id=channel,
-            slack_ts=ts,
-            data={"kind": what},
+            ts=ts,
+            text=f"Posted the {what}",
+            bot_user_id=ctx.slack.identity().user_id,
+            now=ctx.clock.now(),
+            kind=what,
         )
 
 

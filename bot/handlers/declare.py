@@ -17,7 +17,6 @@ from bot.handlers import errors
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.models import ScheduledTask, TaskKind
 from bot.services.declare import declare, validate_declaration
-from bot.slack.gateway import SlackCallFailed
 
 log = logging.getLogger(__name__)
 
@@ -27,14 +26,7 @@ def open_declare_modal(ctx: Context, invocation: Invocation) -> None:
     view = blocks.declare_modal_dict(
         policy=ctx.policy, title=invocation.args, origin_channel=invocation.channel_id or None
     )
-    try:
-        ctx.slack.open_view(invocation.trigger_id, view)
-    except SlackCallFailed as exc:
-        if exc.error in ("expired_trigger_id", "invalid_trigger_id", "exchanged_trigger_id"):
-            raise UserError(
-                "Slack took too long to open the form. Please run the command again."
-            ) from None
-        raise
+    errors.open_modal(ctx, invocation.trigger_id, view)
 
 
 def _field_errors(errors: dict[str, str]) -> dict[str, str]:

@@ -42,6 +42,18 @@ def reply_privately(ctx: Context, body: dict[str, Any], text: str) -> None:
         log.exception("Could not tell %s about an error", user)
 
 
+def open_modal(ctx: Context, trigger_id: str, view: dict[str, Any]) -> None:
+    """Open a modal, explaining an expired trigger in plain words."""
+    try:
+        ctx.slack.open_view(trigger_id, view)
+    except SlackCallFailed as exc:
+        if exc.error in ("expired_trigger_id", "invalid_trigger_id", "exchanged_trigger_id"):
+            raise UserError(
+                "Slack took too long to open the form. Please run the command again."
+            ) from None
+        raise
+
+
 def handle_error(ctx: Context) -> Callable[..., None]:
     """The app-wide error handler for listeners."""
 

@@ -24,7 +24,6 @@ from bot.policy import format_duration
 from bot.render import render
 from bot.services import incidents
 from bot.services.moments import parse_moment
-from bot.slack.gateway import SlackCallFailed
 
 T = TypeVar("T")
 _MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
@@ -56,14 +55,7 @@ def record_command(ctx: Context, invocation: Invocation, text: str) -> None:
 
 
 def _open(ctx: Context, invocation: Invocation, view: dict[str, Any]) -> None:
-    try:
-        ctx.slack.open_view(invocation.trigger_id, view)
-    except SlackCallFailed as exc:
-        if exc.error in ("expired_trigger_id", "invalid_trigger_id", "exchanged_trigger_id"):
-            raise UserError(
-                "Slack took too long to open the form. Please run the command again."
-            ) from None
-        raise
+    errors.open_modal(ctx, invocation.trigger_id, view)
 
 
 def _change(

@@ -94,7 +94,7 @@ def register(app: App, ctx: Context) -> None:
             raise UserError(f"{incident.reference} is {incident.status}: no update is due.")
         view = blocks.update_modal(incident, ctx.policy).to_dict()
         trigger = str(body.get("trigger_id") or "")
-        errors.defer(ctx, body, lambda: ctx.slack.open_view(trigger, view))
+        errors.defer(ctx, body, lambda: errors.open_modal(ctx, trigger, view))
 
     def handle_nag_snooze_action(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()

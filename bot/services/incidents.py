@@ -153,6 +153,34 @@ def record(
     return session.execute(statement, values).scalar() is not None
 
 
+def record_bot_post(
+    session: Session,
+    incident_id: int,
+    *,
+    channel_id: str,
+    ts: str,
+    text: str,
+    bot_user_id: str,
+    now: datetime,
+    kind: str,
+    thread_ts: str | None = None,
+) -> None:
+    """Put one of the bot's own messages on the timeline (once, under its message key)."""
+    record(
+        session,
+        incident_id,
+        TimelineKind.BOT_POST,
+        now=now,
+        actor=bot_user_id,
+        text=text,
+        dedupe_key=message_key(channel_id, ts),
+        channel_id=channel_id,
+        slack_ts=ts,
+        thread_ts=thread_ts,
+        data={"kind": kind},
+    )
+
+
 def message_key(channel_id: str, ts: str) -> str:
     """The dedupe key of a Slack message's timeline row."""
     return f"msg:{channel_id}:{ts}"

@@ -89,6 +89,14 @@ def schedule_nag(session: Session, incident: Incident, due: datetime, now: datet
     _add(session, incident, TaskKind.NAG, f"n{int(count) + 1}", due, now)
 
 
+def _arm_response(session: Session, incident: Incident, policy: Policy, now: datetime) -> None:
+    """The response-target check, unless someone has taken the incident already."""
+    if incident.commander_id is None and incident.acknowledged_at is None:
+        target = policy.severity(incident.severity).response_target
+        due = incident.declared_at + target
+        _add(session, incident, TaskKind.RESPONSE, incident.severity, due, now)
+
+
 def _arm_period(session: Session, incident: Incident, policy: Policy, now: datetime) -> None:
     """Escalation steps and the resolution target for the current impact period."""
     severity = policy.severity(incident.severity)
@@ -114,15 +122,7 @@ def arm(session: Session, incident: Incident, policy: Policy, now: datetime) -> 
     incident.next_update_due_at = due
     session.add(incident)
     schedule_nag(session, incident, due, now)
-    if incident.commander_id is None and incident.acknowledged_at is None:
-        _add(
-            session,
-            incident,
-            TaskKind.RESPONSE,
-            incident.severity,
-            incident.declared_at + severity.response_target,
-            now,
-        )
+    _arm_response(session, incident, policy, now)
     _arm_period(session, incident, policy, now)
     _add(session, incident, TaskKind.STALE, "", now + policy.stale_after, now)
 
@@ -146,15 +146,7 @@ def on_severity_change(session: Session, incident: Incident, policy: Policy, now
     session.add(incident)
     schedule_nag(session, incident, due, now)
     _cancel(session, incident, (TaskKind.RESPONSE, TaskKind.ESCALATION, TaskKind.RESOLUTION), now)
-    if incident.commander_id is None and incident.acknowledged_at is None:
-        _add(
-            session,
-            incident,
-            TaskKind.RESPONSE,
-            incident.severity,
-            incident.declared_at + severity.response_target,
-            now,
-        )
+    _arm_response(session, incident, policy, now)
     _arm_period(session, incident, policy, now)
 
 
