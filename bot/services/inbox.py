@@ -167,7 +167,7 @@ def drain(db: Database, *, now: datetime, process: Processor, limit: int = 100) 
     return len(claimed)
 
 
-def purge(db: Database, *, now: datetime, limit: int = 1000) -> int:
+def purge(db: Database, *, now: datetime, limit: int = 200) -> int:
     """Forget processed events older than the retention (Slack retries within minutes)."""
     table = InboxEvent.__table__  # type: ignore[attr-defined]
     old = (

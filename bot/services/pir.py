@@ -9,6 +9,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -261,6 +262,7 @@ def _line(row: TimelineEvent) -> str:
     return text or row.kind.replace("_", " ")
 
 
+@lru_cache(maxsize=8)
 def _environment(extra: Path | None) -> jinja2.Environment:
     loaders: list[jinja2.BaseLoader] = []
     if extra is not None:

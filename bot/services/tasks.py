@@ -85,17 +85,19 @@ def _claimable(now: datetime) -> object:
 def _claim(db: Database, now: datetime, lease: timedelta, where: object, limit: int) -> list[Claim]:
     token = str(uuid.uuid4())
     table = ScheduledTask.__table__  # type: ignore[attr-defined]
+    # UPDATE … FROM (the chosen ids): a join on the primary key that keeps PostgreSQL's plan
+    # on the due-time index whatever the table's size (an IN (subquery) may hash-join it).
     chosen = (
         select(table.c.id)
         .where(where)  # type: ignore[arg-type]
         .order_by(table.c.due_at, table.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
-        .scalar_subquery()
+        .subquery("chosen")
     )
     statement = (
         update(table)
-        .where(table.c.id.in_(chosen))
+        .where(table.c.id == chosen.c.id)
         .values(
             claim_token=token,
             claimed_until=now + lease,
