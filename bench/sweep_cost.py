@@ -35,6 +35,7 @@ Run: `python bench/sweep_cost.py [--repeats N] [--engines sqlite,postgresql] [--
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import random
@@ -82,7 +83,7 @@ TOKEN = "xoxb-bench"
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 TASKS_PER_INCIDENT = 10
 INBOX_PER_INCIDENT = 5
-PURGE_BATCH = 1000  # inbox.purge's default limit
+PURGE_BATCH = int(inspect.signature(inbox.purge).parameters["limit"].default)
 TARGET_IDLE_MS = 20.0
 TARGET_GROWTH = 1.5
 WARMUP = 3
