@@ -491,3 +491,30 @@ def test_config_refuses_bad_reminder_policies(tmp_path: Path) -> None:
         with pytest.raises(ConfigError, match=expected):
             load_policy(path)
     assert json.dumps(True)
+
+
+def test_an_escalation_step_can_also_send_direct_messages(
+    fake_slack: FakeSlack, database_url: str, clock: ManualClock
+) -> None:
+    fake = fake_slack
+    manager = fake.add_user("manager")
+    data = make_policy(announcement_channel=fake.incidents).model_dump(mode="json")
+    data["contacts"]["it_manager"] = manager
+    data["severities"]["sev3"]["escalation"] = [
+        {"after": "1h", "notify": ["it_manager"], "dm": True}
+    ]
+    from bot.policy import Policy
+
+    bot = start_bot(fake, database_url, clock=clock, policy=Policy.model_validate(data))
+    try:
+        incident = bot.declare(fake.alice, severity="sev3")
+        channel = incident.channel_id
+        assert channel is not None
+        _at(bot, clock, incident.declared_at + timedelta(hours=1))
+        sweep(bot.ctx)
+        (ping,) = [m for m in _reminders(fake, channel) if "Escalation" in m.text]
+        assert f"<@{manager}>" in ping.text
+        (dm,) = [m for m in _reminders(fake, fake.dm_channel(manager)) if "Escalation" in m.text]
+        assert dm.text == ping.text
+    finally:
+        bot.runtime.stop()
