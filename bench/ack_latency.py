@@ -12,85 +12,27 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import FakeSlackProcess, bare_server, percentile, signed_headers, start_runtime
+from slack_bolt import Ack, App
 
-from slack_bolt import Ack, App  # noqa: E402
-from slack_sdk import WebClient  # noqa: E402
-from slack_sdk.signature import SignatureVerifier  # noqa: E402
-
-from bot.policy import Policy, default_policy_data  # noqa: E402
-from bot.runtime import Runtime  # noqa: E402
-from bot.server import make_server  # noqa: E402
-from bot.settings import Settings  # noqa: E402
-
-SECRET = "bench-secret"
-TOKEN = "xoxb-bench"
 MINIMUM_DECLARE_CALLS = 8  # views.open + the seven set-up steps
 
 
-class FakeSlackProcess:
-    """Talks to bench/fake_slack_process.py."""
-
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "bench" / "fake_slack_process.py"), SECRET, TOKEN],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        self.lock = threading.Lock()
-        self.info: dict[str, str] = json.loads(self._line())
-
-    def _line(self) -> str:
-        assert self.proc.stdout is not None
-        return self.proc.stdout.readline()
-
-    def ask(self, request: str) -> Any:
-        """Send one request line and read its JSON answer."""
-        assert self.proc.stdin is not None
-        with self.lock:
-            self.proc.stdin.write(request + "\n")
-            self.proc.stdin.flush()
-            return json.loads(self._line())
-
-    def close(self) -> None:
-        """Stop the process."""
-        try:
-            self.ask("quit")
-        finally:
-            self.proc.wait(timeout=10)
+def _ack_only(ack: Ack) -> None:
+    ack()
 
 
-def _bare_server(api_url: str, db: Any) -> Any:
-    app = App(
-        signing_secret=SECRET,
-        client=WebClient(token=TOKEN, base_url=api_url),
-        token_verification_enabled=False,
-    )
-
-    def handle(ack: Ack) -> None:
-        ack()
-
-    app.command("/incident")(handle)
-    server = make_server(app, db, host="127.0.0.1", port=0, threads=8)
-    threading.Thread(target=server.run, daemon=True).start()
-    return server
+def _listen(app: App) -> None:
+    app.command("/incident")(_ack_only)
 
 
 def _measure(port: int, fake: FakeSlackProcess, count: int, workers: int) -> list[float]:
-    verifier = SignatureVerifier(SECRET)
     local = threading.local()
     info = fake.info
 
@@ -106,12 +48,7 @@ def _measure(port: int, fake: FakeSlackProcess, count: int, workers: int) -> lis
                 "response_url": info["api_url"].replace("/api/", "/response/bench"),
             }
         ).encode()
-        timestamp = str(int(time.time()))
-        headers = {
-            "Content-Type": "application/x-www-form-urlencoded",
-            "X-Slack-Request-Timestamp": timestamp,
-            "X-Slack-Signature": verifier.generate_signature(timestamp=timestamp, body=body),
-        }
+        headers = signed_headers(body, "application/x-www-form-urlencoded")
         conn = getattr(local, "conn", None)
         if conn is None:
             conn = local.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -128,11 +65,6 @@ def _measure(port: int, fake: FakeSlackProcess, count: int, workers: int) -> lis
         return list(pool.map(one, range(count)))
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(int(q * len(ordered)), len(ordered) - 1)]
-
-
 def main() -> None:
     """Run the benchmark and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -141,20 +73,8 @@ def main() -> None:
 
     fake = FakeSlackProcess()
     with tempfile.TemporaryDirectory() as tmp:
-        data = default_policy_data()
-        data["announcement_channel"] = fake.info["channel"]
-        settings = Settings(
-            slack_bot_token=TOKEN,
-            slack_signing_secret=SECRET,
-            slack_api_url=fake.info["api_url"],
-            database_url=f"sqlite:///{tmp}/bench.db",
-            port=0,
-            host="127.0.0.1",
-            _env_file=None,  # type: ignore[call-arg]
-        )
-        runtime = Runtime(settings, policy=Policy.model_validate(data), sweep=False)
-        runtime.start()
-        bare = _bare_server(fake.info["api_url"], runtime.ctx.db)
+        runtime = start_runtime(fake.info, f"sqlite:///{tmp}/bench.db")
+        bare = bare_server(fake.info["api_url"], runtime.ctx.db, 8, _listen)
         try:
             _measure(runtime.port, fake, 30, 4)  # warm-up
             _measure(bare.effective_port, fake, 30, 4)
@@ -165,11 +85,11 @@ def main() -> None:
                 bare_times = _measure(bare.effective_port, fake, args.requests, workers)
                 for name, times in (("bot", bot_times), ("bare", bare_times)):
                     print(
-                        f"{workers:>11} {name:>5} {_percentile(times, 0.5) * 1000:8.2f}"
-                        f" {_percentile(times, 0.99) * 1000:8.2f}"
+                        f"{workers:>11} {name:>5} {percentile(times, 0.5) * 1000:8.2f}"
+                        f" {percentile(times, 0.99) * 1000:8.2f}"
                     )
-                p99 = _percentile(bot_times, 0.99) / _percentile(bare_times, 0.99)
-                p50 = _percentile(bot_times, 0.5) / _percentile(bare_times, 0.5)
+                p99 = percentile(bot_times, 0.99) / percentile(bare_times, 0.99)
+                p50 = percentile(bot_times, 0.5) / percentile(bare_times, 0.5)
                 print(
                     f"{workers:>11} ratio bot/bare: p99 {p99:.2f}, p50 {p50:.2f} (target p99 ≤ 1.5)"
                 )

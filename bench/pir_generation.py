@@ -37,35 +37,35 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
-import json
 import math
 import os
 import pstats
 import statistics
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import (
+    FakeSlackProcess,
+    Values,
+    add_engine_arguments,
+    bulk_insert,
+    chosen_engines,
+    fresh_database,
+    make_context,
+    vacuum_analyze,
+)
+from sqlalchemy import delete, func, insert, select
 
-from sqlalchemy import delete, func, insert, select, text  # noqa: E402
-
-from bot.clock import ManualClock  # noqa: E402
-from bot.context import Context  # noqa: E402
-from bot.db import Database  # noqa: E402
-from bot.flows import pir as pir_flow  # noqa: E402
-from bot.migrate import upgrade  # noqa: E402
-from bot.models import (  # noqa: E402
+from bot.context import Context
+from bot.db import Database
+from bot.flows import pir as pir_flow
+from bot.migrate import upgrade
+from bot.models import (
     ActionItem,
     AuditEntry,
     ImpactPeriod,
@@ -78,15 +78,10 @@ from bot.models import (  # noqa: E402
     TimelineEvent,
     TimelineKind,
 )
-from bot.policy import Policy, default_policy  # noqa: E402
-from bot.services import heartbeats, incidents  # noqa: E402
-from bot.services import pir as pir_service  # noqa: E402
-from bot.settings import Settings  # noqa: E402
-from bot.slack.gateway import SlackGateway, make_clients  # noqa: E402
+from bot.policy import Policy, default_policy
+from bot.services import heartbeats, incidents
+from bot.services import pir as pir_service
 
-SECRET = "bench-secret"
-TOKEN = "xoxb-bench"
-DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 TARGET_MS = 2000.0
 WARMUP = 1
 PEOPLE = [f"U0PIR{n:05d}" for n in range(12)]
@@ -113,44 +108,6 @@ CHATTER = (
     "customer support reports {n} tickets about failed card payments",
     "trying a restart of worker pool {n}",
 )
-
-Values = dict[str, Any]  # one row for a bulk insert
-
-
-class FakeSlackProcess:
-    """bench/fake_slack_process.py: channels, missed messages and call counts."""
-
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "bench" / "fake_slack_process.py"), SECRET, TOKEN],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        self.lock = threading.Lock()
-        self.info: dict[str, str] = json.loads(self._line())
-
-    def _line(self) -> str:
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError("the fake Slack process ended unexpectedly")
-        return line
-
-    def ask(self, request: str) -> Any:
-        """Send one request line and read its JSON answer."""
-        assert self.proc.stdin is not None
-        with self.lock:
-            self.proc.stdin.write(request + "\n")
-            self.proc.stdin.flush()
-            return json.loads(self._line())
-
-    def close(self) -> None:
-        """Stop the process."""
-        try:
-            self.ask("quit")
-        finally:
-            self.proc.wait(timeout=10)
 
 
 # --- the incident --------------------------------------------------------------------------
@@ -436,12 +393,6 @@ def _lifecycle_rows(incident_id: int, layout: Layout, policy: Policy) -> dict[An
     }
 
 
-def _bulk(db: Database, table: Any, rows: list[Values], batch: int = 5000) -> None:
-    with db.engine.begin() as connection:
-        for offset in range(0, len(rows), batch):
-            connection.execute(insert(table), rows[offset : offset + batch])
-
-
 @dataclass
 class Loaded:
     """The incident a run works on."""
@@ -469,14 +420,11 @@ def _load(
             ).scalar_one()
         )
     rows = _timeline_rows(incident_id, layout, channel, messages, key_events)
-    _bulk(db, TimelineEvent.__table__, rows)  # type: ignore[attr-defined]
+    bulk_insert(db, TimelineEvent.__table__, rows)  # type: ignore[attr-defined]
     for table, values in _lifecycle_rows(incident_id, layout, policy).items():
-        _bulk(db, table, values)
+        bulk_insert(db, table, values)
     _cover(db, layout, None)
-    if not db.is_sqlite:  # what autovacuum would have done by now in a real deployment
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            for name in ("incident", "timeline_event", "audit_log", "role_assignment"):
-                connection.execute(text(f"VACUUM ANALYZE {name}"))
+    vacuum_analyze(db, ("incident", "timeline_event", "audit_log", "role_assignment"))
     return Loaded(incident_id, channel, layout, len(rows), time.perf_counter() - start)
 
 
@@ -773,30 +721,6 @@ def _same_calls(seen: list[dict[str, int]]) -> dict[str, int]:
 # --- running -------------------------------------------------------------------------------
 
 
-@contextmanager
-def _database(engine: str, tmp: str, pg_url: str) -> Iterator[str]:
-    """A fresh database URL: a SQLite file, or a PostgreSQL schema dropped afterwards."""
-    if engine == "sqlite":
-        yield f"sqlite:///{tmp}/pir-bench.db"
-        return
-    base = Settings.normalise_database_url(pg_url)
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = Database.from_url(base)
-    try:
-        with admin.engine.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as exc:
-        admin.dispose()
-        raise SystemExit(f"PostgreSQL at {pg_url} is not usable: {exc}") from exc
-    sep = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.engine.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 @dataclass
 class EngineResult:
     """Everything measured on one engine."""
@@ -812,14 +736,8 @@ def _run_engine(
     policy = default_policy()
     layout = Layout.around(datetime.now(UTC))
     (channel,) = fake.ask(f"channels pir-{engine}-{uuid.uuid4().hex[:6]} 1")
-    with _database(engine, tmp, args.pg_url) as url:
-        retrying, creating = make_clients(TOKEN, fake.info["api_url"])
-        ctx = Context(
-            policy=policy,
-            db=Database.from_url(url),
-            slack=SlackGateway(retrying, creating),
-            clock=ManualClock(layout.now),
-        )
+    with fresh_database(engine, tmp, args.pg_url, "pir-bench") as url:
+        ctx = make_context(Database.from_url(url), fake.info["api_url"], layout.now, policy)
         try:
             loaded = _load(ctx.db, policy, layout, channel, args.messages, args.key_events)
             print(
@@ -893,22 +811,12 @@ def main() -> None:
     parser.add_argument("--key-events", type=int, default=200, help="of them, key events")
     parser.add_argument("--missing", type=int, default=1000, help="messages the bot missed")
     parser.add_argument("--repeats", type=int, default=5, help="measured runs per figure")
-    parser.add_argument(
-        "--engines", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql"
-    )
-    parser.add_argument(
-        "--pg-url",
-        default=os.environ.get("TEST_DATABASE_URL", DEFAULT_PG_URL),
-        help="PostgreSQL server (a schema of its own is created and dropped)",
-    )
+    add_engine_arguments(parser)
     parser.add_argument(
         "--profile", action="store_true", help="print a cProfile of one generation per case"
     )
     args = parser.parse_args()
-    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
-    unknown = set(engines) - {"sqlite", "postgresql"}
-    if unknown:
-        parser.error(f"unknown engines: {', '.join(sorted(unknown))}")
+    engines = chosen_engines(parser, args)
 
     started = time.perf_counter()
     fake = FakeSlackProcess()

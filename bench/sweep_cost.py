@@ -36,32 +36,34 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import json
 import os
 import random
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import (
+    FakeSlackProcess,
+    Values,
+    add_engine_arguments,
+    bulk_insert,
+    chosen_engines,
+    fresh_database,
+    make_context,
+    percentile,
+    vacuum_analyze,
+)
+from sqlalchemy import and_, event, func, or_, select, update
 
-from sqlalchemy import and_, event, func, insert, or_, select, text, update  # noqa: E402
-
-from bot.clock import ManualClock  # noqa: E402
-from bot.context import Context  # noqa: E402
-from bot.db import Database  # noqa: E402
-from bot.migrate import upgrade  # noqa: E402
-from bot.models import (  # noqa: E402
+from bot.context import Context
+from bot.db import Database
+from bot.migrate import upgrade
+from bot.models import (
     InboxEvent,
     InboxState,
     Incident,
@@ -72,15 +74,10 @@ from bot.models import (  # noqa: E402
     TimelineEvent,
     TimelineKind,
 )
-from bot.policy import Policy, default_policy  # noqa: E402
-from bot.scheduler import sweep  # noqa: E402
-from bot.services import inbox, tasks  # noqa: E402
-from bot.settings import Settings  # noqa: E402
-from bot.slack.gateway import SlackGateway, make_clients  # noqa: E402
+from bot.policy import Policy, default_policy
+from bot.scheduler import sweep
+from bot.services import inbox, tasks
 
-SECRET = "bench-secret"
-TOKEN = "xoxb-bench"
-DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 TASKS_PER_INCIDENT = 10
 INBOX_PER_INCIDENT = 5
 PURGE_BATCH = int(inspect.signature(inbox.purge).parameters["limit"].default)
@@ -98,44 +95,7 @@ INBOX_TYPES = ("reaction_added", "member_joined_channel", "pin_added", "app_ment
 LEVELS = ("high", "medium", "low")
 CATEGORIES = ("software", "network", "database", "infrastructure", "third-party")
 
-Values = dict[str, Any]  # one row for a bulk insert
 Recorded = list[tuple[str, Any, float]]  # statements run: SQL, parameters, seconds
-
-
-class FakeSlackProcess:
-    """bench/fake_slack_process.py, asked for channels and reminder counts."""
-
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "bench" / "fake_slack_process.py"), SECRET, TOKEN],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        self.lock = threading.Lock()
-        self.info: dict[str, str] = json.loads(self._line())
-
-    def _line(self) -> str:
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError("the fake Slack process ended unexpectedly")
-        return line
-
-    def ask(self, request: str) -> Any:
-        """Send one request line and read its JSON answer."""
-        assert self.proc.stdin is not None
-        with self.lock:
-            self.proc.stdin.write(request + "\n")
-            self.proc.stdin.flush()
-            return json.loads(self._line())
-
-    def close(self) -> None:
-        """Stop the process."""
-        try:
-            self.ask("quit")
-        finally:
-            self.proc.wait(timeout=10)
 
 
 # --- the data ------------------------------------------------------------------------------
@@ -317,12 +277,6 @@ def _inbox_rows(
     return rows
 
 
-def _bulk(db: Database, table: Any, rows: list[Values], batch: int = 5000) -> None:
-    with db.engine.begin() as connection:
-        for offset in range(0, len(rows), batch):
-            connection.execute(insert(table), rows[offset : offset + batch])
-
-
 @dataclass
 class Loaded:
     """What one database was filled with."""
@@ -341,7 +295,7 @@ def _load(db: Database, count: int, now: datetime, policy: Policy, seed: int) ->
     rng = random.Random(seed)
     incidents = _incident_rows(count, now, policy, rng)
     incident_table = Incident.__table__  # type: ignore[attr-defined]
-    _bulk(db, incident_table, incidents)
+    bulk_insert(db, incident_table, incidents)
     with db.engine.connect() as connection:
         ids: dict[str, int] = dict(
             connection.execute(select(incident_table.c.reference, incident_table.c.id)).all()
@@ -351,14 +305,11 @@ def _load(db: Database, count: int, now: datetime, policy: Policy, seed: int) ->
         for incident in incidents
         for row in _task_rows(incident, ids[incident["reference"]], now, policy, rng)
     ]
-    _bulk(db, ScheduledTask.__table__, task_rows)  # type: ignore[attr-defined]
+    bulk_insert(db, ScheduledTask.__table__, task_rows)  # type: ignore[attr-defined]
     channels = [incident["channel_id"] for incident in incidents]
     inbox_rows = _inbox_rows(count * INBOX_PER_INCIDENT, 0, now, channels, rng, old=False)
-    _bulk(db, InboxEvent.__table__, inbox_rows)  # type: ignore[attr-defined]
-    if not db.is_sqlite:  # what autovacuum would have done by now in a real deployment
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            for name in ("incident", "scheduled_task", "event_inbox"):
-                connection.execute(text(f"VACUUM ANALYZE {name}"))
+    bulk_insert(db, InboxEvent.__table__, inbox_rows)  # type: ignore[attr-defined]
+    vacuum_analyze(db, ("incident", "scheduled_task", "event_inbox"))
     ordered = [ids[incident["reference"]] for incident in incidents]
     return Loaded(count, len(task_rows), len(inbox_rows), ordered, time.perf_counter() - start)
 
@@ -421,8 +372,7 @@ class Row:
 
     def percentile_ms(self, q: float) -> float:
         """A percentile of the sweep times, in milliseconds."""
-        ordered = sorted(self.times)
-        return 1000 * ordered[min(int(q * len(ordered)), len(ordered) - 1)]
+        return 1000 * percentile(self.times, q)
 
     @property
     def per_reminder_ms(self) -> float | None:
@@ -439,16 +389,6 @@ def _idle_sweeps(ctx: Context, count: int) -> list[float]:
         if ran:
             raise SystemExit(f"FAILED: a sweep with nothing due ran {ran} tasks")
     return times
-
-
-def _make_context(db: Database, api_url: str, now: datetime) -> Context:
-    retrying, creating = make_clients(TOKEN, api_url)
-    return Context(
-        policy=default_policy(),
-        db=db,
-        slack=SlackGateway(retrying, creating),
-        clock=ManualClock(now),
-    )
 
 
 def _require_idle(db: Database, now: datetime) -> None:
@@ -490,7 +430,7 @@ def _measure_purge(engine: str, ctx: Context, loaded: Loaded, repeats: int) -> R
     table = InboxEvent.__table__  # type: ignore[attr-defined]
     old = (WARMUP + repeats) * PURGE_BATCH
     expired = _inbox_rows(old, 10**9, now, ["C1EXPIRED"], random.Random(7), old=True)
-    _bulk(ctx.db, table, expired)
+    bulk_insert(ctx.db, table, expired)
     before = _count(ctx.db, table)
     _idle_sweeps(ctx, WARMUP)
     times = _idle_sweeps(ctx, repeats)
@@ -707,30 +647,6 @@ def _explain_due(engine: str, ctx: Context, seen: Recorded, total: float, due: i
 # --- running -------------------------------------------------------------------------------
 
 
-@contextmanager
-def _database(engine: str, tmp: str, pg_url: str, name: str) -> Iterator[str]:
-    """A fresh database URL: a SQLite file, or a PostgreSQL schema dropped afterwards."""
-    if engine == "sqlite":
-        yield f"sqlite:///{tmp}/{name}.db"
-        return
-    base = Settings.normalise_database_url(pg_url)
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = Database.from_url(base)
-    try:
-        with admin.engine.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as exc:
-        admin.dispose()
-        raise SystemExit(f"PostgreSQL at {pg_url} is not usable: {exc}") from exc
-    sep = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.engine.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 def _run_engine(
     engine: str, args: argparse.Namespace, fake: FakeSlackProcess, tmp: str, now: datetime
 ) -> list[Row]:
@@ -738,8 +654,8 @@ def _run_engine(
     with ExitStack() as stack:
         setups: list[tuple[Context, Loaded]] = []
         for size in (args.incidents, args.small):
-            url = stack.enter_context(_database(engine, tmp, args.pg_url, f"sweep-{size}"))
-            ctx = _make_context(Database.from_url(url), fake.info["api_url"], now)
+            url = stack.enter_context(fresh_database(engine, tmp, args.pg_url, f"sweep-{size}"))
+            ctx = make_context(Database.from_url(url), fake.info["api_url"], now)
             stack.callback(ctx.close)
             loaded = _load(ctx.db, size, now, policy, seed=size)
             print(
@@ -781,24 +697,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=30, help="timed sweeps per case")
     parser.add_argument("--due", type=int, default=100, help="nags due in the due case")
     parser.add_argument("--due-repeats", type=int, default=20, help="timed sweeps in the due case")
-    parser.add_argument(
-        "--engines", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql"
-    )
-    parser.add_argument(
-        "--pg-url",
-        default=os.environ.get("TEST_DATABASE_URL", DEFAULT_PG_URL),
-        help="PostgreSQL server (a schema of its own is created and dropped)",
-    )
+    add_engine_arguments(parser)
     parser.add_argument(
         "--explain",
         action="store_true",
         help="print each statement of a nothing-due sweep with its time and plan",
     )
     args = parser.parse_args()
-    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
-    unknown = set(engines) - {"sqlite", "postgresql"}
-    if unknown:
-        parser.error(f"unknown engines: {', '.join(sorted(unknown))}")
+    engines = chosen_engines(parser, args)
 
     began = time.perf_counter()
     now = datetime.now(UTC).replace(second=0, microsecond=0)

@@ -29,37 +29,33 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import (
+    FakeSlackProcess,
+    add_engine_arguments,
+    bare_server,
+    chosen_engines,
+    fresh_database,
+    percentile,
+    signed_headers,
+    start_runtime,
+)
+from slack_bolt import App
+from sqlalchemy import func
+from sqlmodel import select
 
-from slack_bolt import App  # noqa: E402
-from slack_sdk import WebClient  # noqa: E402
-from slack_sdk.signature import SignatureVerifier  # noqa: E402
-from sqlalchemy import func, text  # noqa: E402
-from sqlmodel import select  # noqa: E402
+from bot.db import Database
+from bot.models import InboxEvent, TimelineEvent, TimelineKind
+from bot.runtime import Runtime
+from bot.services.declare import declare, validate_declaration
+from bot.settings import Settings
 
-from bot.db import Database  # noqa: E402
-from bot.models import InboxEvent, TimelineEvent, TimelineKind  # noqa: E402
-from bot.policy import Policy, default_policy_data  # noqa: E402
-from bot.runtime import Runtime  # noqa: E402
-from bot.server import make_server  # noqa: E402
-from bot.services.declare import declare, validate_declaration  # noqa: E402
-from bot.settings import Settings  # noqa: E402
-
-SECRET = "bench-secret"
-TOKEN = "xoxb-bench"
 CHANNEL = "C0BENCHINC1"  # made up: the incident's channel exists only in the database
 WARMUP = 200
 TARGET_EVENTS_PER_SECOND = 500  # SQLite
 TARGET_COST_RATIO = 3.0
-DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 # --- the events ------------------------------------------------------------------------------
@@ -98,17 +94,11 @@ def _event_body(spec: dict[str, Any], n: int) -> bytes:
 
 def _drive(spec: dict[str, Any]) -> dict[str, Any]:
     """Send the spec's events from `clients` threads over keep-alive connections."""
-    verifier = SignatureVerifier(SECRET)
     timestamp = str(int(time.time()))
     requests = []
     for n in range(spec["start"], spec["start"] + spec["count"]):
         body = _event_body(spec, n)
-        headers = {
-            "Content-Type": "application/json",
-            "X-Slack-Request-Timestamp": timestamp,
-            "X-Slack-Signature": verifier.generate_signature(timestamp=timestamp, body=body),
-        }
-        requests.append((body, headers))
+        requests.append((body, signed_headers(body, "application/json", timestamp)))
     clients = spec["clients"]
     latencies: list[list[float]] = [[] for _ in range(clients)]
     answered = [0] * clients
@@ -196,46 +186,15 @@ class Driver:
         self.proc.wait(timeout=10)
 
 
-class FakeSlackProcess:
-    """bench/fake_slack_process.py: only its API URL, team and user are needed here."""
-
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "bench" / "fake_slack_process.py"), SECRET, TOKEN],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        self.info: dict[str, str] = json.loads(self.proc.stdout.readline())
-
-    def close(self) -> None:
-        """Stop the process."""
-        assert self.proc.stdin is not None
-        try:
-            self.proc.stdin.write("quit\n")
-            self.proc.stdin.flush()
-        finally:
-            self.proc.wait(timeout=10)
-
-
 # --- the servers ---------------------------------------------------------------------------
 
 
-def _bare_server(api_url: str, db: Database, threads: int) -> Any:
-    app = App(
-        signing_secret=SECRET,
-        client=WebClient(token=TOKEN, base_url=api_url),
-        token_verification_enabled=False,
-    )
+def _ignore() -> None:
+    pass
 
-    def handle() -> None:
-        pass
 
-    app.event("message")(handle)
-    server = make_server(app, db, host="127.0.0.1", port=0, threads=threads)
-    threading.Thread(target=server.run, daemon=True).start()
-    return server
+def _listen(app: App) -> None:
+    app.event("message")(_ignore)
 
 
 def _close_server(server: Any) -> None:
@@ -265,30 +224,6 @@ def _declare_incident(runtime: Runtime, reporter: str) -> None:
         session.add(incident)
 
 
-@contextmanager
-def _database(engine: str, tmp: str, pg_url: str) -> Iterator[str]:
-    """A fresh database URL: a SQLite file, or a PostgreSQL schema dropped afterwards."""
-    if engine == "sqlite":
-        yield f"sqlite:///{tmp}/timeline-bench.db"
-        return
-    base = Settings.normalise_database_url(pg_url)
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = Database.from_url(base)
-    try:
-        with admin.engine.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as exc:
-        admin.dispose()
-        raise SystemExit(f"PostgreSQL at {pg_url} is not usable: {exc}") from exc
-    sep = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.engine.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 # --- measuring -----------------------------------------------------------------------------
 
 
@@ -312,8 +247,7 @@ class Figures:
 
     def percentile_ms(self, q: float) -> float:
         """A per-request latency percentile, in milliseconds."""
-        ordered = sorted(self.latencies)
-        return 1000 * ordered[min(int(q * len(ordered)), len(ordered) - 1)]
+        return 1000 * percentile(self.latencies, q)
 
 
 def _verify(db: Database, base: int, sent: int) -> str:
@@ -364,21 +298,9 @@ def _run_engine(
     engine: str, args: argparse.Namespace, fake: FakeSlackProcess, driver: Driver, tmp: str
 ) -> tuple[Figures, Figures, str]:
     info = fake.info
-    with _database(engine, tmp, args.pg_url) as url:
-        data = default_policy_data()
-        data["announcement_channel"] = info["channel"]
-        settings = Settings(
-            slack_bot_token=TOKEN,
-            slack_signing_secret=SECRET,
-            slack_api_url=info["api_url"],
-            database_url=url,
-            port=0,
-            host="127.0.0.1",
-            _env_file=None,  # type: ignore[call-arg]
-        )
-        runtime = Runtime(settings, policy=Policy.model_validate(data), sweep=False)
-        runtime.start()
-        bare = _bare_server(info["api_url"], runtime.ctx.db, settings.http_threads)
+    with fresh_database(engine, tmp, args.pg_url, "timeline-bench") as url:
+        runtime = start_runtime(info, url)
+        bare = bare_server(info["api_url"], runtime.ctx.db, runtime.settings.http_threads, _listen)
         try:
             _declare_incident(runtime, info["user"])
             base = int(time.time())
@@ -408,23 +330,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=3000, help="measured events per engine")
     parser.add_argument("--clients", type=int, default=8, help="concurrent HTTP client threads")
-    parser.add_argument(
-        "--engines", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql"
-    )
-    parser.add_argument(
-        "--pg-url",
-        default=os.environ.get("TEST_DATABASE_URL", DEFAULT_PG_URL),
-        help="PostgreSQL server (a schema of its own is created and dropped)",
-    )
+    add_engine_arguments(parser)
     parser.add_argument("--drive", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.drive:
         _driver_main()
         return
-    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
-    unknown = set(engines) - {"sqlite", "postgresql"}
-    if unknown:
-        parser.error(f"unknown engines: {', '.join(sorted(unknown))}")
+    engines = chosen_engines(parser, args)
 
     # waitress warns about its queue whenever every server thread is busy: here, all the time
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
