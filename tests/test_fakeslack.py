@@ -78,6 +78,24 @@ def api_error(call: Any, *args: Any, **kwargs: Any) -> str:
     return error
 
 
+def option(text: str, value: str, kind: str = "plain_text") -> dict[str, Any]:
+    """A select, checkbox or radio option."""
+    return {"text": {"type": kind, "text": text}, "value": value}
+
+
+def input_block(
+    block_id: str, label: str, kind: str, *, optional: bool = True, **element: Any
+) -> dict[str, Any]:
+    """An input block whose element (of type `kind`) has action_id "value"."""
+    return {
+        "type": "input",
+        "block_id": block_id,
+        **({"optional": True} if optional else {}),
+        "label": {"type": "plain_text", "text": label},
+        "element": {"type": kind, "action_id": "value", **element},
+    }
+
+
 MODAL: dict[str, Any] = {
     "type": "modal",
     "callback_id": "declare",
@@ -86,114 +104,39 @@ MODAL: dict[str, Any] = {
     "close": {"type": "plain_text", "text": "Cancel"},
     "private_metadata": "origin=C1",
     "blocks": [
-        {
-            "type": "input",
-            "block_id": "title",
-            "label": {"type": "plain_text", "text": "Title"},
-            "element": {
-                "type": "plain_text_input",
-                "action_id": "value",
-                "max_length": 80,
-            },
-        },
-        {
-            "type": "input",
-            "block_id": "severity",
-            "label": {"type": "plain_text", "text": "Severity"},
-            "element": {
-                "type": "static_select",
-                "action_id": "value",
-                "options": [
-                    {"text": {"type": "plain_text", "text": "SEV1"}, "value": "sev1"},
-                    {"text": {"type": "plain_text", "text": "SEV2"}, "value": "sev2"},
-                ],
-                "initial_option": {"text": {"type": "plain_text", "text": "SEV2"}, "value": "sev2"},
-            },
-        },
-        {
-            "type": "input",
-            "block_id": "impact",
-            "optional": True,
-            "label": {"type": "plain_text", "text": "Impact"},
-            "element": {
-                "type": "checkboxes",
-                "action_id": "value",
-                "options": [
-                    {"text": {"type": "mrkdwn", "text": "*Customers*"}, "value": "customers"},
-                    {"text": {"type": "plain_text", "text": "Staff"}, "value": "staff"},
-                ],
-            },
-        },
-        {
-            "type": "input",
-            "block_id": "commander",
-            "optional": True,
-            "label": {"type": "plain_text", "text": "Commander"},
-            "element": {"type": "users_select", "action_id": "value"},
-        },
-        {
-            "type": "input",
-            "block_id": "responders",
-            "optional": True,
-            "label": {"type": "plain_text", "text": "Responders"},
-            "element": {"type": "multi_users_select", "action_id": "value"},
-        },
-        {
-            "type": "input",
-            "block_id": "channel",
-            "optional": True,
-            "label": {"type": "plain_text", "text": "Channel"},
-            "element": {"type": "conversations_select", "action_id": "value"},
-        },
-        {
-            "type": "input",
-            "block_id": "started",
-            "optional": True,
-            "label": {"type": "plain_text", "text": "Started on"},
-            "element": {"type": "datepicker", "action_id": "value"},
-        },
-        {
-            "type": "input",
-            "block_id": "at",
-            "optional": True,
-            "label": {"type": "plain_text", "text": "At"},
-            "element": {"type": "timepicker", "action_id": "value"},
-        },
-        {
-            "type": "input",
-            "block_id": "customers",
-            "optional": True,
-            "label": {"type": "plain_text", "text": "Customers affected"},
-            "element": {"type": "number_input", "action_id": "value", "is_decimal_allowed": False},
-        },
-        {
-            "type": "input",
-            "block_id": "kind",
-            "optional": True,
-            "label": {"type": "plain_text", "text": "Kind"},
-            "element": {
-                "type": "radio_buttons",
-                "action_id": "value",
-                "options": [
-                    {"text": {"type": "plain_text", "text": "Outage"}, "value": "outage"},
-                    {"text": {"type": "plain_text", "text": "Degraded"}, "value": "degraded"},
-                ],
-            },
-        },
-        {
-            "type": "input",
-            "block_id": "teams",
-            "optional": True,
-            "label": {"type": "plain_text", "text": "Teams"},
-            "element": {
-                "type": "multi_static_select",
-                "action_id": "value",
-                "options": [
-                    {"text": {"type": "plain_text", "text": "Web"}, "value": "web"},
-                    {"text": {"type": "plain_text", "text": "DB"}, "value": "db"},
-                ],
-            },
-        },
+        input_block("title", "Title", "plain_text_input", optional=False, max_length=80),
+        input_block(
+            "severity",
+            "Severity",
+            "static_select",
+            optional=False,
+            options=[option("SEV1", "sev1"), option("SEV2", "sev2")],
+            initial_option=option("SEV2", "sev2"),
+        ),
+        input_block(
+            "impact",
+            "Impact",
+            "checkboxes",
+            options=[option("*Customers*", "customers", "mrkdwn"), option("Staff", "staff")],
+        ),
+        input_block("commander", "Commander", "users_select"),
+        input_block("responders", "Responders", "multi_users_select"),
+        input_block("channel", "Channel", "conversations_select"),
+        input_block("started", "Started on", "datepicker"),
+        input_block("at", "At", "timepicker"),
+        input_block("customers", "Customers affected", "number_input", is_decimal_allowed=False),
+        input_block(
+            "kind",
+            "Kind",
+            "radio_buttons",
+            options=[option("Outage", "outage"), option("Degraded", "degraded")],
+        ),
+        input_block(
+            "teams",
+            "Teams",
+            "multi_static_select",
+            options=[option("Web", "web"), option("DB", "db")],
+        ),
     ],
 }
 
@@ -522,9 +465,7 @@ def test_block_kit_is_validated_like_slack(client: WebClient, incidents: str) ->
     assert "duplicate block_id" in post_error([dup, dup])[1][0]
     long_section = {"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}
     assert "less than 3001 characters" in post_error([long_section])[1][0]
-    options = [
-        {"text": {"type": "plain_text", "text": f"o{i}"}, "value": str(i)} for i in range(101)
-    ]
+    options = [option(f"o{i}", str(i)) for i in range(101)]
     select = {
         "type": "actions",
         "elements": [{"type": "static_select", "action_id": "s", "options": options}],
@@ -875,13 +816,11 @@ def test_view_submission_state_is_built_from_the_stored_view(
     assert values["title"]["value"] == {"type": "plain_text_input", "value": "Checkout errors"}
     assert values["severity"]["value"] == {
         "type": "static_select",
-        "selected_option": {"text": {"type": "plain_text", "text": "SEV2"}, "value": "sev2"},
+        "selected_option": option("SEV2", "sev2"),
     }
     assert values["impact"]["value"] == {
         "type": "checkboxes",
-        "selected_options": [
-            {"text": {"type": "mrkdwn", "text": "*Customers*"}, "value": "customers"}
-        ],
+        "selected_options": [option("*Customers*", "customers", "mrkdwn")],
     }
     assert values["commander"]["value"] == {"type": "users_select", "selected_user": bob}
     assert values["responders"]["value"]["selected_users"] == [alice, bob]
@@ -929,10 +868,7 @@ def test_block_actions_and_response_url(
                 {
                     "type": "static_select",
                     "action_id": "sev",
-                    "options": [
-                        {"text": {"type": "plain_text", "text": "SEV1"}, "value": "sev1"},
-                        {"text": {"type": "plain_text", "text": "SEV2"}, "value": "sev2"},
-                    ],
+                    "options": [option("SEV1", "sev1"), option("SEV2", "sev2")],
                 }
             ],
         },
@@ -1278,16 +1214,20 @@ def test_users_conversations_members_and_users_info(
     archived = fake.add_channel("old", members=[alice], is_archived=True)
     fake.add_channel("elsewhere")
 
-    def all_pages(**args: Any) -> list[str]:
-        ids: list[str] = []
+    def pages(call: Callable[..., Any], key: str, **args: Any) -> list[Any]:
+        """Every item under `key`, following the cursor two at a time."""
+        items: list[Any] = []
         cursor = ""
         while True:
-            page = client.users_conversations(limit=2, cursor=cursor, **args)
-            assert len(page["channels"]) <= 2
-            ids += [c["id"] for c in page["channels"]]
+            page = call(limit=2, cursor=cursor, **args)
+            assert len(page[key]) <= 2
+            items += page[key]
             cursor = page["response_metadata"]["next_cursor"]
             if not cursor:
-                return ids
+                return items
+
+    def all_pages(**args: Any) -> list[str]:
+        return [c["id"] for c in pages(client.users_conversations, "channels", **args)]
 
     both = "public_channel,private_channel"
     assert all_pages(user=alice, types=both, exclude_archived=True) == visible
@@ -1301,14 +1241,7 @@ def test_users_conversations_members_and_users_info(
 
     for name in ("bob", "carol", "dave"):
         fake.join_channel(fake.add_user(name), incidents, deliver=False)
-    members: list[str] = []
-    cursor = ""
-    while True:
-        page = client.conversations_members(channel=incidents, limit=2, cursor=cursor)
-        members += page["members"]
-        cursor = page["response_metadata"]["next_cursor"]
-        if not cursor:
-            break
+    members = pages(client.conversations_members, "members", channel=incidents)
     assert sorted(members) == sorted(fake.channels[incidents].members) and len(members) == 5
 
     info = client.users_info(user=alice)["user"]

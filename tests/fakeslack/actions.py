@@ -203,7 +203,7 @@ def pin(
 ) -> tuple[Message, list[Pending]]:
     """Pin a message: pin_added, and the pinned_item notice Slack posts in the conversation.
 
-    The caller checks that `user_id` may pin there (people: members; the bot: pins.add rules).
+    The caller checks that `user_id` may pin there (people: `member_pin`; the bot: pins.add).
     """
     message = _message(channel, ts)
     if ts in channel.pins:
@@ -262,6 +262,22 @@ def unpin(
     return message, [removed]
 
 
+def member_pin(
+    ws: Workspace, channel: Channel, user_id: str, ts: str, *, store: bool, base_url: str = ""
+) -> tuple[Message, list[Pending]]:
+    """A person pinning a message: only members of an unarchived conversation can."""
+    require_writable(channel, user_id, "pin")
+    return pin(ws, channel, user_id, ts, store=store, base_url=base_url)
+
+
+def member_unpin(
+    ws: Workspace, channel: Channel, user_id: str, ts: str, *, base_url: str = ""
+) -> tuple[Message, list[Pending]]:
+    """A person un-pinning a message: only members of an unarchived conversation can."""
+    require_writable(channel, user_id, "unpin")
+    return unpin(ws, channel, user_id, ts, base_url=base_url)
+
+
 def share_file(
     ws: Workspace,
     channel: Channel,
@@ -314,6 +330,8 @@ def join(
     store: bool,
 ) -> tuple[Message, list[Pending]]:
     """A person joining (or being invited into) a channel."""
+    if inviter is not None and inviter not in ws.users:
+        raise AssertionError(f"unknown inviter {inviter!r}")
     if channel.is_im:
         raise AssertionError(f"{channel.id} is a DM; nobody joins it")
     if user_id in channel.members:

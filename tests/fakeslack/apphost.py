@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from types import TracebackType
-
 from slack_bolt import App, BoltRequest, BoltResponse
 
-from .server import HttpReply, HttpRequest, HttpServer
+from .server import HttpReply, HttpRequest, HttpServer, Service
 
 
-class BoltAppServer:
+class BoltAppServer(Service):
     """A local HTTP endpoint (default path /slack/events) that dispatches to a Bolt App."""
 
     def __init__(self, app: App, path: str = "/slack/events") -> None:
@@ -30,17 +28,6 @@ class BoltAppServer:
     def stop(self) -> None:
         """Stop serving."""
         self._server.stop()
-
-    def __enter__(self) -> BoltAppServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def route(self, request: HttpRequest) -> HttpReply:
         """Hand one request to the Bolt App."""

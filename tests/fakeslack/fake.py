@@ -15,15 +15,14 @@ import traceback
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any
+from typing import Any, Concatenate, ParamSpec
 
 from . import actions, blockkit, delivery, events, methods
 from .delivery import ActionResult, Delivery, Via
 from .events import Pending
 from .faults import Fault, FaultPlan, RateBudgets
 from .serialize import message_dict, view_dict
-from .server import HttpReply, HttpRequest, HttpServer
+from .server import HttpReply, HttpRequest, HttpServer, Service
 from .socket_mode import SocketModeServer
 from .spec import method_spec
 from .state import (
@@ -40,6 +39,7 @@ from .state import (
 )
 
 JSONDict = dict[str, Any]
+P = ParamSpec("P")
 
 RESPONSE_URL_MAX_USES = 5
 RESPONSE_URL_TTL_SECONDS = 30 * 60
@@ -110,7 +110,7 @@ def parse_args(request: HttpRequest) -> tuple[JSONDict, str | None]:
     return args, None
 
 
-class FakeSlack:
+class FakeSlack(Service):
     """A local Slack workspace: Web API for the real WebClient, deliveries to the app."""
 
     def __init__(
@@ -200,17 +200,6 @@ class FakeSlack:
                 self._echo_thread.join(timeout=self.http_timeout + 1)
             self._socket.stop()
             self._http.stop()
-
-    def __enter__(self) -> FakeSlack:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def base_url(self) -> str:
@@ -553,16 +542,7 @@ class FakeSlack:
                     {"ok": False, "error": "ratelimited"},
                     {"Retry-After": str(retry_after)},
                 )
-        ctx = methods.ApiContext(
-            method=method,
-            spec=spec,
-            args=args,
-            ws=self.ws,
-            clock=self.clock,
-            base_url=self.base_url,
-            socket_url=self._socket.issue_url,
-            system_messages=self.system_messages,
-        )
+        ctx = self._context(method, args)
         with self.ws.lock:
             try:
                 result = methods.dispatch(ctx)
@@ -865,23 +845,27 @@ class FakeSlack:
                 raise AssertionError(f"view {view_id} is not the modal on top for {user_id}")
             state_values = self._state_builder().view_state(view, values or {})
             view["state"] = {"values": state_values}
-            payload: JSONDict = {
-                "type": "view_submission",
-                "team": delivery.team_ref(self.ws),
-                "user": delivery.user_ref(self.ws, user),
-                "api_app_id": self.app_id,
-                "token": self.verification_token,
-                "trigger_id": self.trigger_id(user_id),
-                "view": copy.deepcopy(view_dict(view)),
-                "response_urls": [],
-                "is_enterprise_install": False,
-                "enterprise": None,
-            }
+            payload = self._interaction("view_submission", user)
+            payload["view"] = copy.deepcopy(view_dict(view))
+            payload["response_urls"] = []
         result = self._deliver("interactive", payload, via, accepts_response_payload=True)
         if result.ok:
             with self.ws.lock:
                 self._apply_view_ack(user_id, view_id, result.json or {})
         return result
+
+    def _interaction(self, kind: str, user: User) -> JSONDict:
+        """The fields every interactivity payload starts with (a fresh trigger_id included)."""
+        return {
+            "type": kind,
+            "user": delivery.user_ref(self.ws, user),
+            "api_app_id": self.app_id,
+            "token": self.verification_token,
+            "trigger_id": self.trigger_id(user.id),
+            "team": delivery.team_ref(self.ws),
+            "enterprise": None,
+            "is_enterprise_install": False,
+        }
 
     def _state_builder(self) -> blockkit.StateBuilder:
         return blockkit.StateBuilder(
@@ -921,7 +905,7 @@ class FakeSlack:
         if problems:
             raise AssertionError(f"Slack would reject the response_action view: {problems}")
         assert isinstance(new_view, dict)
-        ctx = self._context("views.update")
+        ctx = self._context("views.update", {})
         if action == "update":
             methods.replace_view(ctx, view, new_view)
         else:
@@ -929,13 +913,14 @@ class FakeSlack:
                 raise AssertionError("cannot push: the modal stack already holds three views")
             methods.push_modal(ctx, new_view, user_id, view_id)
 
-    def _context(self, method: str) -> methods.ApiContext:
+    def _context(self, method: str, args: JSONDict) -> methods.ApiContext:
+        """What a handler of `method` (one the reference data describes) needs for a call."""
         spec = method_spec(method)
         assert spec is not None
         return methods.ApiContext(
             method=method,
             spec=spec,
-            args={},
+            args=args,
             ws=self.ws,
             clock=self.clock,
             base_url=self.base_url,
@@ -956,17 +941,7 @@ class FakeSlack:
     ) -> Delivery:
         """Use element `action_id` in a view, a message, or the newest message holding it."""
         with self.ws.lock:
-            user = self._user(user_id)
-            payload: JSONDict = {
-                "type": "block_actions",
-                "user": delivery.user_ref(self.ws, user),
-                "api_app_id": self.app_id,
-                "token": self.verification_token,
-                "trigger_id": self.trigger_id(user_id),
-                "team": delivery.team_ref(self.ws),
-                "enterprise": None,
-                "is_enterprise_install": False,
-            }
+            payload = self._interaction("block_actions", self._user(user_id))
             if view_id is not None:
                 blocks = self._action_view(payload, user_id, view_id)
             elif channel_id is not None and message_ts is not None:
@@ -1017,18 +992,7 @@ class FakeSlack:
         message = channel.message(message_ts)
         if message is None:
             raise AssertionError(f"no message {message_ts} in {channel_id}")
-        payload["container"] = {
-            "type": "message",
-            "message_ts": message_ts,
-            "channel_id": channel_id,
-            "is_ephemeral": False,
-        }
-        payload["channel"] = {"id": channel_id, "name": delivery.channel_name(channel)}
-        payload["message"] = message_dict(self.ws, channel, message, metadata=True)
-        payload["state"] = {"values": {}}
-        payload["response_url"] = self._new_response_url(
-            "block_actions", channel_id, user_id, message_ts
-        )
+        self._in_message(payload, user_id, channel, message_ts, message)
         return message.blocks or []
 
     def _action_ephemeral(
@@ -1041,20 +1005,33 @@ class FakeSlack:
                 continue
             if blockkit.find_action(shown.blocks, action_id) is None:
                 continue
-            ts = self.ws.ephemeral_ts[index]
-            payload["container"] = {
-                "type": "message",
-                "message_ts": ts,
-                "channel_id": channel_id,
-                "is_ephemeral": True,
-            }
-            payload["channel"] = {"id": channel_id, "name": delivery.channel_name(channel)}
-            payload["state"] = {"values": {}}
-            payload["response_url"] = self._new_response_url(
-                "block_actions", channel_id, user_id, ts, is_ephemeral=True
-            )
+            self._in_message(payload, user_id, channel, self.ws.ephemeral_ts[index], None)
             return shown.blocks
         raise AssertionError(f"{user_id} was shown no ephemeral in {channel_id} with {action_id!r}")
+
+    def _in_message(
+        self,
+        payload: JSONDict,
+        user_id: str,
+        channel: Channel,
+        ts: str,
+        message: Message | None,
+    ) -> None:
+        """Fill in a block action's message container (`message` None: an ephemeral one)."""
+        is_ephemeral = message is None
+        payload["container"] = {
+            "type": "message",
+            "message_ts": ts,
+            "channel_id": channel.id,
+            "is_ephemeral": is_ephemeral,
+        }
+        payload["channel"] = {"id": channel.id, "name": delivery.channel_name(channel)}
+        if message is not None:
+            payload["message"] = message_dict(self.ws, channel, message, metadata=True)
+        payload["state"] = {"values": {}}
+        payload["response_url"] = self._new_response_url(
+            "block_actions", channel.id, user_id, ts, is_ephemeral=is_ephemeral
+        )
 
     def _action(self, block: JSONDict, element: JSONDict, value: object) -> JSONDict:
         kind = element.get("type")
@@ -1139,9 +1116,23 @@ class FakeSlack:
         deliveries = [self.send_event(e, via=via) for e in chosen] if deliver else []
         return ActionResult(message=message, deliveries=deliveries, events=chosen)
 
-    def _person_in(self, user_id: str, channel_id: str) -> Channel:
-        self._user(user_id)
-        return self._channel(channel_id)
+    def _person_act(
+        self,
+        deliver: bool,
+        via: Via | None,
+        act: Callable[Concatenate[Workspace, Channel, str, P], tuple[Message, list[Pending]]],
+        user_id: str,
+        channel_id: str,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> ActionResult:
+        """A person's act: `act(ws, channel, user_id, *args, **kwargs)`, then its events."""
+
+        def change() -> tuple[Message, list[Pending]]:
+            self._user(user_id)
+            return act(self.ws, self._channel(channel_id), user_id, *args, **kwargs)
+
+        return self._act(change, deliver, via)
 
     def post_user_message(
         self,
@@ -1160,21 +1151,18 @@ class FakeSlack:
         With `thread_ts` it is a reply, with `reply_broadcast=True` one also sent to the
         channel (subtype thread_broadcast); `subtype="me_message"` is a /me message.
         """
-
-        def change() -> tuple[Message, list[Pending]]:
-            channel = self._person_in(user_id, channel_id)
-            return actions.post(
-                self.ws,
-                channel,
-                user_id,
-                text,
-                thread_ts=thread_ts,
-                reply_broadcast=reply_broadcast,
-                subtype=subtype,
-                base_url=self.base_url,
-            )
-
-        return self._act(change, deliver, via)
+        return self._person_act(
+            deliver,
+            via,
+            actions.post,
+            user_id,
+            channel_id,
+            text,
+            thread_ts=thread_ts,
+            reply_broadcast=reply_broadcast,
+            subtype=subtype,
+            base_url=self.base_url,
+        )
 
     def edit_user_message(
         self,
@@ -1187,12 +1175,16 @@ class FakeSlack:
         via: Via | None = None,
     ) -> ActionResult:
         """The author edits a message (`message_changed`); old versions stay in `revisions`."""
-
-        def change() -> tuple[Message, list[Pending]]:
-            channel = self._person_in(user_id, channel_id)
-            return actions.edit_own(self.ws, channel, user_id, ts, new_text, base_url=self.base_url)
-
-        return self._act(change, deliver, via)
+        return self._person_act(
+            deliver,
+            via,
+            actions.edit_own,
+            user_id,
+            channel_id,
+            ts,
+            new_text,
+            base_url=self.base_url,
+        )
 
     def delete_user_message(
         self,
@@ -1205,12 +1197,9 @@ class FakeSlack:
     ) -> ActionResult:
         """The author deletes a message (`message_deleted`; a thread parent with replies
         becomes a tombstone, sent as `message_changed`). It also leaves the pins."""
-
-        def change() -> tuple[Message, list[Pending]]:
-            channel = self._person_in(user_id, channel_id)
-            return actions.delete_own(self.ws, channel, user_id, ts, base_url=self.base_url)
-
-        return self._act(change, deliver, via)
+        return self._person_act(
+            deliver, via, actions.delete_own, user_id, channel_id, ts, base_url=self.base_url
+        )
 
     def add_reaction(
         self,
@@ -1223,12 +1212,9 @@ class FakeSlack:
         via: Via | None = None,
     ) -> ActionResult:
         """A person reacts to a message with emoji `name` (`reaction_added`)."""
-
-        def change() -> tuple[Message, list[Pending]]:
-            channel = self._person_in(user_id, channel_id)
-            return actions.react(self.ws, channel, user_id, ts, name, add=True)
-
-        return self._act(change, deliver, via)
+        return self._person_act(
+            deliver, via, actions.react, user_id, channel_id, ts, name, add=True
+        )
 
     def remove_reaction(
         self,
@@ -1241,12 +1227,9 @@ class FakeSlack:
         via: Via | None = None,
     ) -> ActionResult:
         """A person takes back their reaction `name` (`reaction_removed`)."""
-
-        def change() -> tuple[Message, list[Pending]]:
-            channel = self._person_in(user_id, channel_id)
-            return actions.react(self.ws, channel, user_id, ts, name, add=False)
-
-        return self._act(change, deliver, via)
+        return self._person_act(
+            deliver, via, actions.react, user_id, channel_id, ts, name, add=False
+        )
 
     def pin_message(
         self,
@@ -1258,20 +1241,16 @@ class FakeSlack:
         via: Via | None = None,
     ) -> ActionResult:
         """A member pins a message: `pin_added`, and the `pinned_item` message Slack posts."""
-
-        def change() -> tuple[Message, list[Pending]]:
-            channel = self._person_in(user_id, channel_id)
-            actions.require_writable(channel, user_id, "pin")
-            return actions.pin(
-                self.ws,
-                channel,
-                user_id,
-                ts,
-                store=self.system_messages,
-                base_url=self.base_url,
-            )
-
-        return self._act(change, deliver, via)
+        return self._person_act(
+            deliver,
+            via,
+            actions.member_pin,
+            user_id,
+            channel_id,
+            ts,
+            store=self.system_messages,
+            base_url=self.base_url,
+        )
 
     def unpin_message(
         self,
@@ -1283,13 +1262,9 @@ class FakeSlack:
         via: Via | None = None,
     ) -> ActionResult:
         """A member un-pins a message (`pin_removed`)."""
-
-        def change() -> tuple[Message, list[Pending]]:
-            channel = self._person_in(user_id, channel_id)
-            actions.require_writable(channel, user_id, "unpin")
-            return actions.unpin(self.ws, channel, user_id, ts, base_url=self.base_url)
-
-        return self._act(change, deliver, via)
+        return self._person_act(
+            deliver, via, actions.member_unpin, user_id, channel_id, ts, base_url=self.base_url
+        )
 
     def share_file(
         self,
@@ -1308,23 +1283,19 @@ class FakeSlack:
 
         The file's url_private serves `content` to the bot token, like Slack's.
         """
-        data = content.encode() if isinstance(content, str) else content
-
-        def change() -> tuple[Message, list[Pending]]:
-            channel = self._person_in(user_id, channel_id)
-            return actions.share_file(
-                self.ws,
-                channel,
-                user_id,
-                name,
-                data,
-                title=title,
-                text=text,
-                thread_ts=thread_ts,
-                base_url=self.base_url,
-            )
-
-        return self._act(change, deliver, via)
+        return self._person_act(
+            deliver,
+            via,
+            actions.share_file,
+            user_id,
+            channel_id,
+            name,
+            content.encode() if isinstance(content, str) else content,
+            title=title,
+            text=text,
+            thread_ts=thread_ts,
+            base_url=self.base_url,
+        )
 
     def join_channel(
         self,
@@ -1337,16 +1308,15 @@ class FakeSlack:
     ) -> ActionResult:
         """A person joins a public channel, or is added by `inviter` (needed for private
         ones): `member_joined_channel`, and the `channel_join` message."""
-
-        def change() -> tuple[Message, list[Pending]]:
-            channel = self._person_in(user_id, channel_id)
-            if inviter is not None and inviter not in self.ws.users:
-                raise AssertionError(f"unknown inviter {inviter!r}")
-            return actions.join(
-                self.ws, channel, user_id, inviter=inviter, store=self.system_messages
-            )
-
-        return self._act(change, deliver, via)
+        return self._person_act(
+            deliver,
+            via,
+            actions.join,
+            user_id,
+            channel_id,
+            inviter=inviter,
+            store=self.system_messages,
+        )
 
     def leave_channel(
         self,
@@ -1357,12 +1327,9 @@ class FakeSlack:
         via: Via | None = None,
     ) -> ActionResult:
         """A person leaves a channel: `member_left_channel`, and the `channel_leave` message."""
-
-        def change() -> tuple[Message, list[Pending]]:
-            channel = self._person_in(user_id, channel_id)
-            return actions.leave(self.ws, channel, user_id, store=self.system_messages)
-
-        return self._act(change, deliver, via)
+        return self._person_act(
+            deliver, via, actions.leave, user_id, channel_id, store=self.system_messages
+        )
 
     def post_bot_message(
         self,

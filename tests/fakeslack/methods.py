@@ -597,39 +597,85 @@ def _in_range(
     return not (latest is not None and (key > latest or (key == latest and not inclusive)))
 
 
+@dataclass
+class _HistoryArgs:
+    """The window, page size, cursor and metadata arguments of a history method."""
+
+    oldest: tuple[int, int] | None
+    latest: tuple[int, int] | None
+    inclusive: bool
+    limit: int
+    cursor: str | None
+    metadata: bool
+
+    def selects(self, ts: str, *, newest_first: bool) -> bool:
+        """Whether a message at `ts` is in the window and not before the cursor."""
+        if not _in_range(ts, self.oldest, self.latest, self.inclusive):
+            return False
+        if self.cursor is None:
+            return True
+        key, cursor = ts_key(ts), ts_key(self.cursor)
+        return key <= cursor if newest_first else key >= cursor
+
+
+def _history_args(ctx: ApiContext, default_limit: int, max_limit: int) -> _HistoryArgs:
+    return _HistoryArgs(
+        oldest=_ts_bound(ctx, "oldest"),
+        latest=_ts_bound(ctx, "latest"),
+        inclusive=ctx.bool_arg("inclusive"),
+        limit=min(max(ctx.int_arg("limit", default_limit), 1), max_limit),
+        cursor=_ts_cursor(ctx),
+        metadata=ctx.bool_arg("include_all_metadata"),
+    )
+
+
+def _history_page(
+    ctx: ApiContext,
+    channel: Channel,
+    args: _HistoryArgs,
+    head: list[Message],
+    selected: list[Message],
+    **extra: Any,
+) -> JSONDict:
+    """`head`, then up to `limit` of `selected`; a cursor to the rest when there is more."""
+    more = len(selected) > args.limit
+    result: JSONDict = {
+        "messages": [
+            message_dict(ctx.ws, channel, m, metadata=args.metadata, base_url=ctx.base_url)
+            for m in [*head, *selected[: args.limit]]
+        ],
+        "has_more": more,
+        **extra,
+    }
+    if more:
+        result["response_metadata"] = {
+            "next_cursor": _encode_cursor(f"next_ts:{selected[args.limit].ts}")
+        }
+    return result
+
+
 @api("conversations.history")
 def conversations_history(ctx: ApiContext) -> JSONDict:
     """Top-level messages of a conversation, newest first."""
     channel = _visible(ctx, ctx.req_str("channel"))
     _member(ctx, channel)
-    oldest = _ts_bound(ctx, "oldest")
-    latest = _ts_bound(ctx, "latest")
-    inclusive = ctx.bool_arg("inclusive")
-    limit = min(max(ctx.int_arg("limit", 100), 1), 999)
-    cursor = _ts_cursor(ctx)
-    metadata = ctx.bool_arg("include_all_metadata")
+    args = _history_args(ctx, 100, 999)
     selected = [
         m
         for m in reversed(channel.messages)
         if (not m.is_reply or m.subtype == "thread_broadcast")
-        and _in_range(m.ts, oldest, latest, inclusive)
-        and (cursor is None or ts_key(m.ts) <= ts_key(cursor))
+        and args.selects(m.ts, newest_first=True)
     ]
-    page = selected[:limit]
-    result: JSONDict = {
-        "messages": [
-            message_dict(ctx.ws, channel, m, metadata=metadata, base_url=ctx.base_url) for m in page
-        ],
-        "has_more": len(selected) > limit,
-        "pin_count": len(channel.pins),
-        "channel_actions_ts": None,
-        "channel_actions_count": 0,
-    }
-    if len(selected) > limit:
-        result["response_metadata"] = {
-            "next_cursor": _encode_cursor(f"next_ts:{selected[limit].ts}")
-        }
-    return result
+    return _history_page(
+        ctx,
+        channel,
+        args,
+        [],
+        selected,
+        pin_count=len(channel.pins),
+        channel_actions_ts=None,
+        channel_actions_count=0,
+    )
 
 
 @api("conversations.replies")
@@ -642,38 +688,11 @@ def conversations_replies(ctx: ApiContext) -> JSONDict:
     parent = channel.message(ts)
     if parent is None:
         raise SlackError("thread_not_found")
-    oldest = _ts_bound(ctx, "oldest")
-    latest = _ts_bound(ctx, "latest")
-    inclusive = ctx.bool_arg("inclusive")
-    limit = min(max(ctx.int_arg("limit", 1000), 1), 1000)
-    cursor = _ts_cursor(ctx)
-    metadata = ctx.bool_arg("include_all_metadata")
+    args = _history_args(ctx, 1000, 1000)
     if parent.is_reply:
-        return {
-            "messages": [
-                message_dict(ctx.ws, channel, parent, metadata=metadata, base_url=ctx.base_url)
-            ],
-            "has_more": False,
-        }
-    replies = [
-        m
-        for m in channel.replies(ts)
-        if _in_range(m.ts, oldest, latest, inclusive)
-        and (cursor is None or ts_key(m.ts) >= ts_key(cursor))
-    ]
-    page = replies[:limit]
-    result: JSONDict = {
-        "messages": [
-            message_dict(ctx.ws, channel, m, metadata=metadata, base_url=ctx.base_url)
-            for m in [parent, *page]
-        ],
-        "has_more": len(replies) > limit,
-    }
-    if len(replies) > limit:
-        result["response_metadata"] = {
-            "next_cursor": _encode_cursor(f"next_ts:{replies[limit].ts}")
-        }
-    return result
+        return _history_page(ctx, channel, args, [parent], [])
+    replies = [m for m in channel.replies(ts) if args.selects(m.ts, newest_first=False)]
+    return _history_page(ctx, channel, args, [parent], replies)
 
 
 @api("conversations.join")
@@ -956,7 +975,7 @@ def pins_list(ctx: ApiContext) -> JSONDict:
 
 
 def _view_arg(ctx: ApiContext, kinds: tuple[str, ...]) -> JSONDict:
-    """The validated `view` argument."""
+    """The validated `view` argument (at most 250 kB)."""
     view = ctx.args.get("view")
     if not isinstance(view, dict):
         raise SlackError("invalid_arguments", **_explain("view must be a JSON object"))
@@ -965,6 +984,7 @@ def _view_arg(ctx: ApiContext, kinds: tuple[str, ...]) -> JSONDict:
         problems = [f"must be one of {', '.join(kinds)} [json-pointer:/view/type]"]
     if problems:
         raise SlackError("invalid_arguments", **_explain(*problems))
+    _view_size(view)
     return view
 
 
@@ -1070,23 +1090,24 @@ def replace_view(ctx: ApiContext, stored: JSONDict, view: JSONDict) -> JSONDict:
     return replacement
 
 
+def _new_modal(ctx: ApiContext) -> tuple[JSONDict, Trigger]:
+    """The modal a views.open / views.push call brings, and the trigger it exchanged."""
+    view = _view_arg(ctx, ("modal",))
+    _external_id_free(ctx, view)
+    return view, _consume_trigger(ctx)
+
+
 @api("views.open")
 def views_open(ctx: ApiContext) -> JSONDict:
     """Open a modal for the user who triggered the interaction."""
-    view = _view_arg(ctx, ("modal",))
-    _view_size(view)
-    _external_id_free(ctx, view)
-    trigger = _consume_trigger(ctx)
+    view, trigger = _new_modal(ctx)
     return {"view": view_dict(open_modal(ctx, view, trigger.user))}
 
 
 @api("views.push")
 def views_push(ctx: ApiContext) -> JSONDict:
     """Push a modal onto the open stack (at most three deep)."""
-    view = _view_arg(ctx, ("modal",))
-    _view_size(view)
-    _external_id_free(ctx, view)
-    trigger = _consume_trigger(ctx)
+    view, trigger = _new_modal(ctx)
     stack = ctx.ws.view_stacks.get(trigger.user or "", [])
     if not stack:
         raise SlackError("not_found")
@@ -1099,7 +1120,6 @@ def views_push(ctx: ApiContext) -> JSONDict:
 def views_update(ctx: ApiContext) -> JSONDict:
     """Replace an open view, found by view_id or external_id, optionally checking its hash."""
     view = _view_arg(ctx, ("modal", "home"))
-    _view_size(view)
     ws = ctx.ws
     stored: JSONDict | None = None
     if ctx.has("view_id"):
@@ -1121,7 +1141,6 @@ def views_update(ctx: ApiContext) -> JSONDict:
 def views_publish(ctx: ApiContext) -> JSONDict:
     """Publish a user's App Home tab."""
     view = _view_arg(ctx, ("home",))
-    _view_size(view)
     ws = ctx.ws
     user_id = ctx.req_str("user_id")
     current = next(

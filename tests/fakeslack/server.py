@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Protocol
+from types import TracebackType
+from typing import Any, Protocol, Self
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,30 @@ class Router(Protocol):
     def route(self, request: HttpRequest) -> HttpReply:
         """Answer `request`."""
         ...
+
+
+class Service(ABC):
+    """Something that serves between `start()` and `stop()`, also as a `with` block."""
+
+    @abstractmethod
+    def start(self) -> Service:
+        """Start serving; return self."""
+
+    @abstractmethod
+    def stop(self) -> None:
+        """Stop serving (idempotent)."""
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
 
 
 class _Handler(BaseHTTPRequestHandler):
