@@ -51,6 +51,7 @@ def post(
         thread_ts=thread_ts,
     )
     assert incident.id is not None
+    bot_user_id = ctx.slack.identity().user_id  # may call Slack once: not inside a transaction
     with ctx.db.session() as session:
         incidents.record_bot_post(
             session,
@@ -58,7 +59,7 @@ def post(
             channel_id=incident.channel_id,
             ts=ts,
             text=text,
-            bot_user_id=ctx.slack.identity().user_id,
+            bot_user_id=bot_user_id,
             now=ctx.clock.now(),
             kind=str(kind),
             thread_ts=thread_ts,

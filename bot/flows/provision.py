@@ -18,7 +18,7 @@ from sqlmodel import select
 from bot import blocks
 from bot.context import Context
 from bot.ids import MetadataType
-from bot.models import Incident, TimelineEvent, TimelineKind
+from bot.models import Incident, TaskKind, TimelineEvent, TimelineKind
 from bot.render import render, truncate
 from bot.services import incidents, tasks
 from bot.slack.gateway import Channel, SlackCallFailed
@@ -299,6 +299,7 @@ def _announce(ctx: Context, incident: Incident, *, look_first: bool) -> Incident
 def _record_post(ctx: Context, incident: Incident, channel: str, ts: str, what: str) -> None:
     """Put one of the bot's own set-up posts on the timeline (once)."""
     assert incident.id is not None
+    bot_user_id = ctx.slack.identity().user_id  # may call Slack once: not inside a transaction
     with ctx.db.session() as session:
         incidents.record_bot_post(
             session,
@@ -306,7 +307,7 @@ def _record_post(ctx: Context, incident: Incident, channel: str, ts: str, what: 
             channel_id=channel,
             ts=ts,
             text=f"Posted the {what}",
-            bot_user_id=ctx.slack.identity().user_id,
+            bot_user_id=bot_user_id,
             now=ctx.clock.now(),
             kind=what,
         )
@@ -349,9 +350,8 @@ def _tell_reporter(ctx: Context, outcome: Outcome, next_attempt: datetime | None
     incident = _load(ctx, outcome.incident_id)
     if incident.failure_notice_sent or outcome.error is None:
         return
-    missing = [STEP_WORDS[step] for step in missing_steps(ctx, incident)]
-    if "confirmation" in missing_steps(ctx, incident) and len(missing) > 1:
-        missing.remove(STEP_WORDS["confirmation"])
+    # The notice itself stands in for the confirmation, so that step goes unmentioned.
+    missing = [STEP_WORDS[step] for step in missing_steps(ctx, incident) if step != "confirmation"]
     text = render(
         "setup_failed.j2",
         incident=incident,
@@ -404,8 +404,12 @@ def run_claimed(ctx: Context, claim: tasks.Claim) -> Outcome:
     return outcome
 
 
-def run_now(ctx: Context, task_id: int) -> Outcome | None:
-    """Claim and run one provisioning task at once; None if another process holds it."""
+def run_for(ctx: Context, incident_id: int) -> Outcome | None:
+    """Run an incident's set-up at once; None when it is done or another process holds it."""
+    with ctx.db.session() as session:
+        task_id = tasks.find(session=session, incident_id=incident_id, kind=TaskKind.PROVISION)
+    if task_id is None:
+        return None
     claim = tasks.claim_task(db=ctx.db, task_id=task_id, now=ctx.clock.now())
     if claim is None:
         return None

@@ -6,7 +6,6 @@ import logging
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
-from sqlmodel import select
 
 from bot import blocks
 from bot.commands import Invocation
@@ -15,7 +14,6 @@ from bot.errors import InvalidInput, UserError
 from bot.flows import provision
 from bot.handlers import errors
 from bot.ids import ActionId, BlockId, CallbackId
-from bot.models import ScheduledTask, TaskKind
 from bot.services.declare import declare, validate_declaration
 
 log = logging.getLogger(__name__)
@@ -59,16 +57,11 @@ def register(app: App, ctx: Context) -> None:
                 now=ctx.clock.now(),
                 declared_in_channel=origin,
             )
-            task_id = session.exec(
-                select(ScheduledTask.id).where(
-                    ScheduledTask.incident_id == incident.id,
-                    ScheduledTask.kind == TaskKind.PROVISION,
-                )
-            ).one()
         ack()
         log.info("%s declared by %s", incident.reference, user_id)
-        assert task_id is not None
-        errors.defer(ctx, body, lambda: provision.run_now(ctx, task_id))
+        incident_id = incident.id
+        assert incident_id is not None
+        errors.defer(ctx, body, lambda: provision.run_for(ctx, incident_id))
 
     def handle_retry_setup(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()
@@ -80,14 +73,7 @@ def register(app: App, ctx: Context) -> None:
             incident_id = int(actions[0].get("value", ""))
         except ValueError:
             raise UserError("That button is not valid any more.") from None
-        with ctx.db.session() as session:
-            task_id = session.exec(
-                select(ScheduledTask.id).where(
-                    ScheduledTask.incident_id == incident_id,
-                    ScheduledTask.kind == TaskKind.PROVISION,
-                )
-            ).first()
-        outcome = provision.run_now(ctx, task_id) if task_id is not None else None
+        outcome = provision.run_for(ctx, incident_id)
         if outcome is None:
             respond(
                 text="The set-up is already complete or being retried right now.",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from slack_bolt import Ack, App
@@ -71,6 +71,26 @@ def _change(
         return incident, result
 
 
+def _announce_change(
+    ctx: Context,
+    invocation: Invocation,
+    incident: Incident,
+    change: Callable[[Session, Incident, datetime], object],
+    template: str,
+    *,
+    announce: bool = False,
+    **extra: Any,
+) -> None:
+    """Apply a service change, then tell the channel (and the announcement) and sync."""
+    assert incident.id is not None
+    now = ctx.clock.now()
+    updated, result = _change(ctx, incident.id, lambda s, i: change(s, i, now))
+    text = render(
+        template, actor=invocation.user_id, incident=updated, change=result, now=now, **extra
+    )
+    show.post_and_sync(ctx, incident.id, text, announce=announce)
+
+
 def _person(ctx: Context, text: str) -> str:
     """The user ID of a mention a person typed, checked with Slack."""
     match = _MENTION.match(text.strip())
@@ -115,15 +135,13 @@ def run_status(ctx: Context, invocation: Invocation) -> None:
     if target == IncidentStatus.CLOSED:
         run_close(ctx, invocation)
         return
-    assert incident.id is not None
-    now = ctx.clock.now()
-    updated, changes = _change(
+    _announce_change(
         ctx,
-        incident.id,
-        lambda s, i: incidents.change_status(s, i, target, actor=invocation.user_id, now=now),
+        invocation,
+        incident,
+        lambda s, i, now: incidents.change_status(s, i, target, actor=invocation.user_id, now=now),
+        "status_changed.j2",
     )
-    text = render("status_changed.j2", actor=invocation.user_id, incident=updated, change=changes)
-    show.post_and_sync(ctx, incident.id, text)
 
 
 def run_severity(ctx: Context, invocation: Invocation) -> None:
@@ -133,40 +151,33 @@ def run_severity(ctx: Context, invocation: Invocation) -> None:
         labels = ", ".join(s.label for s in ctx.policy.severities.values())
         raise UserError(f"Give the new severity: `/incident severity <{labels}>`.")
     key = incidents.parse_severity(invocation.args.split()[0], ctx.policy)
-    assert incident.id is not None
-    now = ctx.clock.now()
-    updated, changes = _change(
+    _announce_change(
         ctx,
-        incident.id,
-        lambda s, i: incidents.change_severity(
+        invocation,
+        incident,
+        lambda s, i, now: incidents.change_severity(
             s, i, key, actor=invocation.user_id, now=now, policy=ctx.policy
         ),
-    )
-    text = render(
         "severity_changed.j2",
-        actor=invocation.user_id,
-        incident=updated,
-        change=changes,
+        announce=True,
         severity=ctx.policy.severity(key),
     )
-    show.post_and_sync(ctx, incident.id, text, announce=True)
 
 
 def run_priority(ctx: Context, invocation: Invocation) -> None:
     """`priority P2` or `priority <impact> <urgency>`."""
     incident = _incident(ctx, invocation)
     priority, impact, urgency = incidents.parse_priority(invocation.args, ctx.policy)
-    assert incident.id is not None
-    now = ctx.clock.now()
-    updated, changes = _change(
+    _announce_change(
         ctx,
-        incident.id,
-        lambda s, i: incidents.change_priority(
+        invocation,
+        incident,
+        lambda s, i, now: incidents.change_priority(
             s, i, priority, impact=impact, urgency=urgency, actor=invocation.user_id, now=now
         ),
+        "priority_changed.j2",
+        announce=True,
     )
-    text = render("priority_changed.j2", actor=invocation.user_id, incident=updated, change=changes)
-    show.post_and_sync(ctx, incident.id, text, announce=True)
 
 
 def run_role(ctx: Context, invocation: Invocation) -> None:
@@ -270,38 +281,34 @@ def run_resolve(ctx: Context, invocation: Invocation) -> None:
 def run_close(ctx: Context, invocation: Invocation) -> None:
     """`close`: only from resolved, with the required fields filled."""
     incident = _incident(ctx, invocation)
-    assert incident.id is not None
-    now = ctx.clock.now()
-    updated, _ = _change(
+    severity = ctx.policy.severity(incident.severity)
+    _announce_change(
         ctx,
-        incident.id,
-        lambda s, i: incidents.close(s, i, actor=invocation.user_id, now=now, policy=ctx.policy),
-    )
-    severity = ctx.policy.severity(updated.severity)
-    text = render(
+        invocation,
+        incident,
+        lambda s, i, now: incidents.close(
+            s, i, actor=invocation.user_id, now=now, policy=ctx.policy
+        ),
         "closed.j2",
-        actor=invocation.user_id,
-        incident=updated,
+        announce=True,
         severity=severity,
         pir_required=severity.pir_required,
     )
-    show.post_and_sync(ctx, incident.id, text, announce=True)
 
 
 def run_reopen(ctx: Context, invocation: Invocation) -> None:
     """`reopen`: back to investigating, with a new impact period."""
     incident = _incident(ctx, invocation)
-    assert incident.id is not None
-    now = ctx.clock.now()
-    updated, changes = _change(
+    _announce_change(
         ctx,
-        incident.id,
-        lambda s, i: incidents.reopen(s, i, actor=invocation.user_id, now=now, policy=ctx.policy),
+        invocation,
+        incident,
+        lambda s, i, now: incidents.reopen(
+            s, i, actor=invocation.user_id, now=now, policy=ctx.policy
+        ),
+        "reopened.j2",
+        announce=True,
     )
-    text = render(
-        "reopened.j2", actor=invocation.user_id, incident=updated, change=changes, now=now
-    )
-    show.post_and_sync(ctx, incident.id, text, announce=True)
 
 
 def run_started(ctx: Context, invocation: Invocation) -> None:
@@ -312,14 +319,14 @@ def run_started(ctx: Context, invocation: Invocation) -> None:
     person = ctx.slack.user(invocation.user_id)
     now = ctx.clock.now()
     when = parse_moment(invocation.args, now=now, tz=person.tz if person else None)
-    assert incident.id is not None
-    updated, _ = _change(
+    _announce_change(
         ctx,
-        incident.id,
-        lambda s, i: incidents.set_impact_start(s, i, when, actor=invocation.user_id, now=now),
+        invocation,
+        incident,
+        lambda s, i, now: incidents.set_impact_start(s, i, when, actor=invocation.user_id, now=now),
+        "impact_started.j2",
+        started=when,
     )
-    text = render("impact_started.j2", actor=invocation.user_id, incident=updated, started=when)
-    show.post_and_sync(ctx, incident.id, text)
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,17 @@ def schedule(
     return task
 
 
+def find(*, session: Session, incident_id: int, kind: str, key: str = "") -> int | None:
+    """The ID of an incident's task of this kind and key, if it has one."""
+    return session.exec(
+        sm_select(ScheduledTask.id).where(
+            ScheduledTask.incident_id == incident_id,
+            ScheduledTask.kind == kind,
+            ScheduledTask.key == key,
+        )
+    ).first()
+
+
 def _claimable(now: datetime) -> object:
     table = ScheduledTask.__table__  # type: ignore[attr-defined]
     return and_(
