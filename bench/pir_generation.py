@@ -13,7 +13,7 @@ Slack would return for that stretch, and the recorded messages lie outside it.
 
 Measured, as medians of single runs after one warm-up run:
 
-- complete timeline (one process covered the whole incident): `bot.flows.pir.request`
+- complete timeline (one process covered the whole incident): `bot.flows.review_generation.request`
   end to end (history read, build, render, upload, stored draft), and `pir.build` plus
   `pir.render` alone; the Web API calls the fake saw during each generation (target: no
   conversations.history or conversations.replies call, the upload's two calls and its POST);
@@ -63,7 +63,7 @@ from sqlalchemy import delete, func, insert, select
 
 from bot.context import Context
 from bot.db import Database
-from bot.flows import pir as pir_flow
+from bot.flows import review_generation as pir_flow
 from bot.migrate import upgrade
 from bot.models import (
     ActionItem,
@@ -80,7 +80,7 @@ from bot.models import (
 )
 from bot.policy import Policy, default_policy
 from bot.services import heartbeats, incidents
-from bot.services import pir as pir_service
+from bot.services import review_draft as pir_service
 
 TARGET_MS = 2000.0
 WARMUP = 1

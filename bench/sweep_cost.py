@@ -76,11 +76,11 @@ from bot.models import (
 )
 from bot.policy import Policy, default_policy
 from bot.scheduler import sweep
-from bot.services import inbox, tasks
+from bot.services import event_inbox, tasks
 
 TASKS_PER_INCIDENT = 10
 INBOX_PER_INCIDENT = 5
-PURGE_BATCH = int(inspect.signature(inbox.purge).parameters["limit"].default)
+PURGE_BATCH = int(inspect.signature(event_inbox.purge).parameters["limit"].default)
 TARGET_IDLE_MS = 20.0
 TARGET_GROWTH = 1.5
 WARMUP = 3
@@ -244,9 +244,9 @@ def _inbox_rows(
     rows = []
     for n in range(start, start + count):
         if old:
-            received = now - inbox.RETENTION - timedelta(seconds=rng.uniform(60, 7 * 86400))
+            received = now - event_inbox.RETENTION - timedelta(seconds=rng.uniform(60, 7 * 86400))
         else:
-            received = _earlier(rng, now, inbox.RETENTION - timedelta(hours=1))
+            received = _earlier(rng, now, event_inbox.RETENTION - timedelta(hours=1))
         kind = INBOX_TYPES[n % len(INBOX_TYPES)]
         channel = channels[n % len(channels)]
         dead = not old and n % 1000 == 999
@@ -343,7 +343,7 @@ def _pending_work(db: Database, now: datetime) -> dict[str, int]:
             .select_from(inbox_table)
             .where(
                 inbox_table.c.state == InboxState.DONE,
-                inbox_table.c.received_at < now - inbox.RETENTION,
+                inbox_table.c.received_at < now - event_inbox.RETENTION,
             )
         ).scalar_one()
     return {"due tasks": int(due), "retryable events": int(retry), "purgeable events": int(purge)}

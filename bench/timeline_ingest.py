@@ -49,7 +49,7 @@ from sqlmodel import select
 from bot.db import Database
 from bot.models import InboxEvent, TimelineEvent, TimelineKind
 from bot.runtime import Runtime
-from bot.services.declare import declare, validate_declaration
+from bot.services.declaration import declare, validate_declaration
 from bot.settings import Settings
 
 CHANNEL = "C0BENCHINC1"  # made up: the incident's channel exists only in the database

@@ -8,7 +8,14 @@ from slack_sdk import WebClient
 from bot.clock import Clock, SystemClock
 from bot.context import Context
 from bot.db import Database
-from bot.handlers import commands, declare, errors, events, lifecycle, reminders
+from bot.handlers import (
+    channel_events,
+    declare_form,
+    lifecycle_commands,
+    listener_replies,
+    reminder_buttons,
+    slash_command,
+)
 from bot.policy import Policy, load_policy
 from bot.settings import Settings
 from bot.slack.gateway import SlackGateway, make_clients
@@ -42,7 +49,13 @@ def create_app(settings: Settings, ctx: Context) -> App:
         token_verification_enabled=False,
         raise_error_for_unhandled_request=False,
     )
-    for module in (events, commands, declare, lifecycle, reminders):
+    for module in (
+        channel_events,
+        slash_command,
+        declare_form,
+        lifecycle_commands,
+        reminder_buttons,
+    ):
         module.register(app, ctx)
-    app.error(errors.handle_error(ctx))
+    app.error(listener_replies.handle_error(ctx))
     return app

@@ -18,7 +18,7 @@ from bot.db import Database
 from bot.errors import ConfigError
 from bot.models import Incident
 from bot.policy import Policy, load_policy
-from bot.services import actions, pir
+from bot.services import follow_up_actions, review_draft
 from bot.settings import Settings, load_settings
 
 
@@ -91,12 +91,12 @@ def _pir(reference: str, output: Path | None) -> int:
             ).first()
             if incident is None:
                 raise ConfigError(f"no incident {reference}")
-            draft = pir.latest(session, incident)
+            draft = review_draft.latest(session, incident)
             if draft is not None:
                 markdown = draft.markdown
             else:  # never drafted in Slack: render one from the record as it stands
-                context = pir.build(session, incident, _policy(), SystemClock().now())
-                markdown, _ = pir.render(context, _policy().templates_dir)
+                context = review_draft.build(session, incident, _policy(), SystemClock().now())
+                markdown, _ = review_draft.render(context, _policy().templates_dir)
     finally:
         db.dispose()
     if output is None:
@@ -111,7 +111,9 @@ def _actions(overdue: bool) -> int:
     db = _database()
     try:
         with db.session() as session:
-            rows = actions.listing(session, overdue_only=overdue, today=SystemClock().now().date())
+            rows = follow_up_actions.listing(
+                session, overdue_only=overdue, today=SystemClock().now().date()
+            )
             total: dict[int, list[int]] = {}
             for incident, item in rows:
                 done, count = total.get(incident.id or 0, [0, 0])

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from bot.clock import Clock
 from bot.db import Database
 from bot.policy import Policy
-from bot.services.channels import ChannelIndex
+from bot.services.channel_index import ChannelIndex
 from bot.slack.gateway import SlackGateway
 
 log = logging.getLogger(__name__)

@@ -13,25 +13,25 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.context import Context
-from bot.flows import pir, provision, reminders
-from bot.flows.recording import processor
+from bot.flows import channel_setup, reminder_delivery, review_generation
+from bot.flows.event_recording import processor
 from bot.models import TaskKind
-from bot.services import heartbeats, inbox, tasks
+from bot.services import event_inbox, heartbeats, tasks
 
 log = logging.getLogger(__name__)
 
 Runner = Callable[[Context, tasks.Claim], object]
 
 RUNNERS: dict[str, Runner] = {
-    TaskKind.PROVISION: provision.run_claimed,
-    TaskKind.NAG: reminders.run_claimed,
-    TaskKind.RESPONSE: reminders.run_claimed,
-    TaskKind.ESCALATION: reminders.run_claimed,
-    TaskKind.RESOLUTION: reminders.run_claimed,
-    TaskKind.STALE: reminders.run_claimed,
-    TaskKind.PIR: pir.run_claimed,
-    TaskKind.PIR_REVIEW: reminders.run_claimed,
-    TaskKind.ACTION_OVERDUE: reminders.run_claimed,
+    TaskKind.PROVISION: channel_setup.run_claimed,
+    TaskKind.NAG: reminder_delivery.run_claimed,
+    TaskKind.RESPONSE: reminder_delivery.run_claimed,
+    TaskKind.ESCALATION: reminder_delivery.run_claimed,
+    TaskKind.RESOLUTION: reminder_delivery.run_claimed,
+    TaskKind.STALE: reminder_delivery.run_claimed,
+    TaskKind.PIR: review_generation.run_claimed,
+    TaskKind.PIR_REVIEW: reminder_delivery.run_claimed,
+    TaskKind.ACTION_OVERDUE: reminder_delivery.run_claimed,
 }
 
 
@@ -40,8 +40,8 @@ def sweep(ctx: Context, *, limit: int = 50) -> int:
     now = ctx.clock.now()
     with ctx.db.session() as session:
         heartbeats.beat(session, ctx.process_id, now)
-    inbox.drain(ctx.db, now=now, process=processor(ctx, ctx.slack.identity().user_id))
-    inbox.purge(ctx.db, now=now)
+    event_inbox.drain(ctx.db, now=now, process=processor(ctx, ctx.slack.identity().user_id))
+    event_inbox.purge(ctx.db, now=now)
     claims = tasks.claim_due(db=ctx.db, now=now, limit=limit)
     for claim in claims:
         runner = RUNNERS.get(claim.kind)

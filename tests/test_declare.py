@@ -465,7 +465,7 @@ def test_incident_recorded_before_a_crash_is_set_up_on_start(
     from bot.db import Database
     from bot.migrate import upgrade
     from bot.policy import default_policy
-    from bot.services.declare import DeclareInput, declare
+    from bot.services.declaration import DeclareInput, declare
 
     db = Database.from_url(database_url)
     upgrade(db)

@@ -74,7 +74,7 @@ def _reload(bot: Harness, incident: Incident) -> Incident:
 
 
 def test_help_is_generated_from_the_registry(bot: Harness) -> None:
-    from bot.handlers.commands import build_registry
+    from bot.handlers.slash_command import build_registry
 
     text = _error(bot, bot.fake.alice, bot.fake.incidents, "help")
     for entry in build_registry().entries:

@@ -11,7 +11,7 @@ from sqlmodel import select
 from bot.db import Database
 from bot.models import Incident
 from bot.policy import default_policy
-from bot.services.declare import DeclareInput, declare
+from bot.services.declaration import DeclareInput, declare
 from bot.services.references import next_reference
 
 NOON = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

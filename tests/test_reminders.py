@@ -22,7 +22,7 @@ from bot.models import Incident, ScheduledTask, TaskState, TimelineEvent
 from bot.policy import default_policy
 from bot.scheduler import sweep
 from bot.services import tasks
-from bot.services.declare import DeclareInput, declare
+from bot.services.declaration import DeclareInput, declare
 from tests.conftest import Harness, make_policy, start_bot, wait_for
 from tests.fakeslack import FakeSlack
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.render import escape, link, mention, render, truncate
-from bot.services.declare import DeclareInput
+from bot.services.declaration import DeclareInput
 
 
 def _incident_like(title: str) -> DeclareInput:

@@ -9,7 +9,7 @@ from bot.db import Database
 from bot.models import ScheduledTask, TaskState
 from bot.policy import default_policy
 from bot.services import tasks
-from bot.services.declare import DeclareInput, declare
+from bot.services.declaration import DeclareInput, declare
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 

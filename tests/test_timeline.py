@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from bot.clock import ManualClock
 from bot.models import InboxEvent, Incident, TimelineEvent
 from bot.scheduler import sweep
-from bot.services import inbox
+from bot.services import event_inbox
 from tests.conftest import Harness, start_bot, wait_for
 from tests.fakeslack import FakeSlack
 
@@ -247,12 +247,12 @@ def test_an_event_failing_again_and_again_is_set_aside(bot: Harness, clock: Manu
     _, channel = _incident(bot)
     _poison(bot)
     bad = fake.post_user_message(fake.alice, channel, "poison")
-    for _ in range(inbox.MAX_ATTEMPTS + 2):
+    for _ in range(event_inbox.MAX_ATTEMPTS + 2):
         clock.advance(timedelta(hours=1))
         sweep(bot.ctx)
     stored = _inbox_row(bot, bad.message.ts)
     assert stored.state == "dead"
-    assert stored.attempts == inbox.MAX_ATTEMPTS
+    assert stored.attempts == event_inbox.MAX_ATTEMPTS
     assert "poisoned" in (stored.last_error or "")
     later = fake.post_user_message(fake.alice, channel, "after it")
     assert _row(bot, channel, later.message.ts) is not None

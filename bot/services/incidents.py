@@ -26,7 +26,7 @@ from bot.models import (
     TimelineKind,
 )
 from bot.policy import Policy
-from bot.services import reminders
+from bot.services import reminder_rules
 
 ORDER = [
     IncidentStatus.REPORTED,
@@ -243,7 +243,7 @@ def change_status(
         raise UserError(f"Use `/incident {word}`.")
     _stamp_up_to(session, incident, target, actor, now)
     set_field(session, incident, "status", target.value, actor=actor, now=now)
-    reminders.on_acknowledged(session, incident, now)
+    reminder_rules.on_acknowledged(session, incident, now)
     assert incident.id is not None
     record(
         session,
@@ -283,8 +283,8 @@ def resolve(
     if period is not None and period.ended_at is None:
         period.ended_at = now
         session.add(period)
-    reminders.on_resolved(session, incident, now)
-    reminders.on_resolved_review(session, incident, policy, now)
+    reminder_rules.on_resolved(session, incident, now)
+    reminder_rules.on_resolved_review(session, incident, policy, now)
     assert incident.id is not None
     record(
         session,
@@ -332,7 +332,7 @@ def close(
         )
     set_field(session, incident, "closed_at", now, actor=actor, now=now)
     set_field(session, incident, "status", IncidentStatus.CLOSED.value, actor=actor, now=now)
-    reminders.on_resolved(session, incident, now)
+    reminder_rules.on_resolved(session, incident, now)
     assert incident.id is not None
     record(session, incident.id, TimelineKind.CLOSED, now=now, actor=actor, text="Closed")
 
@@ -373,7 +373,7 @@ def reopen(
         )
     )
     session.flush()
-    reminders.on_reopened(session, incident, policy, now)
+    reminder_rules.on_reopened(session, incident, policy, now)
     record(
         session,
         incident.id,
@@ -469,7 +469,7 @@ def change_severity(
     old = incident.severity
     set_field(session, incident, "severity", key, actor=actor, now=now)
     if incident.is_open:
-        reminders.on_severity_change(session, incident, policy, now)
+        reminder_rules.on_severity_change(session, incident, policy, now)
     assert incident.id is not None
     old_label, new_label = policy.severity(old).label, policy.severity(key).label
     record(
@@ -621,7 +621,7 @@ def assign_role(
         if incident.status == IncidentStatus.REPORTED:
             # A commander taking the incident is its acknowledgement.
             _stamp(session, incident, "acknowledged_at", actor, now)
-        reminders.on_acknowledged(session, incident, now)
+        reminder_rules.on_acknowledged(session, incident, now)
     name = policy.role_name(role)
     record(
         session,
@@ -683,7 +683,7 @@ def post_update(
         set_field(session, incident, "impact_summary", data.impact.strip(), actor=actor, now=now)
     set_field(session, incident, "last_update_at", now, actor=actor, now=now)
     set_field(session, incident, "next_update_due_at", data.next_update_at, actor=actor, now=now)
-    reminders.on_update(session, incident, data.next_update_at, now)
+    reminder_rules.on_update(session, incident, data.next_update_at, now)
     assert incident.id is not None
     update = StatusUpdate(
         incident_id=incident.id,

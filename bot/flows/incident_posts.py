@@ -11,7 +11,7 @@ from typing import Any
 
 from bot import blocks
 from bot.context import Context
-from bot.flows.provision import topic_text
+from bot.flows.channel_setup import topic_text
 from bot.ids import MetadataType
 from bot.models import Incident
 from bot.render import render

@@ -8,13 +8,13 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 
 from bot import blocks
-from bot.commands import Invocation
+from bot.command_registry import Invocation
 from bot.context import Context
 from bot.errors import InvalidInput, UserError
-from bot.flows import provision
-from bot.handlers import errors
+from bot.flows import channel_setup
+from bot.handlers import listener_replies
 from bot.ids import ActionId, BlockId, CallbackId
-from bot.services.declare import declare, validate_declaration
+from bot.services.declaration import declare, validate_declaration
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ def open_declare_modal(ctx: Context, invocation: Invocation) -> None:
     view = blocks.declare_modal_dict(
         policy=ctx.policy, title=invocation.args, origin_channel=invocation.channel_id or None
     )
-    errors.open_modal(ctx, invocation.trigger_id, view)
+    listener_replies.open_modal(ctx, invocation.trigger_id, view)
 
 
 def _field_errors(errors: dict[str, str]) -> dict[str, str]:
@@ -61,11 +61,11 @@ def register(app: App, ctx: Context) -> None:
         log.info("%s declared by %s", incident.reference, user_id)
         incident_id = incident.id
         assert incident_id is not None
-        errors.defer(ctx, body, lambda: provision.run_for(ctx, incident_id))
+        listener_replies.defer(ctx, body, lambda: channel_setup.run_for(ctx, incident_id))
 
     def handle_retry_setup(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()
-        errors.defer(ctx, body, lambda: _retry_setup(body, respond))
+        listener_replies.defer(ctx, body, lambda: _retry_setup(body, respond))
 
     def _retry_setup(body: dict[str, Any], respond: Respond) -> None:
         actions = body.get("actions") or [{}]
@@ -73,7 +73,7 @@ def register(app: App, ctx: Context) -> None:
             incident_id = int(actions[0].get("value", ""))
         except ValueError:
             raise UserError("That button is not valid any more.") from None
-        outcome = provision.run_for(ctx, incident_id)
+        outcome = channel_setup.run_for(ctx, incident_id)
         if outcome is None:
             respond(
                 text="The set-up is already complete or being retried right now.",
@@ -82,7 +82,7 @@ def register(app: App, ctx: Context) -> None:
             )
         elif not outcome.done and outcome.error is not None:
             respond(
-                text=f"Still not done: {provision.explain(outcome.error)}. I will keep trying.",
+                text=f"Still not done: {channel_setup.explain(outcome.error)}. I will keep trying.",
                 response_type="ephemeral",
                 replace_original=False,
             )

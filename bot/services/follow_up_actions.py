@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from bot.errors import UserError
 from bot.models import ActionItem, ActionState, Incident, TaskKind, TimelineKind
-from bot.services import incidents, moments, reminders, tasks
+from bot.services import incidents, moments, reminder_rules, tasks
 
 _DUE = re.compile(r"\s+due\s+(.+)$", re.IGNORECASE)
 _OWNER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
@@ -134,7 +134,7 @@ def complete(
     item.done_at = now
     item.done_by = actor
     session.add(item)
-    reminders.cancel_key(session, incident, TaskKind.ACTION_OVERDUE, f"a{item.id}", now)
+    reminder_rules.cancel_key(session, incident, TaskKind.ACTION_OVERDUE, f"a{item.id}", now)
     return item
 
 

@@ -11,7 +11,7 @@ from bot.errors import InvalidInput
 from bot.models import Incident, IncidentStatus, TaskKind, TimelineEvent, TimelineKind
 from bot.models.incident import TITLE_MAX, IncidentBase
 from bot.policy import Policy
-from bot.services import incidents, reminders, tasks
+from bot.services import incidents, reminder_rules, tasks
 from bot.services.references import next_reference
 
 _FIELD_MESSAGES = {
@@ -104,7 +104,7 @@ def declare(
     )
     incidents.start_first_period(session, incident)
     session.flush()
-    reminders.arm(session, incident, policy, now)
+    reminder_rules.arm(session, incident, policy, now)
     tasks.schedule(
         session=session, incident_id=incident.id, kind=TaskKind.PROVISION, due_at=now, now=now
     )

@@ -6,9 +6,9 @@ from typing import Any
 
 from slack_bolt import Ack, App, Respond
 
-from bot.commands import Invocation, Registry, Subcommand, split
+from bot.command_registry import Invocation, Registry, Subcommand, split
 from bot.context import Context
-from bot.handlers import declare, errors, lifecycle, review
+from bot.handlers import declare_form, lifecycle_commands, listener_replies, review_commands
 from bot.ids import COMMAND
 from bot.render import render
 
@@ -21,11 +21,11 @@ def build_registry() -> Registry:
             name="declare",
             usage="declare [title]",
             help="declare a new incident (opens a form; plain `/incident` does too)",
-            run=declare.open_declare_modal,
+            run=declare_form.open_declare_modal,
         )
     )
-    lifecycle.add_to(registry)
-    review.add_to(registry)
+    lifecycle_commands.add_to(registry)
+    review_commands.add_to(registry)
     registry.add(Subcommand(name="help", usage="help", help="show this list", run=_run_help))
     return registry
 
@@ -72,9 +72,9 @@ def register(app: App, ctx: Context) -> None:
         text = f"{COMMAND} {command.get('text') or ''}".strip()
 
         def run() -> None:
-            lifecycle.record_command(ctx, invocation, text)
+            lifecycle_commands.record_command(ctx, invocation, text)
             entry.run(ctx, invocation)
 
-        errors.defer(ctx, command, run)
+        listener_replies.defer(ctx, command, run)
 
     app.command(COMMAND)(handle_incident_command)

@@ -32,7 +32,7 @@ from bot.models import (
 )
 from bot.policy import Policy, Severity, format_duration
 from bot.render import render
-from bot.services import incidents, reminders, tasks
+from bot.services import incidents, reminder_rules, tasks
 from bot.slack.gateway import SlackCallFailed
 
 log = logging.getLogger(__name__)
@@ -365,7 +365,7 @@ def _finish(
             fresh = session.get(Incident, incident.id)
             if fresh is not None and fresh.is_open:
                 if task.kind == TaskKind.NAG:
-                    reminders.schedule_nag(session, fresh, now + decided.follow_up, now)
+                    reminder_rules.schedule_nag(session, fresh, now + decided.follow_up, now)
                 else:
                     tasks.schedule(
                         session=session,

@@ -11,15 +11,15 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 
 from bot import blocks
-from bot.commands import Invocation
+from bot.command_registry import Invocation
 from bot.context import Context
 from bot.errors import UserError
-from bot.flows import incident as show
-from bot.handlers import errors
+from bot.flows import incident_posts as show
+from bot.handlers import listener_replies
 from bot.ids import ActionId
 from bot.models import Incident, ScheduledTask, TaskKind, TimelineKind
 from bot.render import render
-from bot.services import incidents, reminders
+from bot.services import incidents, reminder_rules
 
 LABELS = {
     TaskKind.NAG: "status update reminder",
@@ -55,9 +55,9 @@ def run_reminders(ctx: Context, invocation: Invocation) -> None:
         incident = incidents.require_by_channel(session, invocation.channel_id)
         rows = [
             _Row(label=_label(ctx, incident, task), due=task.due_at)
-            for task in reminders.pending(session, incident)
+            for task in reminder_rules.pending(session, incident)
         ]
-        counts = reminders.sent_counts(session, incident)
+        counts = reminder_rules.sent_counts(session, incident)
     readable = {
         LABELS.get(TaskKind(kind), kind) + "s": n for kind, n in counts.items() if kind in LABELS
     }
@@ -94,7 +94,7 @@ def register(app: App, ctx: Context) -> None:
             raise UserError(f"{incident.reference} is {incident.status}: no update is due.")
         view = blocks.update_modal(incident, ctx.policy).to_dict()
         trigger = str(body.get("trigger_id") or "")
-        errors.defer(ctx, body, lambda: errors.open_modal(ctx, trigger, view))
+        listener_replies.defer(ctx, body, lambda: listener_replies.open_modal(ctx, trigger, view))
 
     def handle_nag_snooze_action(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()
@@ -110,7 +110,9 @@ def register(app: App, ctx: Context) -> None:
         with ctx.db.session() as session:
             fresh = session.get(Incident, incident.id)
             assert fresh is not None
-            due = reminders.snooze(session, fresh, value["task"], timedelta(seconds=seconds), now)
+            due = reminder_rules.snooze(
+                session, fresh, value["task"], timedelta(seconds=seconds), now
+            )
             incidents.record(
                 session,
                 incident.id,
@@ -121,7 +123,7 @@ def register(app: App, ctx: Context) -> None:
                 data={"task": value["task"], "until": due.isoformat()},
             )
         text = render("snoozed.j2", actor=user, incident=incident, due=due)
-        errors.defer(ctx, body, lambda: show.post_and_sync(ctx, incident.id or 0, text))
+        listener_replies.defer(ctx, body, lambda: show.post_and_sync(ctx, incident.id or 0, text))
 
     app.action(ActionId.NAG_UPDATE)(handle_nag_update_action)
     app.action(re.compile(rf"^{ActionId.NAG_SNOOZE}:\d+$"))(handle_nag_snooze_action)

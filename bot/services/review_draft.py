@@ -28,7 +28,7 @@ from bot.models import (
 )
 from bot.policy import Policy, format_duration
 from bot.render import TEMPLATES_DIR
-from bot.services import actions, incidents
+from bot.services import follow_up_actions, incidents
 
 TBI = "To be investigated"
 TEMPLATE = "pir.md.j2"
@@ -169,8 +169,8 @@ def build(session: Session, incident: Incident, policy: Policy, now: datetime) -
             .where(StatusUpdate.incident_id == incident.id)
         ).one()
     )
-    items = actions.of_incident(session, incident)
-    done, total = actions.completion(items)
+    items = follow_up_actions.of_incident(session, incident)
+    done, total = follow_up_actions.completion(items)
     periods = incidents.periods(session, incident)
     start = incident.impact_started_at or incident.declared_at
     detect = (

@@ -15,7 +15,7 @@ from bot.context import Context
 from bot.errors import UserError
 from bot.models import Incident, PirDraft, TaskKind
 from bot.render import render
-from bot.services import heartbeats, pir, tasks, timeline
+from bot.services import event_ingest, heartbeats, review_draft, tasks
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def _record(
     with ctx.db.session() as session:
         for message in messages:
             event = {**message, "type": "message", "channel": channel}
-            timeline.ingest(session, incident_id, event, now=now, bot_user_id=bot_user)
+            event_ingest.ingest(session, incident_id, event, now=now, bot_user_id=bot_user)
 
 
 def generate(ctx: Context, claim: tasks.Claim, actor: str | None) -> Generated:
@@ -99,14 +99,14 @@ def generate(ctx: Context, claim: tasks.Claim, actor: str | None) -> Generated:
         with ctx.db.session() as session:
             fresh = session.get(Incident, claim.incident_id)
             assert fresh is not None
-            if not pir.has_content(session, fresh):
+            if not review_draft.has_content(session, fresh):
                 raise UserError(
                     f"{fresh.reference} has nothing on its timeline yet: no messages, updates or "
                     "notes to review. Try again once the channel has the story."
                 )
-            context = pir.build(session, fresh, ctx.policy, now)
-            version = pir.next_version(session, fresh)
-        markdown, template_error = pir.render(context, ctx.policy.templates_dir)
+            context = review_draft.build(session, fresh, ctx.policy, now)
+            version = review_draft.next_version(session, fresh)
+        markdown, template_error = review_draft.render(context, ctx.policy.templates_dir)
         filename = f"{incident.reference}-pir-v{version}.md"
         comment = render(
             "pir_posted.j2", incident=incident, version=version, template_error=template_error

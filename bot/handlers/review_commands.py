@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from bot.commands import Invocation, Registry, Subcommand
+from bot.command_registry import Invocation, Registry, Subcommand
 from bot.context import Context
 from bot.errors import UserError
-from bot.flows import incident as show
-from bot.flows import pir
+from bot.flows import incident_posts as show
+from bot.flows import review_generation
 from bot.render import render
-from bot.services import actions, incidents
+from bot.services import follow_up_actions, incidents
 
 
 def run_pir(ctx: Context, invocation: Invocation) -> None:
@@ -16,7 +16,7 @@ def run_pir(ctx: Context, invocation: Invocation) -> None:
     with ctx.db.session() as session:
         incident = incidents.require_by_channel(session, invocation.channel_id)
     assert incident.id is not None
-    generated = pir.request(ctx, incident.id, invocation.user_id)
+    generated = review_generation.request(ctx, incident.id, invocation.user_id)
     invocation.respond(
         f"Draft v{generated.draft.version} of the review is in the channel"
         + (
@@ -40,7 +40,7 @@ def run_action(ctx: Context, invocation: Invocation) -> None:
         with ctx.db.session() as session:
             fresh = session.get(type(incident), incident.id)
             assert fresh is not None
-            item = actions.complete(
+            item = follow_up_actions.complete(
                 session, fresh, int(words[1].lstrip("#")), actor=invocation.user_id, now=now
             )
         show.post(
@@ -49,7 +49,7 @@ def run_action(ctx: Context, invocation: Invocation) -> None:
             render("action_done.j2", actor=invocation.user_id, incident=incident, item=item),
         )
         return
-    text, owner, due = actions.parse(invocation.args, today=now.date())
+    text, owner, due = follow_up_actions.parse(invocation.args, today=now.date())
     severity = ctx.policy.severity(incident.severity)
     if severity.pir_required and (owner is None or due is None):
         missing = " and ".join(
@@ -68,7 +68,7 @@ def run_action(ctx: Context, invocation: Invocation) -> None:
     with ctx.db.session() as session:
         fresh = session.get(type(incident), incident.id)
         assert fresh is not None
-        item = actions.add(
+        item = follow_up_actions.add(
             session, fresh, text=text, owner=owner, due=due, actor=invocation.user_id, now=now
         )
     show.post(
@@ -82,8 +82,8 @@ def run_actions(ctx: Context, invocation: Invocation) -> None:
     """`actions`: the incident's follow-up actions and their state."""
     with ctx.db.session() as session:
         incident = incidents.require_by_channel(session, invocation.channel_id)
-        items = actions.of_incident(session, incident)
-    done, _ = actions.completion(items)
+        items = follow_up_actions.of_incident(session, incident)
+    done, _ = follow_up_actions.completion(items)
     invocation.respond(
         render(
             "actions_list.j2",

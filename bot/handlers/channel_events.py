@@ -9,10 +9,10 @@ from typing import Any
 from slack_bolt import App, BoltContext
 
 from bot.context import Context
-from bot.flows.recording import processor
+from bot.flows.event_recording import processor
 from bot.ids import COMMAND
 from bot.render import render
-from bot.services import inbox, timeline
+from bot.services import event_inbox, event_ingest
 
 log = logging.getLogger(__name__)
 
@@ -23,14 +23,14 @@ def register(app: App, ctx: Context) -> None:
     def record_event(body: dict[str, Any], context: BoltContext, next: Callable[[], Any]) -> Any:
         """Store and process an incident channel's event before Bolt acknowledges it."""
         if body.get("type") == "event_callback" and isinstance(body.get("event"), dict):
-            channel = timeline.channel_of(body["event"])
+            channel = event_ingest.channel_of(body["event"])
             event_id = body.get("event_id")
             if (
                 channel is not None
                 and isinstance(event_id, str)
                 and ctx.channels.incident_id(channel) is not None
             ):
-                inbox.receive(
+                event_inbox.receive(
                     ctx.db,
                     event_id=event_id,
                     body=body,

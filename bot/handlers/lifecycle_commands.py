@@ -12,12 +12,12 @@ from slack_bolt import Ack, App
 from sqlmodel import Session
 
 from bot import blocks
-from bot.commands import Invocation, Registry, Subcommand
+from bot.command_registry import Invocation, Registry, Subcommand
 from bot.context import Context
 from bot.errors import UserError
-from bot.flows import incident as show
-from bot.handlers import errors
-from bot.handlers.reminders import run_reminders
+from bot.flows import incident_posts as show
+from bot.handlers import listener_replies
+from bot.handlers.reminder_buttons import run_reminders
 from bot.ids import BlockId, CallbackId, MetadataType
 from bot.models import Incident, IncidentStatus, TimelineKind
 from bot.policy import format_duration
@@ -55,7 +55,7 @@ def record_command(ctx: Context, invocation: Invocation, text: str) -> None:
 
 
 def _open(ctx: Context, invocation: Invocation, view: dict[str, Any]) -> None:
-    errors.open_modal(ctx, invocation.trigger_id, view)
+    listener_replies.open_modal(ctx, invocation.trigger_id, view)
 
 
 def _change(
@@ -435,7 +435,7 @@ def register(app: App, ctx: Context) -> None:
             ack(response_action="errors", errors={BlockId.STATUS: exc.message[:150]})
             return
         ack()
-        errors.defer(ctx, body, lambda: _post_update(ctx, incident_id, update))
+        listener_replies.defer(ctx, body, lambda: _post_update(ctx, incident_id, update))
 
     def handle_resolve_submission(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         incident_id = _incident_of(view)
@@ -483,7 +483,7 @@ def register(app: App, ctx: Context) -> None:
             severity=severity,
             pir_required=severity.pir_required,
         )
-        errors.defer(
+        listener_replies.defer(
             ctx,
             body,
             lambda: show.post_and_sync(ctx, incident_id, text, announce=template == "resolved.j2"),
@@ -516,7 +516,7 @@ def register(app: App, ctx: Context) -> None:
             ack(response_action="errors", errors={BlockId.KNOWN: exc.message[:150]})
             return
         ack()
-        errors.defer(
+        listener_replies.defer(
             ctx,
             body,
             lambda: follow_up(
