@@ -79,7 +79,7 @@ from bot.models import (
     TimelineKind,
 )
 from bot.policy import Policy, default_policy
-from bot.services import heartbeats, incidents
+from bot.services import heartbeats, timeline_entries
 from bot.services import review_draft as pir_service
 
 TARGET_MS = 2000.0
@@ -208,7 +208,7 @@ def _key_event(n: int, at: datetime, channel: str) -> Values:
     if row["kind"] == TimelineKind.MESSAGE:
         row["channel_id"] = channel
         row["slack_ts"] = _ts(at)
-        row["dedupe_key"] = incidents.message_key(channel, row["slack_ts"])
+        row["dedupe_key"] = timeline_entries.message_key(channel, row["slack_ts"])
     row["actor_id"] = actor
     return row
 
@@ -269,7 +269,7 @@ def _timeline_rows(
                 is_key_event=False,
                 channel_id=channel,
                 slack_ts=ts,
-                dedupe_key=incidents.message_key(channel, ts),
+                dedupe_key=timeline_entries.message_key(channel, ts),
                 deleted_at=at + timedelta(minutes=1) if n % 997 == 0 else None,
             )
         rows.append(base)

@@ -26,7 +26,7 @@ from slack_sdk.models.views import View
 
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.models import Incident
-from bot.models.incident import DESCRIPTION_MAX, SERVICES_MAX, TITLE_MAX
+from bot.models.incident import DESCRIPTION_MAX, OPEN_STATES, SERVICES_MAX, TITLE_MAX
 from bot.policy import Policy, format_duration
 from bot.render import render, truncate
 
@@ -324,8 +324,6 @@ def _text_input(
 
 def update_modal(incident: Incident, policy: Policy) -> View:
     """The structured status update form."""
-    from bot.services.incidents import OPEN_STATES  # noqa: PLC0415 - avoids an import cycle
-
     interval = policy.severity(incident.severity).update_interval
     choices = sorted({*UPDATE_CHOICES, interval})
     due_options = [

@@ -20,7 +20,7 @@ from bot.context import Context
 from bot.ids import MetadataType
 from bot.models import Incident, TaskKind, TimelineEvent, TimelineKind
 from bot.render import render, truncate
-from bot.services import incidents, tasks
+from bot.services import tasks, timeline_entries
 from bot.slack.gateway import Channel, SlackCallFailed
 from bot.slack.names import channel_name
 
@@ -301,7 +301,7 @@ def _record_post(ctx: Context, incident: Incident, channel: str, ts: str, what: 
     assert incident.id is not None
     bot_user_id = ctx.slack.identity().user_id  # may call Slack once: not inside a transaction
     with ctx.db.session() as session:
-        incidents.record_bot_post(
+        timeline_entries.record_bot_post(
             session,
             incident.id,
             channel_id=channel,

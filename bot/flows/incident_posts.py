@@ -15,7 +15,7 @@ from bot.flows.channel_setup import topic_text
 from bot.ids import MetadataType
 from bot.models import Incident
 from bot.render import render
-from bot.services import incidents
+from bot.services import incident_roles, timeline_entries
 from bot.slack.gateway import SlackCallFailed
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ def load(ctx: Context, incident_id: int) -> tuple[Incident, dict[str, str]]:
         incident = session.get(Incident, incident_id)
         if incident is None:
             raise LookupError(f"incident {incident_id} does not exist")
-        return incident, incidents.holders(session, incident)
+        return incident, incident_roles.holders(session, incident)
 
 
 def post(
@@ -53,7 +53,7 @@ def post(
     assert incident.id is not None
     bot_user_id = ctx.slack.identity().user_id  # may call Slack once: not inside a transaction
     with ctx.db.session() as session:
-        incidents.record_bot_post(
+        timeline_entries.record_bot_post(
             session,
             incident.id,
             channel_id=incident.channel_id,

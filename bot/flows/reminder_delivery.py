@@ -32,7 +32,7 @@ from bot.models import (
 )
 from bot.policy import Policy, Severity, format_duration
 from bot.render import render
-from bot.services import incidents, reminder_rules, tasks
+from bot.services import reminder_rules, tasks, timeline_entries
 from bot.slack.gateway import SlackCallFailed
 
 log = logging.getLogger(__name__)
@@ -336,7 +336,7 @@ def _finish(
             row.slack_channel, row.slack_ts = main
             row.sent_at = now
             session.add(row)
-            incidents.record(
+            timeline_entries.record(
                 session,
                 incident.id,
                 TimelineKind.REMINDER,
@@ -350,13 +350,13 @@ def _finish(
             )
             for key, (channel, ts) in delivered.items():
                 if key != "channel":
-                    incidents.record(
+                    timeline_entries.record(
                         session,
                         incident.id,
                         TimelineKind.BOT_POST,
                         now=now,
                         text=decided.posts[0].text if decided.posts else "",
-                        dedupe_key=incidents.message_key(channel, ts),
+                        dedupe_key=timeline_entries.message_key(channel, ts),
                         channel_id=channel,
                         slack_ts=ts,
                         data={"kind": "reminder", "task": task.id},

@@ -22,7 +22,13 @@ from bot.ids import BlockId, CallbackId, MetadataType
 from bot.models import Incident, IncidentStatus, TimelineKind
 from bot.policy import format_duration
 from bot.render import render
-from bot.services import incidents
+from bot.services import (
+    incident_lifecycle,
+    incident_queries,
+    incident_roles,
+    status_updates,
+    timeline_entries,
+)
 from bot.services.moments import parse_moment
 
 T = TypeVar("T")
@@ -34,16 +40,16 @@ _MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 
 def _incident(ctx: Context, invocation: Invocation) -> Incident:
     with ctx.db.session() as session:
-        return incidents.require_by_channel(session, invocation.channel_id)
+        return incident_queries.require_by_channel(session, invocation.channel_id)
 
 
 def record_command(ctx: Context, invocation: Invocation, text: str) -> None:
     """Put a command run in an incident channel on that incident's timeline."""
     with ctx.db.session() as session:
-        incident = incidents.by_channel(session, invocation.channel_id)
+        incident = incident_queries.by_channel(session, invocation.channel_id)
         if incident is None or incident.id is None:
             return
-        incidents.record(
+        timeline_entries.record(
             session,
             incident.id,
             TimelineKind.COMMAND,
@@ -128,7 +134,7 @@ def run_status(ctx: Context, invocation: Invocation) -> None:
             f"{incident.reference} is *{incident.status}*. Change it with "
             "`/incident status investigating|identified|monitoring|resolved|closed`."
         )
-    target = incidents.parse_status(invocation.args.split()[0])
+    target = incident_lifecycle.parse_status(invocation.args.split()[0])
     if target == IncidentStatus.RESOLVED:
         run_resolve(ctx, invocation)
         return
@@ -139,7 +145,9 @@ def run_status(ctx: Context, invocation: Invocation) -> None:
         ctx,
         invocation,
         incident,
-        lambda s, i, now: incidents.change_status(s, i, target, actor=invocation.user_id, now=now),
+        lambda s, i, now: incident_lifecycle.change_status(
+            s, i, target, actor=invocation.user_id, now=now
+        ),
         "status_changed.j2",
     )
 
@@ -150,12 +158,12 @@ def run_severity(ctx: Context, invocation: Invocation) -> None:
     if not invocation.args:
         labels = ", ".join(s.label for s in ctx.policy.severities.values())
         raise UserError(f"Give the new severity: `/incident severity <{labels}>`.")
-    key = incidents.parse_severity(invocation.args.split()[0], ctx.policy)
+    key = incident_lifecycle.parse_severity(invocation.args.split()[0], ctx.policy)
     _announce_change(
         ctx,
         invocation,
         incident,
-        lambda s, i, now: incidents.change_severity(
+        lambda s, i, now: incident_lifecycle.change_severity(
             s, i, key, actor=invocation.user_id, now=now, policy=ctx.policy
         ),
         "severity_changed.j2",
@@ -167,12 +175,12 @@ def run_severity(ctx: Context, invocation: Invocation) -> None:
 def run_priority(ctx: Context, invocation: Invocation) -> None:
     """`priority P2` or `priority <impact> <urgency>`."""
     incident = _incident(ctx, invocation)
-    priority, impact, urgency = incidents.parse_priority(invocation.args, ctx.policy)
+    priority, impact, urgency = incident_lifecycle.parse_priority(invocation.args, ctx.policy)
     _announce_change(
         ctx,
         invocation,
         incident,
-        lambda s, i, now: incidents.change_priority(
+        lambda s, i, now: incident_lifecycle.change_priority(
             s, i, priority, impact=impact, urgency=urgency, actor=invocation.user_id, now=now
         ),
         "priority_changed.j2",
@@ -187,10 +195,10 @@ def run_role(ctx: Context, invocation: Invocation) -> None:
     if len(words) < 2:
         names = ", ".join(f"`{k.replace('_', '-')}`" for k in ctx.policy.roles)
         raise UserError(f"Usage: `/incident role <role> @person`. Roles: {names}.")
-    role = incidents.parse_role(" ".join(words[:-1]), ctx.policy)
+    role = incident_roles.parse_role(" ".join(words[:-1]), ctx.policy)
     user_id = _person(ctx, words[-1])
     with ctx.db.session() as session:
-        current = incidents.holder(session, incident, role)
+        current = incident_roles.holder(session, incident, role)
     if current is not None and current.user_id != user_id:
         view = blocks.handoff_modal(incident, role, ctx.policy.role_name(role), user_id)
         _open(ctx, invocation, view.to_dict())
@@ -213,7 +221,7 @@ def assign(
     updated, previous = _change(
         ctx,
         incident.id,
-        lambda s, i: incidents.assign_role(
+        lambda s, i: incident_roles.assign_role(
             s, i, role, user_id, actor=actor, now=now, policy=ctx.policy, handoff=handoff
         ),
     )
@@ -265,7 +273,9 @@ def run_note(ctx: Context, invocation: Invocation) -> None:
     _change(
         ctx,
         incident.id,
-        lambda s, i: incidents.add_note(s, i, invocation.args, actor=invocation.user_id, now=now),
+        lambda s, i: status_updates.add_note(
+            s, i, invocation.args, actor=invocation.user_id, now=now
+        ),
     )
     show.post(ctx, incident, render("note.j2", actor=invocation.user_id, text=invocation.args))
 
@@ -286,7 +296,7 @@ def run_close(ctx: Context, invocation: Invocation) -> None:
         ctx,
         invocation,
         incident,
-        lambda s, i, now: incidents.close(
+        lambda s, i, now: incident_lifecycle.close(
             s, i, actor=invocation.user_id, now=now, policy=ctx.policy
         ),
         "closed.j2",
@@ -303,7 +313,7 @@ def run_reopen(ctx: Context, invocation: Invocation) -> None:
         ctx,
         invocation,
         incident,
-        lambda s, i, now: incidents.reopen(
+        lambda s, i, now: incident_lifecycle.reopen(
             s, i, actor=invocation.user_id, now=now, policy=ctx.policy
         ),
         "reopened.j2",
@@ -323,7 +333,9 @@ def run_started(ctx: Context, invocation: Invocation) -> None:
         ctx,
         invocation,
         incident,
-        lambda s, i, now: incidents.set_impact_start(s, i, when, actor=invocation.user_id, now=now),
+        lambda s, i, now: incident_lifecycle.set_impact_start(
+            s, i, when, actor=invocation.user_id, now=now
+        ),
         "impact_started.j2",
         started=when,
     )
@@ -340,7 +352,7 @@ def run_list(ctx: Context, invocation: Invocation) -> None:
     """`list`: open incidents; private ones only for their members."""
     now = ctx.clock.now()
     with ctx.db.session() as session:
-        open_incidents = incidents.list_open(session)
+        open_incidents = incident_queries.list_open(session)
     visible_private: set[str] = set()
     if any(i.is_private for i in open_incidents):
         visible_private = ctx.slack.private_channels_of(invocation.user_id)
@@ -418,7 +430,7 @@ def register(app: App, ctx: Context) -> None:
         except ValueError:
             ack(response_action="errors", errors={BlockId.STATUS: "Choose a status."})
             return
-        data = incidents.UpdateInput(
+        data = status_updates.UpdateInput(
             status=status,
             what_changed=values.get(BlockId.WHAT_CHANGED, ""),
             impact=values.get(BlockId.CURRENT_IMPACT, ""),
@@ -429,7 +441,7 @@ def register(app: App, ctx: Context) -> None:
             _, (update, _status_change) = _change(
                 ctx,
                 incident_id,
-                lambda s, i: incidents.post_update(s, i, data, actor=user, now=now),
+                lambda s, i: status_updates.post_update(s, i, data, actor=user, now=now),
             )
         except UserError as exc:
             ack(response_action="errors", errors={BlockId.STATUS: exc.message[:150]})
@@ -464,9 +476,13 @@ def register(app: App, ctx: Context) -> None:
             if incident.status == IncidentStatus.CLOSED:
                 raise UserError(f"{incident.reference} is closed: reopen it to change it.")
             if incident.status == IncidentStatus.RESOLVED:
-                incidents.update_resolution(session, incident, actor=user, now=now, **fields)
+                incident_lifecycle.update_resolution(
+                    session, incident, actor=user, now=now, **fields
+                )
                 return "resolution_updated.j2"
-            incidents.resolve(session, incident, actor=user, now=now, policy=ctx.policy, **fields)
+            incident_lifecycle.resolve(
+                session, incident, actor=user, now=now, policy=ctx.policy, **fields
+            )
             return "resolved.j2"
 
         try:
@@ -508,7 +524,7 @@ def register(app: App, ctx: Context) -> None:
             updated, previous = _change(
                 ctx,
                 incident_id,
-                lambda s, i: incidents.assign_role(
+                lambda s, i: incident_roles.assign_role(
                     s, i, role, user_id, actor=actor, now=now, policy=ctx.policy, handoff=note
                 ),
             )

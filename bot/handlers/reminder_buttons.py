@@ -19,7 +19,7 @@ from bot.handlers import listener_replies
 from bot.ids import ActionId
 from bot.models import Incident, ScheduledTask, TaskKind, TimelineKind
 from bot.render import render
-from bot.services import incidents, reminder_rules
+from bot.services import incident_queries, reminder_rules, timeline_entries
 
 LABELS = {
     TaskKind.NAG: "status update reminder",
@@ -52,7 +52,7 @@ def _label(ctx: Context, incident: Incident, task: ScheduledTask) -> str:
 def run_reminders(ctx: Context, invocation: Invocation) -> None:
     """`reminders`: what is scheduled for this incident, and what was sent."""
     with ctx.db.session() as session:
-        incident = incidents.require_by_channel(session, invocation.channel_id)
+        incident = incident_queries.require_by_channel(session, invocation.channel_id)
         rows = [
             _Row(label=_label(ctx, incident, task), due=task.due_at)
             for task in reminder_rules.pending(session, incident)
@@ -113,7 +113,7 @@ def register(app: App, ctx: Context) -> None:
             due = reminder_rules.snooze(
                 session, fresh, value["task"], timedelta(seconds=seconds), now
             )
-            incidents.record(
+            timeline_entries.record(
                 session,
                 incident.id,
                 TimelineKind.SNOOZED,

@@ -8,13 +8,13 @@ from bot.errors import UserError
 from bot.flows import incident_posts as show
 from bot.flows import review_generation
 from bot.render import render
-from bot.services import follow_up_actions, incidents
+from bot.services import follow_up_actions, incident_queries
 
 
 def run_pir(ctx: Context, invocation: Invocation) -> None:
     """`pir`: generate the review draft and share it in the channel."""
     with ctx.db.session() as session:
-        incident = incidents.require_by_channel(session, invocation.channel_id)
+        incident = incident_queries.require_by_channel(session, invocation.channel_id)
     assert incident.id is not None
     generated = review_generation.request(ctx, incident.id, invocation.user_id)
     invocation.respond(
@@ -32,7 +32,7 @@ def run_action(ctx: Context, invocation: Invocation) -> None:
     now = ctx.clock.now()
     words = invocation.args.split()
     with ctx.db.session() as session:
-        incident = incidents.require_by_channel(session, invocation.channel_id)
+        incident = incident_queries.require_by_channel(session, invocation.channel_id)
     assert incident.id is not None
     if len(words) == 2 and words[0].lower() == "done":
         if not words[1].lstrip("#").isdigit():
@@ -81,7 +81,7 @@ def run_action(ctx: Context, invocation: Invocation) -> None:
 def run_actions(ctx: Context, invocation: Invocation) -> None:
     """`actions`: the incident's follow-up actions and their state."""
     with ctx.db.session() as session:
-        incident = incidents.require_by_channel(session, invocation.channel_id)
+        incident = incident_queries.require_by_channel(session, invocation.channel_id)
         items = follow_up_actions.of_incident(session, incident)
     done, _ = follow_up_actions.completion(items)
     invocation.respond(

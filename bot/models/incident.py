@@ -26,6 +26,10 @@ class IncidentStatus(StrEnum):
     CLOSED = "closed"
 
 
+STATUS_ORDER = list(IncidentStatus)
+OPEN_STATES = STATUS_ORDER[:4]
+
+
 class IncidentBase(SQLModel):
     """The fields a person provides when declaring, validated."""
 

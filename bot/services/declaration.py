@@ -11,7 +11,7 @@ from bot.errors import InvalidInput
 from bot.models import Incident, IncidentStatus, TaskKind, TimelineEvent, TimelineKind
 from bot.models.incident import TITLE_MAX, IncidentBase
 from bot.policy import Policy
-from bot.services import incidents, reminder_rules, tasks
+from bot.services import impact_periods, reminder_rules, tasks
 from bot.services.references import next_reference
 
 _FIELD_MESSAGES = {
@@ -102,7 +102,7 @@ def declare(
             dedupe_key=f"declared:{incident.reference}",
         )
     )
-    incidents.start_first_period(session, incident)
+    impact_periods.start_first_period(session, incident)
     session.flush()
     reminder_rules.arm(session, incident, policy, now)
     tasks.schedule(

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from bot.db import insert_or_ignore
 from bot.models import TimelineEvent, TimelineKind
-from bot.services import incidents
+from bot.services import timeline_entries
 
 KEY_REACTIONS = frozenset({"pushpin", "round_pushpin"})
 SYSTEM_SUBTYPES_JOIN = {
@@ -96,7 +96,7 @@ def _upsert(
     fill: dict[str, Any],
 ) -> TimelineEvent:
     """The message's row, created if missing (safe against a concurrent insert)."""
-    key = incidents.message_key(channel, ts)
+    key = timeline_entries.message_key(channel, ts)
     row = _row(session, key)
     if row is not None:
         return row
@@ -140,7 +140,7 @@ def _insert_new(
         "actor_id": fill["actor_id"],
         "text": fill["text"],
         "data": fill["data"],
-        "dedupe_key": incidents.message_key(channel, ts),
+        "dedupe_key": timeline_entries.message_key(channel, ts),
         "channel_id": channel,
         "slack_ts": ts,
         "thread_ts": fill["thread_ts"],

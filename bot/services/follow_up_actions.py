@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from bot.errors import UserError
 from bot.models import ActionItem, ActionState, Incident, TaskKind, TimelineKind
-from bot.services import incidents, moments, reminder_rules, tasks
+from bot.services import moments, reminder_rules, tasks, timeline_entries
 
 _DUE = re.compile(r"\s+due\s+(.+)$", re.IGNORECASE)
 _OWNER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
@@ -107,7 +107,7 @@ def add(
             due_at=max(due_moment(due), now),
             now=now,
         )
-    incidents.record(
+    timeline_entries.record(
         session,
         incident.id,
         TimelineKind.NOTE,

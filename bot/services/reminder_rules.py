@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from bot.errors import UserError
 from bot.models import Incident, ScheduledTask, TaskKind, TaskState
 from bot.policy import Policy
-from bot.services import tasks
+from bot.services import impact_periods, tasks
 
 REMINDER_KINDS = (
     TaskKind.NAG,
@@ -70,9 +70,7 @@ def _add(
 
 def _period(session: Session, incident: Incident) -> tuple[int, datetime]:
     """The current impact period's number and start (escalation is measured from it)."""
-    from bot.services.incidents import current_period  # noqa: PLC0415 - avoids an import cycle
-
-    period = current_period(session, incident)
+    period = impact_periods.current_period(session, incident)
     if period is None:
         return 1, incident.declared_at
     return period.ordinal, period.started_at if period.ordinal > 1 else incident.declared_at

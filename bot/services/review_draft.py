@@ -28,7 +28,7 @@ from bot.models import (
 )
 from bot.policy import Policy, format_duration
 from bot.render import TEMPLATES_DIR
-from bot.services import follow_up_actions, incidents
+from bot.services import follow_up_actions, impact_periods, incident_lifecycle
 
 TBI = "To be investigated"
 TEMPLATE = "pir.md.j2"
@@ -112,7 +112,11 @@ def _target(actual: timedelta | None, target: timedelta | None) -> str:
 
 def _text(value: str | None) -> str:
     cleaned = (value or "").strip()
-    return cleaned if cleaned and cleaned.lower().rstrip(".") not in incidents.PLACEHOLDERS else TBI
+    return (
+        cleaned
+        if cleaned and cleaned.lower().rstrip(".") not in incident_lifecycle.PLACEHOLDERS
+        else TBI
+    )
 
 
 def build(session: Session, incident: Incident, policy: Policy, now: datetime) -> dict[str, Any]:
@@ -171,7 +175,7 @@ def build(session: Session, incident: Incident, policy: Policy, now: datetime) -
     )
     items = follow_up_actions.of_incident(session, incident)
     done, total = follow_up_actions.completion(items)
-    periods = incidents.periods(session, incident)
+    periods = impact_periods.periods(session, incident)
     start = incident.impact_started_at or incident.declared_at
     detect = (
         incident.declared_at - incident.impact_started_at if incident.impact_started_at else None
