@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec
 
-from . import actions, blockkit, delivery, events, methods
+from . import actions, blockkit, delivery, encodings, events, methods
 from .delivery import ActionResult, Delivery, Via
 from .events import Pending
 from .faults import Fault, FaultPlan, RateBudgets
@@ -488,6 +488,7 @@ class FakeSlack(Service):
             at=time.monotonic(),
             http_method=request.method,
             token=token,
+            encoding=encodings.request_encoding(request),
         )
         with self._calls_changed:
             self.calls.append(call)

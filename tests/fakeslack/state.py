@@ -6,9 +6,12 @@ import bisect
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 JSONDict = dict[str, Any]
+# How a Web API request carried its arguments: a JSON body, a form body (urlencoded), a
+# multipart body, or the URL's query string alone.
+Encoding = Literal["json", "form", "multipart", "query"]
 
 _B36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -169,6 +172,7 @@ class Call:
     at: float
     http_method: str = "POST"
     token: str | None = None
+    encoding: Encoding = "form"
 
     @property
     def ok(self) -> bool:
