@@ -476,10 +476,14 @@ class FakeSlack(Service):
             token = authorization[7:].strip()
         # Slack reads a token from the query or a form body, never from a JSON body.
         body_token = args.pop("token", None)
-        is_json = (request.header("content-type") or "").startswith("application/json")
-        if token is None and isinstance(body_token, str) and not is_json:
+        encoding = encodings.request_encoding(request)
+        if token is None and isinstance(body_token, str) and encoding != "json":
             token = body_token
-        reply, response = self._api_reply(method, args, token, parse_error)
+        # Slack reads no JSON body for the methods slack_sdk sends as form data.
+        json_refused = (
+            encoding == "json" and bool(request.body.strip()) and not encodings.accepts_json(method)
+        )
+        reply, response = self._api_reply(method, args, token, parse_error, json_refused)
         call = Call(
             method=method,
             args=args,
@@ -488,7 +492,7 @@ class FakeSlack(Service):
             at=time.monotonic(),
             http_method=request.method,
             token=token,
-            encoding=encodings.request_encoding(request),
+            encoding=encoding,
         )
         with self._calls_changed:
             self.calls.append(call)
@@ -496,7 +500,12 @@ class FakeSlack(Service):
         return reply
 
     def _api_reply(
-        self, method: str, args: JSONDict, token: str | None, parse_error: str | None
+        self,
+        method: str,
+        args: JSONDict,
+        token: str | None,
+        parse_error: str | None,
+        json_refused: bool,
     ) -> tuple[HttpReply, JSONDict]:
         fault = self._faults.take(method)
         if fault is not None:
@@ -514,15 +523,20 @@ class FakeSlack(Service):
                     return HttpReply.json(504, body), body
             if fault.kind == "server_error":
                 if fault.then_apply:
-                    self._execute(method, dict(args), token, parse_error)
+                    self._execute(method, dict(args), token, parse_error, json_refused)
                 error = "service_unavailable" if fault.status == 503 else "internal_error"
                 body = {"ok": False, "error": error}
                 return HttpReply.json(fault.status, body), body
-        status, body, headers = self._execute(method, args, token, parse_error)
+        status, body, headers = self._execute(method, args, token, parse_error, json_refused)
         return HttpReply.json(status, body, headers), body
 
     def _execute(
-        self, method: str, args: JSONDict, token: str | None, parse_error: str | None
+        self,
+        method: str,
+        args: JSONDict,
+        token: str | None,
+        parse_error: str | None,
+        json_refused: bool,
     ) -> tuple[int, JSONDict, dict[str, str]]:
         spec = method_spec(method)
         if spec is None or method not in methods.HANDLERS:
@@ -546,6 +560,8 @@ class FakeSlack(Service):
         ctx = self._context(method, args)
         with self.ws.lock:
             try:
+                if json_refused:
+                    raise encodings.json_body_refused(spec)
                 result = methods.dispatch(ctx)
             except methods.SlackError as exc:
                 if not spec.allows(exc.error):
