@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.slack.gateway import METHODS, SlackGateway, make_clients
+from bot.slack.gateway import (
+    METHODS,
+    UNKNOWN_USER_TTL,
+    USER_TTL,
+    SlackCallFailed,
+    SlackGateway,
+    make_clients,
+)
+from bot.slack.lru import ExpiringLru
 from tests.fakeslack import Call, FakeSlack
 
 TOKEN = "xoxb-gateway-test"
@@ -108,3 +117,88 @@ def test_the_gateway_encodes_every_method_as_the_sdk_does(
     # (method, what the gateway sent, what the SDK's named method sends)
     assert sorted(item for item in sent if item[1] != item[2]) == []
     assert all(call.ok for call in fake.calls), [c for c in fake.calls if not c.ok]
+
+
+# --- users.info cache ---------------------------------------------------------------------
+
+
+class Ticker:
+    """A monotonic time source that moves only when a test moves it."""
+
+    def __init__(self) -> None:
+        self.seconds = 1000.0
+
+    def __call__(self) -> float:
+        return self.seconds
+
+    def advance(self, delta: timedelta) -> None:
+        self.seconds += delta.total_seconds()
+
+
+@pytest.fixture
+def ticker() -> Ticker:
+    """The gateway's cache clock."""
+    return Ticker()
+
+
+@pytest.fixture
+def cached_gateway(fake: FakeSlack, ticker: Ticker) -> SlackGateway:
+    """A gateway whose user cache runs on `ticker`."""
+    retrying, creating = make_clients(TOKEN, fake.api_url, timeout=5)
+    return SlackGateway(retrying, creating, monotonic=ticker)
+
+
+def test_a_person_is_looked_up_once_until_the_entry_expires(
+    fake: FakeSlack, cached_gateway: SlackGateway, ticker: Ticker
+) -> None:
+    alice = fake.add_user("alice", real_name="Alice A", tz="Europe/London")
+    first = cached_gateway.user(alice)
+    assert first is not None and (first.name, first.tz) == ("alice", "Europe/London")
+    assert cached_gateway.user(alice) == first
+    assert len(fake.calls_to("users.info")) == 1
+
+    fake.users[alice].tz = "Asia/Tokyo"
+    ticker.advance(USER_TTL - timedelta(seconds=1))
+    assert cached_gateway.user(alice) == first
+    assert len(fake.calls_to("users.info")) == 1
+    ticker.advance(timedelta(seconds=1))
+    again = cached_gateway.user(alice)
+    assert again is not None and again.tz == "Asia/Tokyo"
+    assert len(fake.calls_to("users.info")) == 2
+
+
+def test_an_unknown_person_is_remembered_briefly_and_failures_not_at_all(
+    fake: FakeSlack, cached_gateway: SlackGateway, ticker: Ticker
+) -> None:
+    assert cached_gateway.user("U0NOBODY") is None
+    assert cached_gateway.user("U0NOBODY") is None
+    assert len(fake.calls_to("users.info")) == 1
+    ticker.advance(UNKNOWN_USER_TTL)
+    assert cached_gateway.user("U0NOBODY") is None
+    assert len(fake.calls_to("users.info")) == 2
+
+    bob = fake.add_user("bob")
+    fake.fail("users.info", "internal_error")
+    with pytest.raises(SlackCallFailed) as info:
+        cached_gateway.user(bob)
+    assert info.value.error == "internal_error"
+    found = cached_gateway.user(bob)
+    assert found is not None and found.id == bob
+    assert len(fake.calls_to("users.info")) == 4
+
+
+def test_the_cache_keeps_the_most_recently_used_entries() -> None:
+    ticker = Ticker()
+    cache: ExpiringLru[str, int] = ExpiringLru(2, monotonic=ticker)
+    ttl = timedelta(minutes=1)
+    cache.put("a", 1, ttl)
+    cache.put("b", 2, ttl)
+    assert cache.get("a") is not None  # "a" is now the most recently used
+    cache.put("c", 3, ttl)
+    assert (cache.get("b"), len(cache)) == (None, 2)
+    hit = cache.get("a")
+    assert hit is not None and hit.value == 1
+    ticker.advance(ttl)
+    assert cache.get("a") is None and cache.get("c") is None
+    with pytest.raises(ValueError):
+        ExpiringLru(0)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from slack_sdk.web import SlackResponse
 
 from bot.render import truncate
+from bot.slack.lru import ExpiringLru
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,12 @@ DEFAULT_TIMEOUT = 10
 # Slack accepts 40,000 characters of message text but shows about 4,000; the blocks carry
 # the full content, so the notification text is cut (with a marker) well before that.
 NOTIFICATION_TEXT_MAX = 4000
+# users.info answers are kept per process: names and timezones change rarely, and review
+# drafts and dates ask for the same few people again and again. An unknown ID is kept
+# briefly, so a person who was just invited is found soon after.
+USER_CACHE_SIZE = 5000
+USER_TTL = timedelta(minutes=10)
+UNKNOWN_USER_TTL = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -228,11 +236,20 @@ def make_clients(
 class SlackGateway:
     """The only object that calls the Slack Web API."""
 
-    def __init__(self, client: WebClient, creating_client: WebClient | None = None) -> None:
+    def __init__(
+        self,
+        client: WebClient,
+        creating_client: WebClient | None = None,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.client = client
         self.creating_client = creating_client or client
         self._identity: Identity | None = None
         self._identity_lock = threading.Lock()
+        self._users: ExpiringLru[str, User | None] = ExpiringLru(
+            USER_CACHE_SIZE, monotonic=monotonic
+        )
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -505,22 +522,20 @@ class SlackGateway:
     # -- people --------------------------------------------------------------------------
 
     def user(self, user_id: str) -> User | None:
-        """A person by ID, or None when Slack knows no such user."""
+        """A person by ID, or None when Slack knows no such user (cached, see USER_TTL)."""
+        cached = self._users.get(user_id)
+        if cached is not None:
+            return cached.value
         try:
             data = self._call("users.info", lambda c: c.users_info(user=user_id))
         except SlackCallFailed as exc:
             if exc.error in ("user_not_found", "user_not_visible"):
+                self._users.put(user_id, None, UNKNOWN_USER_TTL)
                 return None
             raise
-        info = data.get("user") or {}
-        profile = info.get("profile") or {}
-        return User(
-            id=str(info.get("id", user_id)),
-            name=str(profile.get("display_name") or info.get("real_name") or info.get("name", "")),
-            is_bot=bool(info.get("is_bot")),
-            deleted=bool(info.get("deleted")),
-            tz=str(info.get("tz") or "UTC"),
-        )
+        found = _user(data.get("user") or {}, user_id)
+        self._users.put(user_id, found, USER_TTL)
+        return found
 
     def private_channels_of(self, user_id: str) -> set[str]:
         """The private channels (that the bot is in) a person is a member of."""
@@ -542,6 +557,17 @@ class SlackGateway:
         """Open a modal; returns its view ID."""
         data = self._call("views.open", lambda c: c.views_open(trigger_id=trigger_id, view=view))
         return str(data["view"]["id"])
+
+
+def _user(info: dict[str, Any], user_id: str) -> User:
+    profile = info.get("profile") or {}
+    return User(
+        id=str(info.get("id", user_id)),
+        name=str(profile.get("display_name") or info.get("real_name") or info.get("name", "")),
+        is_bot=bool(info.get("is_bot")),
+        deleted=bool(info.get("deleted")),
+        tz=str(info.get("tz") or "UTC"),
+    )
 
 
 def _next_cursor(data: dict[str, Any]) -> str | None:
