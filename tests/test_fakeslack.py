@@ -1326,6 +1326,21 @@ def test_users_conversations_members_and_users_info(
     assert other["profile"]["api_app_id"] != fake.app_id
 
 
+def test_usergroups_list_their_members(fake: FakeSlack, client: WebClient, alice: str) -> None:
+    bob = fake.add_user("bob")
+    oncall = fake.add_usergroup("oncall", members=[alice, bob, alice], name="On-call")
+    assert fake.usergroups[oncall].users == [alice, bob]
+    assert client.usergroups_users_list(usergroup=oncall)["users"] == [alice, bob]
+    assert fake.calls[-1].encoding == "form"
+    assert client.usergroups_users_list(usergroup=oncall, include_disabled=True)["ok"]
+    assert api_error(client.usergroups_users_list, usergroup="S0NOSUCH") == "no_such_subteam"
+    assert api_error(client.api_call, "usergroups.users.list", params={}) == "invalid_arguments"
+    with pytest.raises(ValueError, match="already exists"):
+        fake.add_usergroup("oncall")
+    with pytest.raises(ValueError, match="unknown user"):
+        fake.add_usergroup("sre", members=["U0NOBODY"])
+
+
 # --- Socket Mode -------------------------------------------------------------------------
 
 

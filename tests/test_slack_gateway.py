@@ -85,6 +85,8 @@ def exercise_every_method(fake: FakeSlack, gateway: SlackGateway) -> None:
     )
     assert fake.files[file_id].completed
     gateway.open_view(fake.trigger_id(alice), MODAL)
+    oncall = fake.add_usergroup("oncall", members=[alice])
+    assert gateway.usergroup_members(oncall) == [alice]
 
 
 def sdk_encoding(mirror: FakeSlack, client: WebClient, call: Call) -> str:
@@ -117,6 +119,21 @@ def test_the_gateway_encodes_every_method_as_the_sdk_does(
     # (method, what the gateway sent, what the SDK's named method sends)
     assert sorted(item for item in sent if item[1] != item[2]) == []
     assert all(call.ok for call in fake.calls), [c for c in fake.calls if not c.ok]
+
+
+# --- user groups ------------------------------------------------------------------------
+
+
+def test_usergroup_members(fake: FakeSlack, gateway: SlackGateway) -> None:
+    alice, bob = fake.add_user("alice"), fake.add_user("bob")
+    oncall = fake.add_usergroup("oncall", members=[alice, bob], name="On-call")
+    empty = fake.add_usergroup("nobody")
+    assert oncall.startswith("S") and fake.usergroups[oncall].name == "On-call"
+    assert gateway.usergroup_members(oncall) == [alice, bob]
+    assert gateway.usergroup_members(empty) == []
+    with pytest.raises(SlackCallFailed) as info:
+        gateway.usergroup_members("S0NOSUCH")
+    assert info.value.error == "no_such_subteam"
 
 
 # --- users.info cache ---------------------------------------------------------------------

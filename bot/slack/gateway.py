@@ -84,6 +84,7 @@ METHODS: dict[str, Method] = {
     "pins.add": Method("tier2", ("pins:write",)),
     "users.conversations": Method("tier3", ("groups:read",)),
     "users.info": Method("tier4", ("users:read",)),
+    "usergroups.users.list": Method("tier2", ("usergroups:read",)),
     "views.open": Method("tier4"),
 }
 
@@ -536,6 +537,13 @@ class SlackGateway:
         found = _user(data.get("user") or {}, user_id)
         self._users.put(user_id, found, USER_TTL)
         return found
+
+    def usergroup_members(self, group_id: str) -> list[str]:
+        """The user IDs in a user group (S...); SlackCallFailed('no_such_subteam') if none."""
+        data = self._call(
+            "usergroups.users.list", lambda c: c.usergroups_users_list(usergroup=group_id)
+        )
+        return [str(user) for user in data.get("users") or []]
 
     def private_channels_of(self, user_id: str) -> set[str]:
         """The private channels (that the bot is in) a person is a member of."""

@@ -35,6 +35,7 @@ from .state import (
     Revision,
     Trigger,
     User,
+    UserGroup,
     Workspace,
 )
 
@@ -249,6 +250,11 @@ class FakeSlack(Service):
         return self.ws.users
 
     @property
+    def usergroups(self) -> dict[str, UserGroup]:
+        """Every user group by ID."""
+        return self.ws.usergroups
+
+    @property
     def channels(self) -> dict[str, Channel]:
         """Every conversation by ID (DMs included)."""
         return self.ws.channels
@@ -305,6 +311,26 @@ class FakeSlack(Service):
                 app_id=self.ws.new_id("A") if is_bot else None,
             )
             return user_id
+
+    def add_usergroup(
+        self, handle: str, *, members: list[str] | None = None, name: str | None = None
+    ) -> str:
+        """Add a user group (@`handle`, called `name`, default the handle) and return its
+        S... ID."""
+        with self.ws.lock:
+            for member in members or []:
+                if member not in self.ws.users:
+                    raise ValueError(f"unknown user {member!r}")
+            if any(g.handle == handle for g in self.ws.usergroups.values()):
+                raise ValueError(f"a user group @{handle} already exists")
+            group = UserGroup(
+                id=self.ws.new_id("S"),
+                handle=handle,
+                name=name if name is not None else handle,
+                users=list(dict.fromkeys(members or [])),
+            )
+            self.ws.usergroups[group.id] = group
+            return group.id
 
     def add_channel(
         self,

@@ -50,6 +50,16 @@ class User:
 
 
 @dataclass
+class UserGroup:
+    """A user group (a "subteam", mentioned as @handle) and its members."""
+
+    id: str
+    handle: str
+    name: str
+    users: list[str] = field(default_factory=list)
+
+
+@dataclass
 class Revision:
     """An earlier version of an edited message: its content until `replaced_at`."""
 
@@ -240,6 +250,7 @@ class Workspace:
         self.bot_id = bot_id
         self.app_id = app_id
         self.users: dict[str, User] = {}
+        self.usergroups: dict[str, UserGroup] = {}
         self.channels: dict[str, Channel] = {}
         self.views: dict[str, JSONDict] = {}
         self.view_stacks: dict[str, list[str]] = {}
