@@ -8,18 +8,14 @@ request by hand. (A method the SDK had no named method for would go through
 `client.api_call` with the encoding the SDK uses for its kind: `params=` for form data,
 `json=` only where Slack documents JSON; every method in METHODS has one today.)
 
-Two clients share one token. Calls that are safe to repeat (reads, edits, pins, invites,
-topics, views) retry on 429, 5xx and dropped connections through slack_sdk's retry
-handlers. Calls that create something (a message, a channel, a file share) retry only on
-429, which Slack guarantees it did not act on; after a 5xx or a timeout their outcome is
-unknown, so the caller looks for what it made (by message metadata or channel name)
-before it tries again.
+Calls that create something (a message, a channel, a file share) go through the 429-only
+client (see `bot.slack.webapi`); after a 5xx or a timeout their outcome is unknown, so the
+caller looks for what it made (by message metadata or channel name) before it tries again.
 """
 
 from __future__ import annotations
 
 import itertools
-import logging
 import threading
 import time
 import urllib.request
@@ -31,19 +27,25 @@ from urllib.error import URLError
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
-)
 from slack_sdk.web import SlackResponse
 
 from bot.render import truncate
 from bot.slack.lru import ExpiringLru
+from bot.slack.webapi import DEFAULT_TIMEOUT, SlackCallFailed, api_failure, make_clients
 
-log = logging.getLogger(__name__)
+# The gateway and its data, with the plumbing that flows and the app import from here.
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "METHODS",
+    "Channel",
+    "Identity",
+    "Method",
+    "SlackCallFailed",
+    "SlackGateway",
+    "User",
+    "make_clients",
+]
 
-DEFAULT_TIMEOUT = 10
 # Slack accepts 40,000 characters of message text but shows about 4,000; the blocks carry
 # the full content, so the notification text is cut (with a marker) well before that.
 NOTIFICATION_TEXT_MAX = 4000
@@ -87,53 +89,6 @@ METHODS: dict[str, Method] = {
     "usergroups.users.list": Method("tier2", ("usergroups:read",)),
     "views.open": Method("tier4"),
 }
-
-# Errors after which the same call may well succeed later.
-TRANSIENT_ERRORS = frozenset(
-    {
-        "ratelimited",
-        "internal_error",
-        "fatal_error",
-        "service_unavailable",
-        "request_timeout",
-        "team_added_to_org",
-        "timeout",
-        "connection_error",
-        "server_error",
-    }
-)
-# Errors after which Slack may or may not have acted.
-UNKNOWN_OUTCOME_ERRORS = frozenset(
-    {"fatal_error", "internal_error", "request_timeout", "timeout", "server_error"}
-)
-
-
-class SlackCallFailed(Exception):
-    """A Web API call that did not succeed, in terms the flows can act on."""
-
-    def __init__(
-        self,
-        method: str,
-        error: str,
-        *,
-        retry_after: timedelta | None = None,
-        status: int | None = None,
-    ) -> None:
-        super().__init__(f"{method}: {error}")
-        self.method = method
-        self.error = error
-        self.retry_after = retry_after
-        self.status = status
-
-    @property
-    def transient(self) -> bool:
-        """Whether trying again later may succeed."""
-        return self.error in TRANSIENT_ERRORS
-
-    @property
-    def unknown_outcome(self) -> bool:
-        """Whether Slack may have carried the call out despite the failure."""
-        return self.error in UNKNOWN_OUTCOME_ERRORS
 
 
 @dataclass(frozen=True)
@@ -179,61 +134,6 @@ def _channel(data: dict[str, Any]) -> Channel:
     )
 
 
-class ShortRateLimitRetryHandler(RateLimitErrorRetryHandler):
-    """Waits out a 429 inside the client only when Slack asks for a short pause.
-
-    A longer Retry-After goes back to the caller, which reschedules the work for then
-    instead of holding a thread (and every reminder queued behind it) asleep.
-    """
-
-    def __init__(self, max_retry_count: int = 2, max_wait_seconds: float = 5.0) -> None:
-        super().__init__(max_retry_count=max_retry_count)
-        self.max_wait_seconds = max_wait_seconds
-
-    def _can_retry(
-        self,
-        *,
-        state: Any,
-        request: Any,
-        response: Any = None,
-        error: Exception | None = None,
-    ) -> bool:
-        if response is None or response.status_code != 429:
-            return False
-        for name, values in (response.headers or {}).items():
-            if name.lower() == "retry-after":
-                try:
-                    return float(values[0] if isinstance(values, list) else values) <= (
-                        self.max_wait_seconds
-                    )
-                except (TypeError, ValueError):
-                    return False
-        return True
-
-
-def make_clients(
-    token: str, base_url: str, timeout: int = DEFAULT_TIMEOUT
-) -> tuple[WebClient, WebClient]:
-    """The retrying client for repeatable calls and the 429-only client for creating calls."""
-    retrying = WebClient(
-        token=token,
-        base_url=base_url,
-        timeout=timeout,
-        retry_handlers=[
-            ShortRateLimitRetryHandler(),
-            ServerErrorRetryHandler(max_retry_count=2),
-            ConnectionErrorRetryHandler(max_retry_count=2),
-        ],
-    )
-    creating = WebClient(
-        token=token,
-        base_url=base_url,
-        timeout=timeout,
-        retry_handlers=[ShortRateLimitRetryHandler()],
-    )
-    return retrying, creating
-
-
 class SlackGateway:
     """The only object that calls the Slack Web API."""
 
@@ -270,7 +170,7 @@ class SlackGateway:
         try:
             response = call(client)
         except SlackApiError as exc:
-            raise _failure(method, exc) from None
+            raise api_failure(method, exc) from None
         except TimeoutError as exc:
             raise SlackCallFailed(method, "timeout") from exc
         except (URLError, ConnectionError, SlackRequestError) as exc:
@@ -582,26 +482,3 @@ def _next_cursor(data: dict[str, Any]) -> str | None:
     """The cursor of the page after this one, None on the last page."""
     cursor = (data.get("response_metadata") or {}).get("next_cursor")
     return str(cursor) if cursor else None
-
-
-def _failure(method: str, exc: SlackApiError) -> SlackCallFailed:
-    response = exc.response
-    status = getattr(response, "status_code", None)
-    data = response.data if isinstance(getattr(response, "data", None), dict) else {}
-    error = str(data.get("error") or "")
-    retry_after: timedelta | None = None
-    if status == 429:
-        error = "ratelimited"
-        header = (response.headers or {}).get("Retry-After") or (response.headers or {}).get(
-            "retry-after"
-        )
-        try:
-            retry_after = timedelta(seconds=max(int(str(header)), 1))
-        except (TypeError, ValueError):
-            retry_after = timedelta(seconds=30)
-    elif status is not None and status >= 500:
-        error = "server_error"
-    if not error:
-        error = f"http_{status}"
-    log.warning("Slack %s failed: %s (HTTP %s)", method, error, status)
-    return SlackCallFailed(method, error, retry_after=retry_after, status=status)
