@@ -24,7 +24,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.models import blocks as sdk_blocks
 
-from tests.fakeslack import BoltAppServer, FakeSlack, blockkit, methods
+from tests.fakeslack import BoltAppServer, FakeSlack, blockkit, encodings, methods
 from tests.fakeslack.spec import available_methods, common_errors, method_spec
 
 SECRET = "s3cr3t"
@@ -205,6 +205,8 @@ def test_every_error_code_returned_is_documented_for_its_method() -> None:
         assert not undocumented, f"{method} can return undocumented {undocumented}"
         for arg in spec.required_args:
             assert spec.allows(methods.missing_arg_error(spec, arg)), (method, arg)
+        # The answer to a JSON body where Slack reads form data only.
+        assert spec.allows(encodings.json_body_refused(spec).error), method
 
 
 # --- Web API: auth and arguments ---------------------------------------------------------
@@ -252,6 +254,74 @@ def test_missing_required_arguments_get_slacks_errors(client: WebClient, inciden
     )
     assert raw("no.suchMethod") == "unknown_method"
     assert client.api_call("chat.postMessage", json={"channel": incidents, "text": "j"})["ok"]
+
+
+def test_the_encoding_of_each_method_is_read_from_slack_sdk() -> None:
+    table = encodings.sdk_encodings()
+    assert set(methods.HANDLERS) <= set(table)
+    assert table["chat.postMessage"] == table["views.open"] == "json"
+    assert table["conversations.invite"] == table["files.completeUploadExternal"] == "form"
+    assert table["users.info"] == table["conversations.history"] == "query"
+    assert table["users.setPhoto"] == "multipart"
+    assert encodings.accepts_json("chat.update") and not encodings.accepts_json("pins.add")
+
+
+def test_a_json_body_is_refused_where_slack_sdk_sends_form_data(
+    fake: FakeSlack, client: WebClient, alice: str, incidents: str
+) -> None:
+    bob = fake.add_user("bob")
+    with pytest.raises(SlackApiError) as info:
+        client.api_call("conversations.invite", json={"channel": incidents, "users": bob})
+    assert info.value.response["error"] == "invalid_arguments"
+    messages = info.value.response["response_metadata"]["messages"]
+    assert "[ERROR] missing required field: channel" in messages
+    assert bob not in fake.channels[incidents].members
+    assert client.conversations_invite(channel=incidents, users=[bob])["ok"]
+    invites = fake.calls_to("conversations.invite")
+    assert [(c.encoding, c.error) for c in invites] == [
+        ("json", "invalid_arguments"),
+        ("form", None),
+    ]
+
+    # The external upload: a JSON body is refused at both steps, the named methods work.
+    ticket_args = {"filename": "draft.md", "length": 5}
+    assert api_error(client.api_call, "files.getUploadURLExternal", json=ticket_args) == (
+        "invalid_arguments"
+    )
+    assert fake.files == {}
+    ticket = client.files_getUploadURLExternal(**ticket_args)
+    upload = urllib.request.Request(ticket["upload_url"], data=b"draft", method="POST")
+    with urllib.request.urlopen(upload) as response:
+        assert response.status == 200
+    complete = {"files": [{"id": ticket["file_id"], "title": "Draft"}], "channel_id": incidents}
+    assert api_error(client.api_call, "files.completeUploadExternal", json=complete) == (
+        "invalid_arguments"
+    )
+    assert not fake.files[ticket["file_id"]].completed
+    assert client.files_completeUploadExternal(**complete)["ok"]
+    assert fake.messages(incidents)[-1].files == [ticket["file_id"]]
+
+    # Methods without required arguments are refused too: Slack would drop the arguments.
+    assert api_error(client.api_call, "conversations.list", json={"types": "im"}) == (
+        "invalid_arguments"
+    )
+    # JSON where the SDK sends JSON; an empty JSON request carries nothing to lose.
+    assert client.api_call("chat.postMessage", json={"channel": incidents, "text": "j"})["ok"]
+    assert client.api_call("auth.test", json={})["ok"]
+    assert fake.calls[-1].encoding == "json"
+
+    # WebClient posts its reads as form data; a GET carries them in the query string.
+    assert client.users_info(user=alice)["ok"]
+    assert fake.calls[-1].encoding == "form"
+    query = urllib.parse.urlencode({"user": alice})
+    get = urllib.request.Request(
+        f"{fake.api_url}users.info?{query}", headers={"Authorization": f"Bearer {BOT_TOKEN}"}
+    )
+    with urllib.request.urlopen(get) as response:
+        assert json.loads(response.read())["ok"]
+    assert fake.calls[-1].encoding == "query"
+    assert client.api_call("users.info", data={"user": alice}, files={"note": b"x"})["ok"]
+    assert fake.calls[-1].encoding == "multipart"
 
 
 # --- Web API: conversations and messages -------------------------------------------------
@@ -1254,6 +1324,21 @@ def test_users_conversations_members_and_users_info(
     other = client.users_info(user=fake.add_user("pagerbot", is_bot=True))["user"]
     assert other["is_bot"] is True and other["profile"]["bot_id"].startswith("B")
     assert other["profile"]["api_app_id"] != fake.app_id
+
+
+def test_usergroups_list_their_members(fake: FakeSlack, client: WebClient, alice: str) -> None:
+    bob = fake.add_user("bob")
+    oncall = fake.add_usergroup("oncall", members=[alice, bob, alice], name="On-call")
+    assert fake.usergroups[oncall].users == [alice, bob]
+    assert client.usergroups_users_list(usergroup=oncall)["users"] == [alice, bob]
+    assert fake.calls[-1].encoding == "form"
+    assert client.usergroups_users_list(usergroup=oncall, include_disabled=True)["ok"]
+    assert api_error(client.usergroups_users_list, usergroup="S0NOSUCH") == "no_such_subteam"
+    assert api_error(client.api_call, "usergroups.users.list", params={}) == "invalid_arguments"
+    with pytest.raises(ValueError, match="already exists"):
+        fake.add_usergroup("oncall")
+    with pytest.raises(ValueError, match="unknown user"):
+        fake.add_usergroup("sre", members=["U0NOBODY"])
 
 
 # --- Socket Mode -------------------------------------------------------------------------

@@ -57,7 +57,7 @@ def _code_registrations(kind: str) -> set[str]:
 
 def _called_methods() -> set[str]:
     source = (ROOT / "bot" / "slack" / "gateway.py").read_text()
-    return set(re.findall(r'self\._call\(\s*"([a-zA-Z.]+)"', source))
+    return set(re.findall(r'self\._(?:call|pages)\(\s*"([a-zA-Z.]+)"', source))
 
 
 def test_commands_match() -> None:

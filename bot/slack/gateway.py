@@ -1,18 +1,25 @@
 """The Slack gateway: typed wrappers over the Web API, rate-limit aware.
 
-Two clients share one token. Calls that are safe to repeat (reads, edits, pins, invites,
-topics, views) retry on 429, 5xx and dropped connections through slack_sdk's retry
-handlers. Calls that create something (a message, a channel, a file share) retry only on
-429, which Slack guarantees it did not act on; after a 5xx or a timeout their outcome is
-unknown, so the caller looks for what it made (by message metadata or channel name)
-before it tries again.
+Every method goes through WebClient's named method (`client.chat_postMessage(...)`), which
+picks the request encoding Slack reads for it: a JSON body for chat.* and views.*, form
+parameters for most others. Slack does not read a JSON body sent to a form-only method
+(files.completeUploadExternal answers `invalid_arguments`), so nothing here builds a
+request by hand. (A method the SDK had no named method for would go through
+`client.api_call` with the encoding the SDK uses for its kind: `params=` for form data,
+`json=` only where Slack documents JSON; every method in METHODS has one today.)
+
+Calls that create something (a message, a channel, a file share) go through the 429-only
+client (see `bot.slack.webapi`); after a 5xx or a timeout their outcome is unknown, so the
+caller looks for what it made (by message metadata or channel name) before it tries again.
 """
 
 from __future__ import annotations
 
-import logging
+import itertools
 import threading
+import time
 import urllib.request
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -20,20 +27,34 @@ from urllib.error import URLError
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
-)
+from slack_sdk.web import SlackResponse
 
 from bot.render import truncate
+from bot.slack.lru import ExpiringLru
+from bot.slack.webapi import DEFAULT_TIMEOUT, SlackCallFailed, api_failure, make_clients
 
-log = logging.getLogger(__name__)
+# The gateway and its data, with the plumbing that flows and the app import from here.
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "METHODS",
+    "Channel",
+    "Identity",
+    "Method",
+    "SlackCallFailed",
+    "SlackGateway",
+    "User",
+    "make_clients",
+]
 
-DEFAULT_TIMEOUT = 10
 # Slack accepts 40,000 characters of message text but shows about 4,000; the blocks carry
 # the full content, so the notification text is cut (with a marker) well before that.
 NOTIFICATION_TEXT_MAX = 4000
+# users.info answers are kept per process: names and timezones change rarely, and review
+# drafts and dates ask for the same few people again and again. An unknown ID is kept
+# briefly, so a person who was just invited is found soon after.
+USER_CACHE_SIZE = 5000
+USER_TTL = timedelta(minutes=10)
+UNKNOWN_USER_TTL = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -65,55 +86,9 @@ METHODS: dict[str, Method] = {
     "pins.add": Method("tier2", ("pins:write",)),
     "users.conversations": Method("tier3", ("groups:read",)),
     "users.info": Method("tier4", ("users:read",)),
+    "usergroups.users.list": Method("tier2", ("usergroups:read",)),
     "views.open": Method("tier4"),
 }
-
-# Errors after which the same call may well succeed later.
-TRANSIENT_ERRORS = frozenset(
-    {
-        "ratelimited",
-        "internal_error",
-        "fatal_error",
-        "service_unavailable",
-        "request_timeout",
-        "team_added_to_org",
-        "timeout",
-        "connection_error",
-        "server_error",
-    }
-)
-# Errors after which Slack may or may not have acted.
-UNKNOWN_OUTCOME_ERRORS = frozenset(
-    {"fatal_error", "internal_error", "request_timeout", "timeout", "server_error"}
-)
-
-
-class SlackCallFailed(Exception):
-    """A Web API call that did not succeed, in terms the flows can act on."""
-
-    def __init__(
-        self,
-        method: str,
-        error: str,
-        *,
-        retry_after: timedelta | None = None,
-        status: int | None = None,
-    ) -> None:
-        super().__init__(f"{method}: {error}")
-        self.method = method
-        self.error = error
-        self.retry_after = retry_after
-        self.status = status
-
-    @property
-    def transient(self) -> bool:
-        """Whether trying again later may succeed."""
-        return self.error in TRANSIENT_ERRORS
-
-    @property
-    def unknown_outcome(self) -> bool:
-        """Whether Slack may have carried the call out despite the failure."""
-        return self.error in UNKNOWN_OUTCOME_ERRORS
 
 
 @dataclass(frozen=True)
@@ -159,86 +134,43 @@ def _channel(data: dict[str, Any]) -> Channel:
     )
 
 
-class ShortRateLimitRetryHandler(RateLimitErrorRetryHandler):
-    """Waits out a 429 inside the client only when Slack asks for a short pause.
-
-    A longer Retry-After goes back to the caller, which reschedules the work for then
-    instead of holding a thread (and every reminder queued behind it) asleep.
-    """
-
-    def __init__(self, max_retry_count: int = 2, max_wait_seconds: float = 5.0) -> None:
-        super().__init__(max_retry_count=max_retry_count)
-        self.max_wait_seconds = max_wait_seconds
-
-    def _can_retry(
-        self,
-        *,
-        state: Any,
-        request: Any,
-        response: Any = None,
-        error: Exception | None = None,
-    ) -> bool:
-        if response is None or response.status_code != 429:
-            return False
-        for name, values in (response.headers or {}).items():
-            if name.lower() == "retry-after":
-                try:
-                    return float(values[0] if isinstance(values, list) else values) <= (
-                        self.max_wait_seconds
-                    )
-                except (TypeError, ValueError):
-                    return False
-        return True
-
-
-def make_clients(
-    token: str, base_url: str, timeout: int = DEFAULT_TIMEOUT
-) -> tuple[WebClient, WebClient]:
-    """The retrying client for repeatable calls and the 429-only client for creating calls."""
-    retrying = WebClient(
-        token=token,
-        base_url=base_url,
-        timeout=timeout,
-        retry_handlers=[
-            ShortRateLimitRetryHandler(),
-            ServerErrorRetryHandler(max_retry_count=2),
-            ConnectionErrorRetryHandler(max_retry_count=2),
-        ],
-    )
-    creating = WebClient(
-        token=token,
-        base_url=base_url,
-        timeout=timeout,
-        retry_handlers=[ShortRateLimitRetryHandler()],
-    )
-    return retrying, creating
-
-
 class SlackGateway:
     """The only object that calls the Slack Web API."""
 
-    def __init__(self, client: WebClient, creating_client: WebClient | None = None) -> None:
+    def __init__(
+        self,
+        client: WebClient,
+        creating_client: WebClient | None = None,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.client = client
         self.creating_client = creating_client or client
         self._identity: Identity | None = None
         self._identity_lock = threading.Lock()
+        self._users: ExpiringLru[str, User | None] = ExpiringLru(
+            USER_CACHE_SIZE, monotonic=monotonic
+        )
 
     # -- plumbing ------------------------------------------------------------------------
 
     def _call(
-        self, method: str, *, creates: bool = False, read: bool = False, **args: Any
+        self,
+        method: str,
+        call: Callable[[WebClient], SlackResponse],
+        *,
+        creates: bool = False,
     ) -> dict[str, Any]:
+        """Run `call` (the named method for `method`) on the right client; the response data.
+
+        The named method drops None arguments and encodes the rest as Slack reads them.
+        """
         assert method in METHODS, f"{method} is not in METHODS"
         client = self.creating_client if creates else self.client
-        payload = {key: value for key, value in args.items() if value is not None}
         try:
-            if read:
-                params = {key: _query_value(value) for key, value in payload.items()}
-                response = client.api_call(method, http_verb="GET", params=params)
-            else:
-                response = client.api_call(method, json=payload)
+            response = call(client)
         except SlackApiError as exc:
-            raise _failure(method, exc) from None
+            raise api_failure(method, exc) from None
         except TimeoutError as exc:
             raise SlackCallFailed(method, "timeout") from exc
         except (URLError, ConnectionError, SlackRequestError) as exc:
@@ -247,13 +179,29 @@ class SlackGateway:
             raise SlackCallFailed(method, "connection_error") from exc
         return dict(response.data) if isinstance(response.data, dict) else {}
 
+    def _pages(
+        self, method: str, fetch: Callable[[WebClient, str | None], SlackResponse]
+    ) -> Iterator[dict[str, Any]]:
+        """Each page of a cursor-paginated read, first to last; `fetch(client, cursor)`."""
+        cursor: str | None = None
+        while True:
+
+            def page(client: WebClient, after: str | None = cursor) -> SlackResponse:
+                return fetch(client, after)
+
+            data = self._call(method, page)
+            yield data
+            cursor = _next_cursor(data)
+            if not cursor:
+                return
+
     # -- identity ------------------------------------------------------------------------
 
     def identity(self) -> Identity:
         """The bot's own user, bot and team IDs (asked once, then cached)."""
         with self._identity_lock:
             if self._identity is None:
-                data = self._call("auth.test")
+                data = self._call("auth.test", lambda c: c.auth_test())
                 self._identity = Identity(
                     user_id=data["user_id"], bot_id=data.get("bot_id", ""), team_id=data["team_id"]
                 )
@@ -263,65 +211,66 @@ class SlackGateway:
 
     def create_channel(self, name: str, *, is_private: bool) -> Channel:
         """Create a channel; raises SlackCallFailed('name_taken') when the name is used."""
-        data = self._call("conversations.create", creates=True, name=name, is_private=is_private)
+        data = self._call(
+            "conversations.create",
+            lambda c: c.conversations_create(name=name, is_private=is_private),
+            creates=True,
+        )
         return _channel(data["channel"])
 
     def find_channel(self, name: str, *, is_private: bool) -> Channel | None:
         """Find a channel the bot can see by exact name (paginated conversations.list)."""
-        cursor: str | None = None
         types = "private_channel" if is_private else "public_channel"
-        while True:
-            data = self._call(
-                "conversations.list",
-                read=True,
-                types=types,
-                exclude_archived=False,
-                limit=1000,
-                cursor=cursor,
-            )
+        pages = self._pages(
+            "conversations.list",
+            lambda c, cursor: c.conversations_list(
+                types=types, exclude_archived=False, limit=1000, cursor=cursor
+            ),
+        )
+        for data in pages:
             for item in data.get("channels", []):
                 if item.get("name") == name:
                     return _channel(item)
-            cursor = (data.get("response_metadata") or {}).get("next_cursor") or None
-            if not cursor:
-                return None
+        return None
 
     def invite(self, channel: str, users: list[str]) -> None:
         """Invite users; inviting someone already there is not a failure."""
         try:
-            self._call("conversations.invite", channel=channel, users=",".join(users))
+            self._call(
+                "conversations.invite",
+                lambda c: c.conversations_invite(channel=channel, users=users),
+            )
         except SlackCallFailed as exc:
             if exc.error not in ("already_in_channel", "cant_invite_self"):
                 raise
 
     def join(self, channel: str) -> None:
         """Join a public channel."""
-        self._call("conversations.join", channel=channel)
+        self._call("conversations.join", lambda c: c.conversations_join(channel=channel))
 
     def set_topic(self, channel: str, topic: str) -> None:
         """Set a channel's topic."""
-        self._call("conversations.setTopic", channel=channel, topic=topic)
+        self._call(
+            "conversations.setTopic",
+            lambda c: c.conversations_setTopic(channel=channel, topic=topic),
+        )
 
     def open_dm(self, user: str) -> str:
         """The ID of the bot's direct-message channel with a user."""
-        data = self._call("conversations.open", users=user)
+        data = self._call("conversations.open", lambda c: c.conversations_open(users=user))
         return str(data["channel"]["id"])
 
     def find_message(
         self, channel: str, *, event_type: str, match: dict[str, Any], oldest: str | None = None
     ) -> str | None:
         """The ts of the bot's newest message in `channel` whose metadata matches, if any."""
-        cursor: str | None = None
-        for _page in range(10):
-            data = self._call(
-                "conversations.history",
-                read=True,
-                channel=channel,
-                include_all_metadata=True,
-                oldest=oldest,
-                limit=200,
-                cursor=cursor,
-            )
+        pages = self._pages(
+            "conversations.history",
+            lambda c, cursor: c.conversations_history(
+                channel=channel, include_all_metadata=True, oldest=oldest, limit=200, cursor=cursor
+            ),
+        )
+        for data in itertools.islice(pages, 10):
             for message in data.get("messages", []):
                 metadata = message.get("metadata") or {}
                 payload = metadata.get("event_payload") or {}
@@ -329,9 +278,6 @@ class SlackGateway:
                     payload.get(key) == value for key, value in match.items()
                 ):
                     return str(message["ts"])
-            cursor = (data.get("response_metadata") or {}).get("next_cursor") or None
-            if not cursor:
-                return None
         return None
 
     def history_page(
@@ -340,32 +286,41 @@ class SlackGateway:
         """One page of a channel's messages between two ts (inclusive), newest first."""
         data = self._call(
             "conversations.history",
-            read=True,
-            channel=channel,
-            oldest=oldest,
-            latest=latest,
-            inclusive=True,
-            limit=limit,
-            cursor=cursor,
+            lambda c: c.conversations_history(
+                channel=channel,
+                oldest=oldest,
+                latest=latest,
+                inclusive=True,
+                limit=limit,
+                cursor=cursor,
+            ),
         )
-        cursor = (data.get("response_metadata") or {}).get("next_cursor") or None
-        return list(data.get("messages") or []), cursor
+        return list(data.get("messages") or []), _next_cursor(data)
 
     def replies_page(
         self, channel: str, ts: str, *, cursor: str | None, limit: int = 200
     ) -> tuple[list[dict[str, Any]], str | None]:
         """One page of a thread (the parent first)."""
         data = self._call(
-            "conversations.replies", read=True, channel=channel, ts=ts, limit=limit, cursor=cursor
+            "conversations.replies",
+            lambda c: c.conversations_replies(channel=channel, ts=ts, limit=limit, cursor=cursor),
         )
-        cursor = (data.get("response_metadata") or {}).get("next_cursor") or None
-        return list(data.get("messages") or []), cursor
+        return list(data.get("messages") or []), _next_cursor(data)
 
     def upload_file(
         self, channel: str, *, filename: str, content: bytes, title: str, comment: str
     ) -> str:
-        """Share a file in a channel with a comment (Slack's external upload); its file ID."""
-        ticket = self._call("files.getUploadURLExternal", filename=filename, length=len(content))
+        """Share a file in a channel with a comment (Slack's external upload); its file ID.
+
+        The three steps of `WebClient.files_upload_v2`, each on the client its retry rule
+        needs: asking for an upload URL and sending the bytes are safe to repeat (Slack
+        discards a file never completed); sharing it (completeUploadExternal) posts a
+        message, so it is not retried after a 5xx or a timeout.
+        """
+        ticket = self._call(
+            "files.getUploadURLExternal",
+            lambda c: c.files_getUploadURLExternal(filename=filename, length=len(content)),
+        )
         request = urllib.request.Request(  # noqa: S310 - Slack's own https upload URL
             str(ticket["upload_url"]), data=content, method="POST"
         )
@@ -374,14 +329,17 @@ class SlackGateway:
                 response.read()
         except (URLError, TimeoutError, ConnectionError) as exc:
             raise SlackCallFailed("files.getUploadURLExternal", "upload_failed") from exc
+        file_id = str(ticket["file_id"])
         self._call(
             "files.completeUploadExternal",
+            lambda c: c.files_completeUploadExternal(
+                files=[{"id": file_id, "title": title}],
+                channel_id=channel,
+                initial_comment=comment,
+            ),
             creates=True,
-            files=[{"id": ticket["file_id"], "title": title}],
-            channel_id=channel,
-            initial_comment=comment,
         )
-        return str(ticket["file_id"])
+        return file_id
 
     # -- messages ------------------------------------------------------------------------
 
@@ -397,15 +355,17 @@ class SlackGateway:
         """Post a message; returns (channel ID, ts). Never expands @channel-style names."""
         data = self._call(
             "chat.postMessage",
+            lambda c: c.chat_postMessage(
+                channel=channel,
+                text=truncate(text, NOTIFICATION_TEXT_MAX),
+                blocks=blocks,
+                metadata=metadata,
+                thread_ts=thread_ts,
+                unfurl_links=False,
+                unfurl_media=False,
+                link_names=False,
+            ),
             creates=True,
-            channel=channel,
-            text=truncate(text, NOTIFICATION_TEXT_MAX),
-            blocks=blocks,
-            metadata=metadata,
-            thread_ts=thread_ts,
-            unfurl_links=False,
-            unfurl_media=False,
-            link_names=False,
         )
         return str(data["channel"]), str(data["ts"])
 
@@ -421,12 +381,14 @@ class SlackGateway:
         """Edit a message the bot posted."""
         self._call(
             "chat.update",
-            channel=channel,
-            ts=ts,
-            text=truncate(text, NOTIFICATION_TEXT_MAX),
-            blocks=blocks,
-            metadata=metadata,
-            link_names=False,
+            lambda c: c.chat_update(
+                channel=channel,
+                ts=ts,
+                text=truncate(text, NOTIFICATION_TEXT_MAX),
+                blocks=blocks,
+                metadata=metadata,
+                link_names=False,
+            ),
         )
 
     def post_ephemeral(
@@ -435,96 +397,88 @@ class SlackGateway:
         """Show a message to one person in a channel."""
         self._call(
             "chat.postEphemeral",
-            channel=channel,
-            user=user,
-            text=truncate(text, NOTIFICATION_TEXT_MAX),
-            blocks=blocks,
+            lambda c: c.chat_postEphemeral(
+                channel=channel,
+                user=user,
+                text=truncate(text, NOTIFICATION_TEXT_MAX),
+                blocks=blocks,
+            ),
         )
 
     def pin(self, channel: str, ts: str) -> None:
         """Pin a message; pinning it again is not a failure."""
         try:
-            self._call("pins.add", channel=channel, timestamp=ts)
+            self._call("pins.add", lambda c: c.pins_add(channel=channel, timestamp=ts))
         except SlackCallFailed as exc:
             if exc.error != "already_pinned":
                 raise
 
     def permalink(self, channel: str, ts: str) -> str:
         """A link to a message."""
-        data = self._call("chat.getPermalink", read=True, channel=channel, message_ts=ts)
+        data = self._call(
+            "chat.getPermalink", lambda c: c.chat_getPermalink(channel=channel, message_ts=ts)
+        )
         return str(data["permalink"])
 
     # -- people --------------------------------------------------------------------------
 
     def user(self, user_id: str) -> User | None:
-        """A person by ID, or None when Slack knows no such user."""
+        """A person by ID, or None when Slack knows no such user (cached, see USER_TTL)."""
+        cached = self._users.get(user_id)
+        if cached is not None:
+            return cached.value
         try:
-            data = self._call("users.info", read=True, user=user_id)
+            data = self._call("users.info", lambda c: c.users_info(user=user_id))
         except SlackCallFailed as exc:
             if exc.error in ("user_not_found", "user_not_visible"):
+                self._users.put(user_id, None, UNKNOWN_USER_TTL)
                 return None
             raise
-        info = data.get("user") or {}
-        profile = info.get("profile") or {}
-        return User(
-            id=str(info.get("id", user_id)),
-            name=str(profile.get("display_name") or info.get("real_name") or info.get("name", "")),
-            is_bot=bool(info.get("is_bot")),
-            deleted=bool(info.get("deleted")),
-            tz=str(info.get("tz") or "UTC"),
+        found = _user(data.get("user") or {}, user_id)
+        self._users.put(user_id, found, USER_TTL)
+        return found
+
+    def usergroup_members(self, group_id: str) -> list[str]:
+        """The user IDs in a user group (S...); SlackCallFailed('no_such_subteam') if none."""
+        data = self._call(
+            "usergroups.users.list", lambda c: c.usergroups_users_list(usergroup=group_id)
         )
+        return [str(user) for user in data.get("users") or []]
 
     def private_channels_of(self, user_id: str) -> set[str]:
         """The private channels (that the bot is in) a person is a member of."""
-        found: set[str] = set()
-        cursor: str | None = None
-        while True:
-            data = self._call(
-                "users.conversations",
-                read=True,
+        pages = self._pages(
+            "users.conversations",
+            lambda c, cursor: c.users_conversations(
                 user=user_id,
                 types="private_channel",
                 exclude_archived=True,
                 limit=1000,
                 cursor=cursor,
-            )
-            found.update(str(item["id"]) for item in data.get("channels", []))
-            cursor = (data.get("response_metadata") or {}).get("next_cursor") or None
-            if not cursor:
-                return found
+            ),
+        )
+        return {str(item["id"]) for data in pages for item in data.get("channels", [])}
 
     # -- views ---------------------------------------------------------------------------
 
     def open_view(self, trigger_id: str, view: dict[str, Any]) -> str:
         """Open a modal; returns its view ID."""
-        data = self._call("views.open", trigger_id=trigger_id, view=view)
+        data = self._call("views.open", lambda c: c.views_open(trigger_id=trigger_id, view=view))
         return str(data["view"]["id"])
 
 
-def _query_value(value: Any) -> Any:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return value
+def _user(info: dict[str, Any], user_id: str) -> User:
+    profile = info.get("profile") or {}
+    return User(
+        id=str(info.get("id", user_id)),
+        name=str(profile.get("display_name") or info.get("real_name") or info.get("name", "")),
+        is_bot=bool(info.get("is_bot")),
+        deleted=bool(info.get("deleted")),
+        tz=str(info.get("tz") or "UTC"),
+    )
 
 
-def _failure(method: str, exc: SlackApiError) -> SlackCallFailed:
-    response = exc.response
-    status = getattr(response, "status_code", None)
-    data = response.data if isinstance(getattr(response, "data", None), dict) else {}
-    error = str(data.get("error") or "")
-    retry_after: timedelta | None = None
-    if status == 429:
-        error = "ratelimited"
-        header = (response.headers or {}).get("Retry-After") or (response.headers or {}).get(
-            "retry-after"
-        )
-        try:
-            retry_after = timedelta(seconds=max(int(str(header)), 1))
-        except (TypeError, ValueError):
-            retry_after = timedelta(seconds=30)
-    elif status is not None and status >= 500:
-        error = "server_error"
-    if not error:
-        error = f"http_{status}"
-    log.warning("Slack %s failed: %s (HTTP %s)", method, error, status)
-    return SlackCallFailed(method, error, retry_after=retry_after, status=status)
+def _next_cursor(data: dict[str, Any]) -> str | None:
+    """The cursor of the page after this one, None on the last page."""
+    cursor = (data.get("response_metadata") or {}).get("next_cursor")
+    return str(cursor) if cursor else None

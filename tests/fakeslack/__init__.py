@@ -3,7 +3,16 @@
 from .apphost import BoltAppServer
 from .delivery import ActionResult, Delivery, UserPost
 from .fake import FakeSlack
-from .state import Call, Channel, Ephemeral, FileRecord, Message, ResponseUrlPost, User
+from .state import (
+    Call,
+    Channel,
+    Ephemeral,
+    FileRecord,
+    Message,
+    ResponseUrlPost,
+    User,
+    UserGroup,
+)
 
 __all__ = [
     "ActionResult",
@@ -17,5 +26,6 @@ __all__ = [
     "Message",
     "ResponseUrlPost",
     "User",
+    "UserGroup",
     "UserPost",
 ]

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec
 
-from . import actions, blockkit, delivery, events, methods
+from . import actions, blockkit, delivery, encodings, events, methods
 from .delivery import ActionResult, Delivery, Via
 from .events import Pending
 from .faults import Fault, FaultPlan, RateBudgets
@@ -35,6 +35,7 @@ from .state import (
     Revision,
     Trigger,
     User,
+    UserGroup,
     Workspace,
 )
 
@@ -249,6 +250,11 @@ class FakeSlack(Service):
         return self.ws.users
 
     @property
+    def usergroups(self) -> dict[str, UserGroup]:
+        """Every user group by ID."""
+        return self.ws.usergroups
+
+    @property
     def channels(self) -> dict[str, Channel]:
         """Every conversation by ID (DMs included)."""
         return self.ws.channels
@@ -305,6 +311,26 @@ class FakeSlack(Service):
                 app_id=self.ws.new_id("A") if is_bot else None,
             )
             return user_id
+
+    def add_usergroup(
+        self, handle: str, *, members: list[str] | None = None, name: str | None = None
+    ) -> str:
+        """Add a user group (@`handle`, called `name`, default the handle) and return its
+        S... ID."""
+        with self.ws.lock:
+            for member in members or []:
+                if member not in self.ws.users:
+                    raise ValueError(f"unknown user {member!r}")
+            if any(g.handle == handle for g in self.ws.usergroups.values()):
+                raise ValueError(f"a user group @{handle} already exists")
+            group = UserGroup(
+                id=self.ws.new_id("S"),
+                handle=handle,
+                name=name if name is not None else handle,
+                users=list(dict.fromkeys(members or [])),
+            )
+            self.ws.usergroups[group.id] = group
+            return group.id
 
     def add_channel(
         self,
@@ -476,10 +502,14 @@ class FakeSlack(Service):
             token = authorization[7:].strip()
         # Slack reads a token from the query or a form body, never from a JSON body.
         body_token = args.pop("token", None)
-        is_json = (request.header("content-type") or "").startswith("application/json")
-        if token is None and isinstance(body_token, str) and not is_json:
+        encoding = encodings.request_encoding(request)
+        if token is None and isinstance(body_token, str) and encoding != "json":
             token = body_token
-        reply, response = self._api_reply(method, args, token, parse_error)
+        # Slack reads no JSON body for the methods slack_sdk sends as form data.
+        json_refused = (
+            encoding == "json" and bool(request.body.strip()) and not encodings.accepts_json(method)
+        )
+        reply, response = self._api_reply(method, args, token, parse_error, json_refused)
         call = Call(
             method=method,
             args=args,
@@ -488,6 +518,7 @@ class FakeSlack(Service):
             at=time.monotonic(),
             http_method=request.method,
             token=token,
+            encoding=encoding,
         )
         with self._calls_changed:
             self.calls.append(call)
@@ -495,7 +526,12 @@ class FakeSlack(Service):
         return reply
 
     def _api_reply(
-        self, method: str, args: JSONDict, token: str | None, parse_error: str | None
+        self,
+        method: str,
+        args: JSONDict,
+        token: str | None,
+        parse_error: str | None,
+        json_refused: bool,
     ) -> tuple[HttpReply, JSONDict]:
         fault = self._faults.take(method)
         if fault is not None:
@@ -513,15 +549,20 @@ class FakeSlack(Service):
                     return HttpReply.json(504, body), body
             if fault.kind == "server_error":
                 if fault.then_apply:
-                    self._execute(method, dict(args), token, parse_error)
+                    self._execute(method, dict(args), token, parse_error, json_refused)
                 error = "service_unavailable" if fault.status == 503 else "internal_error"
                 body = {"ok": False, "error": error}
                 return HttpReply.json(fault.status, body), body
-        status, body, headers = self._execute(method, args, token, parse_error)
+        status, body, headers = self._execute(method, args, token, parse_error, json_refused)
         return HttpReply.json(status, body, headers), body
 
     def _execute(
-        self, method: str, args: JSONDict, token: str | None, parse_error: str | None
+        self,
+        method: str,
+        args: JSONDict,
+        token: str | None,
+        parse_error: str | None,
+        json_refused: bool,
     ) -> tuple[int, JSONDict, dict[str, str]]:
         spec = method_spec(method)
         if spec is None or method not in methods.HANDLERS:
@@ -545,6 +586,8 @@ class FakeSlack(Service):
         ctx = self._context(method, args)
         with self.ws.lock:
             try:
+                if json_refused:
+                    raise encodings.json_body_refused(spec)
                 result = methods.dispatch(ctx)
             except methods.SlackError as exc:
                 if not spec.allows(exc.error):

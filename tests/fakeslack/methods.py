@@ -1215,6 +1215,19 @@ def users_conversations(ctx: ApiContext) -> JSONDict:
     return {"channels": page, "response_metadata": {"next_cursor": next_cursor}}
 
 
+# --- user groups -------------------------------------------------------------------------
+
+
+@api("usergroups.users.list")
+def usergroups_users_list(ctx: ApiContext) -> JSONDict:
+    """The members of one user group."""
+    ctx.bool_arg("include_disabled")
+    group = ctx.ws.usergroups.get(ctx.req_str("usergroup"))
+    if group is None:
+        raise SlackError("no_such_subteam")
+    return {"users": list(group.users)}
+
+
 # --- files -------------------------------------------------------------------------------
 
 

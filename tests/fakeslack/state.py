@@ -6,9 +6,12 @@ import bisect
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 JSONDict = dict[str, Any]
+# How a Web API request carried its arguments: a JSON body, a form body (urlencoded), a
+# multipart body, or the URL's query string alone.
+Encoding = Literal["json", "form", "multipart", "query"]
 
 _B36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -44,6 +47,16 @@ class User:
     bot_id: str | None = None
     display_name: str | None = None
     app_id: str | None = None
+
+
+@dataclass
+class UserGroup:
+    """A user group (a "subteam", mentioned as @handle) and its members."""
+
+    id: str
+    handle: str
+    name: str
+    users: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -169,6 +182,7 @@ class Call:
     at: float
     http_method: str = "POST"
     token: str | None = None
+    encoding: Encoding = "form"
 
     @property
     def ok(self) -> bool:
@@ -236,6 +250,7 @@ class Workspace:
         self.bot_id = bot_id
         self.app_id = app_id
         self.users: dict[str, User] = {}
+        self.usergroups: dict[str, UserGroup] = {}
         self.channels: dict[str, Channel] = {}
         self.views: dict[str, JSONDict] = {}
         self.view_stacks: dict[str, list[str]] = {}
