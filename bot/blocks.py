@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -25,10 +25,11 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.ids import ActionId, BlockId, CallbackId
-from bot.models import Incident
+from bot.models import Incident, IncidentStatus
 from bot.models.incident import DESCRIPTION_MAX, OPEN_STATES, SERVICES_MAX, TITLE_MAX
 from bot.policy import Policy, format_duration
 from bot.render import render, truncate
+from bot.services.status_updates import UpdateInput
 
 SECTION_TEXT_MAX = 3000
 MESSAGE_TEXT_MAX = 4000  # notification text; Slack allows 40,000 but shows ~4,000
@@ -322,10 +323,43 @@ def _text_input(
     )
 
 
+def next_update_choices(incident: Incident, policy: Policy) -> list[timedelta]:
+    """The next-update times the form offers: each one is honoured exactly as chosen."""
+    return sorted({*UPDATE_CHOICES, policy.severity(incident.severity).update_interval})
+
+
+class FormError(Exception):
+    """A submitted form with field errors, keyed by block ID (shown under each field)."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(errors.values()))
+        self.errors = errors
+
+
+def parse_update_state(view: dict[str, Any], *, now: datetime) -> UpdateInput:
+    """Read the status update form; the next update must be one of the offered times."""
+    values = view_values(view)
+    try:
+        status = IncidentStatus(values.get(BlockId.STATUS) or "")
+    except ValueError:
+        raise FormError({BlockId.STATUS: "Choose a status."}) from None
+    offered = view_metadata(view).get("next_update_choices")
+    chosen = values.get(BlockId.NEXT_UPDATE) or ""
+    if not chosen.isdigit() or (isinstance(offered, list) and int(chosen) not in offered):
+        raise FormError({BlockId.NEXT_UPDATE: "Choose when the next update is due."})
+    return UpdateInput(
+        status=status,
+        what_changed=values.get(BlockId.WHAT_CHANGED, ""),
+        impact=values.get(BlockId.CURRENT_IMPACT, ""),
+        next_steps=values.get(BlockId.NEXT_STEPS, ""),
+        next_update_at=now + timedelta(seconds=int(chosen)),
+    )
+
+
 def update_modal(incident: Incident, policy: Policy) -> View:
     """The structured status update form."""
     interval = policy.severity(incident.severity).update_interval
-    choices = sorted({*UPDATE_CHOICES, interval})
+    choices = next_update_choices(incident, policy)
     due_options = [
         _option(str(int(c.total_seconds())), f"In {format_duration(c)}") for c in choices
     ]
@@ -339,7 +373,9 @@ def update_modal(incident: Incident, policy: Policy) -> View:
         title=_plain("Status update", 24),
         submit=_plain("Post update", 24),
         close=_plain("Cancel", 24),
-        private_metadata=_metadata(incident),
+        private_metadata=_metadata(
+            incident, next_update_choices=[int(c.total_seconds()) for c in choices]
+        ),
         blocks=[
             _section(f"*{incident.reference}*"),
             InputBlock(

@@ -17,7 +17,7 @@ from bot.clock import SystemClock
 from bot.db import Database
 from bot.errors import ConfigError
 from bot.models import Incident
-from bot.policy import Policy, load_policy
+from bot.policy import Policy, announcement_note, load_policy
 from bot.services import follow_up_actions, review_draft
 from bot.settings import Settings, load_settings
 
@@ -146,8 +146,9 @@ def _check_config(path: Path | None) -> int:
     if path is None:
         env = os.environ.get("INCIDENT_BOT_CONFIG")
         if not env:
-            load_policy(None)
+            policy = load_policy(None)
             _out("no policy file given (argument or INCIDENT_BOT_CONFIG): the defaults apply")
+            _out(announcement_note(policy))
             return 0
         path = Path(env)
     policy = load_policy(path)
@@ -155,6 +156,7 @@ def _check_config(path: Path | None) -> int:
         f"{path}: OK ({len(policy.severities)} severities, {len(policy.categories)} categories, "
         f"{len(policy.roles)} roles)"
     )
+    _out(announcement_note(policy))
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -36,6 +37,10 @@ class Context:
     work: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(WORK_THREADS, thread_name_prefix="work")
     )
+
+    # Channel names from the policy (`#incidents`) resolved to IDs, once per process.
+    resolved_channels: dict[str, str] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.channels = ChannelIndex(self.db)

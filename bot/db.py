@@ -83,7 +83,9 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 
 
 @lru_cache(maxsize=32)
-def insert_or_ignore(table: Table, columns: tuple[str, ...], key: str, dialect: str) -> Any:
+def insert_or_ignore(
+    table: Table, columns: tuple[str, ...], key: str | tuple[str, ...], dialect: str
+) -> Any:
     """`INSERT … ON CONFLICT (key) DO NOTHING RETURNING id`, with bind parameters, built once.
 
     Executed with a dict of the columns' values; `.scalar()` is the new id, or None when a
@@ -93,7 +95,7 @@ def insert_or_ignore(table: Table, columns: tuple[str, ...], key: str, dialect: 
     return (
         insert(table)
         .values({name: bindparam(name, type_=table.c[name].type) for name in columns})
-        .on_conflict_do_nothing(index_elements=[key])
+        .on_conflict_do_nothing(index_elements=[key] if isinstance(key, str) else list(key))
         .returning(table.c.id)
     )
 

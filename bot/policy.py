@@ -70,6 +70,7 @@ Duration = Annotated[
 ]
 
 _SLACK_TARGET = re.compile(r"^(?:[UWSCG][A-Z0-9]{2,})$")
+_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
@@ -85,6 +86,14 @@ class EscalationStep(_Strict):
     dm: bool = False  # also send each person in `notify` a direct message
 
 
+MIN_UPDATE_INTERVAL = timedelta(minutes=1)
+# Slack's Block Kit limits on what the policy fills: radio buttons hold at most 10 options
+# (the severities in the declare form), a static select at most 100 (the categories).
+MAX_SEVERITIES = 10
+MAX_CATEGORIES = 100
+_CHANNEL_NAME = re.compile(r"^#[a-z0-9][a-z0-9_-]{0,79}$")
+
+
 class Severity(_Strict):
     """One severity level and its targets."""
 
@@ -94,6 +103,9 @@ class Severity(_Strict):
     resolution_target: Duration
     update_interval: Duration
     notify: list[str] = Field(default_factory=list)
+    # Who a missed response target pings (default: the policy's response_contacts, else
+    # the first escalation step's targets).
+    response_contacts: list[str] = Field(default_factory=list)
     escalation: list[EscalationStep] = Field(default_factory=list)
     pir_required: bool = False
 
@@ -101,6 +113,13 @@ class Severity(_Strict):
     @classmethod
     def _ordered(cls, steps: list[EscalationStep]) -> list[EscalationStep]:
         return sorted(steps, key=lambda step: step.after)
+
+    @field_validator("update_interval")
+    @classmethod
+    def _at_least_a_minute(cls, value: timedelta) -> timedelta:
+        if value < MIN_UPDATE_INTERVAL:
+            raise ValueError("must be at least 1m: the bot reminds at most once a minute")
+        return value
 
 
 class Role(_Strict):
@@ -220,10 +239,11 @@ class Policy(_Strict):
     """The whole incident policy."""
 
     announcement_channel: str | None = None
-    severities: dict[str, Severity] = Field(min_length=1)
-    categories: list[str] = Field(min_length=1)
+    severities: dict[str, Severity] = Field(min_length=1, max_length=MAX_SEVERITIES)
+    categories: list[str] = Field(min_length=1, max_length=MAX_CATEGORIES)
     roles: dict[str, Role] = Field(min_length=1)
     contacts: dict[str, str | None] = Field(default_factory=dict)
+    response_contacts: list[str] = Field(default_factory=list)
     priority_matrix: dict[Level, dict[Level, PriorityName]]
     closure_requires: list[ClosureField] = Field(default_factory=lambda: list(CLOSURE_FIELDS))
     templates_dir: Path | None = None
@@ -292,7 +312,7 @@ class Policy(_Strict):
     @model_validator(mode="after")
     def _targets_known(self) -> Policy:
         for key, severity in self.severities.items():
-            targets = list(severity.notify)
+            targets = [*severity.notify, *severity.response_contacts, *self.response_contacts]
             for step in severity.escalation:
                 targets.extend(step.notify)
             for target in targets:
@@ -301,12 +321,11 @@ class Policy(_Strict):
                         f"severities.{key}: unknown notify target {target!r}: use a Slack "
                         "user, user group or channel ID, or a name under contacts"
                     )
-        if self.announcement_channel is not None and not _SLACK_TARGET.match(
-            self.announcement_channel
-        ):
+        channel = self.announcement_channel
+        if channel is not None and not (_CHANNEL_ID.match(channel) or _CHANNEL_NAME.match(channel)):
             raise ValueError(
-                "announcement_channel must be a channel ID such as C0123ABCD "
-                "(right-click the channel → Copy link; the ID is the last part)"
+                "announcement_channel must be a channel ID such as C0123ABCD or a channel "
+                "name such as #incidents"
             )
         return self
 
@@ -328,6 +347,19 @@ class Policy(_Strict):
     def role_name(self, key: str) -> str:
         """The display name of a role."""
         return self.roles[key].name
+
+
+def announcement_note(policy: Policy) -> str:
+    """What the policy means for announcements, in one line (check-config, the start log)."""
+    channel = policy.announcement_channel
+    if channel is None:
+        return (
+            "announcement_channel is not set: no announcement will be made of new incidents "
+            "(set it to a channel ID or #name)"
+        )
+    if channel.startswith("#"):
+        return f"new incidents are announced in {channel} (its ID is looked up by name at start)"
+    return f"new incidents are announced in channel {channel}"
 
 
 def default_policy_data() -> dict[str, Any]:

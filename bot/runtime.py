@@ -14,7 +14,7 @@ from bot.app import build_context, create_app
 from bot.clock import Clock
 from bot.context import Context
 from bot.db import Database
-from bot.policy import Policy
+from bot.policy import Policy, announcement_note
 from bot.scheduler import Sweeper
 from bot.server import make_server
 from bot.services import heartbeats
@@ -53,6 +53,7 @@ class Runtime:
 
     def start(self) -> None:
         """Migrate if asked, then start the sweeper and the Slack link, without blocking."""
+        log.info(announcement_note(self.ctx.policy))
         if self.settings.auto_migrate:
             migrate.upgrade(self.ctx.db)
         with self.ctx.db.session() as session:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.context import Context
-from bot.flows import channel_setup, reminder_delivery, review_generation
+from bot.flows import channel_setup, event_recording, reminder_delivery, review_generation
 from bot.flows.event_recording import processor
 from bot.models import TaskKind
 from bot.services import event_inbox, heartbeats, tasks
@@ -35,24 +35,38 @@ RUNNERS: dict[str, Runner] = {
 }
 
 
-def sweep(ctx: Context, *, limit: int = 50) -> int:
-    """Claim and run every due task (up to `limit`) and retry failed events."""
+def sweep(ctx: Context, *, limit: int = 50, long_running: int = 2) -> int:
+    """Record held and failed events, then claim and run every due task (up to `limit`,
+    plus up to `long_running` review drafts, each claimed on its own)."""
     now = ctx.clock.now()
     with ctx.db.session() as session:
         heartbeats.beat(session, ctx.process_id, now)
-    event_inbox.drain(ctx.db, now=now, process=processor(ctx, ctx.slack.identity().user_id))
+    # Neither needs Slack: the bot's user ID comes from each stored event's envelope.
+    event_inbox.drain(ctx.db, now=now, process=processor(ctx))
+    event_recording.adopt(ctx)
     event_inbox.purge(ctx.db, now=now)
     claims = tasks.claim_due(db=ctx.db, now=now, limit=limit)
     for claim in claims:
-        runner = RUNNERS.get(claim.kind)
-        if runner is None:
-            log.error("task %s has unknown kind %r", claim.task_id, claim.kind)
-            continue
-        try:
-            runner(ctx, claim)
-        except Exception:
-            log.exception("task %s (%s) failed", claim.task_id, claim.kind)
-    return len(claims)
+        _run(ctx, claim)
+    ran = len(claims)
+    for _ in range(long_running):
+        claimed = tasks.claim_due(db=ctx.db, now=ctx.clock.now(), long_running=True)
+        if not claimed:
+            break
+        _run(ctx, claimed[0])
+        ran += 1
+    return ran
+
+
+def _run(ctx: Context, claim: tasks.Claim) -> None:
+    runner = RUNNERS.get(claim.kind)
+    if runner is None:
+        log.error("task %s has unknown kind %r", claim.task_id, claim.kind)
+        return
+    try:
+        runner(ctx, claim)
+    except Exception:
+        log.exception("task %s (%s) failed", claim.task_id, claim.kind)
 
 
 class Sweeper:

@@ -99,7 +99,21 @@ def test_yaml_overrides_only_what_it_names(tmp_path: Path) -> None:
             "unknown notify target 'vp'",
         ),
         ("colour: red\n", "colour: is not a known key"),
-        ("announcement_channel: '#incidents'\n", "announcement_channel must be a channel ID"),
+        ("announcement_channel: 'Incidents!'\n", "must be a channel ID such as C0123ABCD or"),
+        ("severities:\n  sev2:\n    update_interval: 30s\n", "at least 1m"),
+        (
+            "severities:\n"
+            + "".join(
+                f"  s{n}: {{label: S{n}, definition: d, response_target: 1h, "
+                "resolution_target: 2h, update_interval: 1h}\n"
+                for n in range(8)
+            ),
+            "severities: Dictionary should have at most 10 items",
+        ),
+        (
+            "categories: [" + ", ".join(f"c{n}" for n in range(101)) + "]\n",
+            "categories: List should have at most 100 items",
+        ),
         ("- a list\n", "must be a mapping"),
         ("severities: [\n", "not valid YAML"),
         ("priority_matrix:\n  high:\n    high: P9\n", "priority_matrix.high.high"),
@@ -125,7 +139,13 @@ def test_check_config_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     good = tmp_path / "good.yml"
     good.write_text("contacts:\n  cto: U0CTO\n")
     assert main(["check-config", str(good)]) == 0
-    assert "OK" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "OK" in out
+    assert "no announcement will be made" in out
+    named = tmp_path / "named.yml"
+    named.write_text("announcement_channel: '#incidents'\n")
+    assert main(["check-config", str(named)]) == 0
+    assert "announced in #incidents" in capsys.readouterr().out
     bad = tmp_path / "bad.yml"
     bad.write_text("severities:\n  sev1:\n    response_target: fast\n")
     assert main(["check-config", str(bad)]) == 2

@@ -1,9 +1,14 @@
 """Posting a due reminder exactly once: nags, response and resolution pings, escalations.
 
-A claimed reminder posts outside any transaction and is marked sent only while its claim
-holds. Every post carries message metadata naming the reminder; a reminder claimed again
-after its holder died first looks for that metadata in each destination and never posts
-to one twice. A 429 gives the claim back with the due time moved by Retry-After.
+A claimed reminder posts outside any transaction, renews its claim before each post and
+is marked sent only while its claim holds. Every post carries message metadata naming the
+reminder and its occurrence; a reminder claimed again after its holder died first looks
+for that metadata in each destination and never posts to one twice. A 429 gives the claim
+back with the due time moved by Retry-After.
+
+What a ping says depends on where it goes: the incident's own channel gets the whole
+story; contact channels and direct messages get what `disclosure.outside` allows (for a
+private incident, its reference only).
 """
 
 from __future__ import annotations
@@ -27,12 +32,19 @@ from bot.models import (
     Incident,
     ScheduledTask,
     TaskKind,
+    TaskState,
     TimelineEvent,
     TimelineKind,
 )
 from bot.policy import Policy, Severity, format_duration
 from bot.render import render
-from bot.services import reminder_rules, tasks, timeline_entries
+from bot.services import (
+    disclosure,
+    incident_queries,
+    reminder_rules,
+    tasks,
+    timeline_entries,
+)
 from bot.slack.gateway import SlackCallFailed
 
 log = logging.getLogger(__name__)
@@ -56,29 +68,61 @@ class Plan:
 
     posts: list[Post] = field(default_factory=list)
     postpone_to: datetime | None = None  # not yet: due again then, nothing posted
-    follow_up: timedelta | None = None  # a repeating reminder: the next one, from now
+    follow_up_at: datetime | None = None  # a repeating reminder: its next occurrence
+    notified: list[str] = field(default_factory=list)  # escalation targets reached
 
 
-def _contacts(policy: Policy, names: list[str]) -> tuple[list[str], list[str]]:
-    """(Targets to mention, channels to post in) for notify names and IDs."""
+@dataclass(frozen=True)
+class Targets:
+    """Who a ping reaches: mentions in the text, channels posted in, people messaged."""
+
+    mentions: list[str]
+    channels: list[str]
+    people: list[str]
+
+
+def _targets(ctx: Context, names: list[str], *, dm: bool = False) -> Targets:
+    """Mentions, channels to post in and (with `dm`) people to message, for notify names."""
+    policy = ctx.policy
     mentions: list[str] = []
     channels: list[str] = []
+    people: list[str] = []
     for name in names:
         target = policy.contacts.get(name, name) if name in policy.contacts else name
         if target is None:
             mentions.append(f"{name.replace('_', ' ')} (no Slack contact set: contacts.{name})")
-        elif target.startswith(("C", "G")):
+            continue
+        mentions.append(target)
+        if target.startswith(("C", "G")):
             channels.append(target)
-            mentions.append(target)
-        else:
-            mentions.append(target)
-    return list(dict.fromkeys(mentions)), list(dict.fromkeys(channels))
+        elif dm and target.startswith(("U", "W")):
+            people.append(target)
+        elif dm and target.startswith("S"):
+            people.extend(ctx.slack.usergroup_members(target))
+    return Targets(
+        list(dict.fromkeys(mentions)), list(dict.fromkeys(channels)), list(dict.fromkeys(people))
+    )
 
 
-def _escalation_contacts(severity: Severity) -> list[str]:
-    names: list[str] = []
+def response_contacts(policy: Policy, severity: Severity) -> list[str]:
+    """Who a missed response target pings: the severity's or the policy's response
+    contacts, else the first escalation step's targets, else the severity's notify list."""
+    if severity.response_contacts:
+        return list(severity.response_contacts)
+    if policy.response_contacts:
+        return list(policy.response_contacts)
+    if severity.escalation:
+        return list(severity.escalation[0].notify)
+    return list(severity.notify)
+
+
+def resolution_contacts(incident: Incident, severity: Severity, now: datetime) -> list[str]:
+    """Who a missed resolution target pings: the commander and every step already due."""
+    start = incident.declared_at
+    names = [incident.commander_id] if incident.commander_id else []
     for step in severity.escalation:
-        names.extend(step.notify)
+        if start + step.after <= now:
+            names.extend(step.notify)
     return list(dict.fromkeys(names or severity.notify))
 
 
@@ -97,6 +141,21 @@ def _last_activity(ctx: Context, incident: Incident) -> datetime:
     if latest.tzinfo is None:  # in case an aggregate comes back without the column type
         latest = latest.replace(tzinfo=UTC)
     return max(latest, incident.declared_at)
+
+
+def _notified_in_period(ctx: Context, incident: Incident, task: ScheduledTask) -> set[str]:
+    """Escalation targets already reached in this task's impact period."""
+    period = reminder_rules.period_of(task)
+    with ctx.db.session() as session:
+        rows = session.exec(
+            select(ScheduledTask).where(
+                ScheduledTask.incident_id == incident.id,
+                ScheduledTask.kind == TaskKind.ESCALATION,
+                ScheduledTask.state == TaskState.DONE,
+                col(ScheduledTask.key).startswith(f"{period}:"),
+            )
+        ).all()
+    return {str(name) for row in rows for name in row.data.get("notified") or []}
 
 
 def _nag_blocks(text: str, task_id: int, policy: Policy) -> list[dict[str, Any]]:
@@ -122,13 +181,32 @@ def _nag_blocks(text: str, task_id: int, policy: Policy) -> list[dict[str, Any]]
     ]
 
 
+def _fan_out(incident: Incident, template: str, targets: Targets, **context: Any) -> list[Post]:
+    """The ping in the incident's channel, each contact channel and each DM, each rendered
+    with what its audience may see."""
+    assert incident.channel_id is not None
+
+    def text(destination: str) -> str:
+        view = disclosure.for_destination(incident, destination)
+        return render(template, incident=view, targets=targets.mentions, **context)
+
+    posts = [Post("channel", incident.channel_id, text(incident.channel_id))]
+    posts.extend(
+        Post(f"channel:{other}", other, text(other))
+        for other in targets.channels
+        if other != incident.channel_id
+    )
+    posts.extend(Post(f"dm:{person}", person, text(person)) for person in targets.people)
+    return posts
+
+
 def plan(ctx: Context, incident: Incident, task: ScheduledTask, now: datetime) -> Plan:
     """Decide what a due reminder posts, or that it has nothing to say (any more)."""
     policy = ctx.policy
     if incident.channel_id is None:
         return Plan()
     if task.kind == TaskKind.PIR_REVIEW:
-        return _review_plan(incident, task)
+        return _review_plan(incident, task, now)
     if task.kind == TaskKind.ACTION_OVERDUE:
         return _overdue_plan(ctx, incident, task, now)
     if not incident.is_open:
@@ -150,50 +228,47 @@ def plan(ctx: Context, incident: Incident, task: ScheduledTask, now: datetime) -
             overdue=format_duration(overdue) if overdue >= timedelta(minutes=1) else "",
         )
         posts = [Post("channel", channel, text, _nag_blocks(text, task.id, policy))]
-        return Plan(posts=posts, follow_up=severity.update_interval)
+        return Plan(posts=posts, follow_up_at=now + severity.update_interval)
     if task.kind == TaskKind.RESPONSE:
         if incident.commander_id is not None or incident.acknowledged_at is not None:
             return Plan()
-        targets, channels = _contacts(policy, _escalation_contacts(severity))
-        text = render(
-            "response_ping.j2",
-            incident=incident,
-            severity=severity,
-            target=format_duration(severity.response_target),
-            targets=targets,
+        targets = _targets(ctx, response_contacts(policy, severity))
+        return Plan(
+            posts=_fan_out(
+                incident,
+                "response_ping.j2",
+                targets,
+                severity=severity,
+                target=format_duration(severity.response_target),
+            )
         )
-        return Plan(posts=_fan_out(channel, text, channels, []))
     if task.kind == TaskKind.ESCALATION:
-        _, sev_key, index = [*task.key.split(":"), "", "", ""][:3]
-        if sev_key != incident.severity or not index.isdigit():
+        step = reminder_rules.escalation_step(task, policy)
+        if step is None or task.key.split(":")[1] != incident.severity:
             return Plan()
-        steps = severity.escalation
-        if int(index) >= len(steps):
-            return Plan()
-        step = steps[int(index)]
-        targets, channels = _contacts(policy, step.notify)
-        text = render(
+        fresh = [n for n in step.notify if n not in _notified_in_period(ctx, incident, task)]
+        if not fresh:
+            return Plan()  # a step of another severity already reached them in this period
+        targets = _targets(ctx, fresh, dm=step.dm)
+        posts = _fan_out(
+            incident,
             "escalation.j2",
-            incident=incident,
+            targets,
             severity=severity,
             after=format_duration(step.after),
-            targets=targets,
         )
-        people = [t for t in targets if t[:1] in ("U", "W")] if step.dm else []
-        return Plan(posts=_fan_out(channel, text, channels, people))
+        return Plan(posts=posts, notified=fresh)
     if task.kind == TaskKind.RESOLUTION:
-        names = ([incident.commander_id] if incident.commander_id else []) + _escalation_contacts(
-            severity
+        targets = _targets(ctx, resolution_contacts(incident, severity, now))
+        return Plan(
+            posts=_fan_out(
+                incident,
+                "resolution_ping.j2",
+                targets,
+                severity=severity,
+                target=format_duration(severity.resolution_target),
+            )
         )
-        targets, channels = _contacts(policy, names)
-        text = render(
-            "resolution_ping.j2",
-            incident=incident,
-            severity=severity,
-            target=format_duration(severity.resolution_target),
-            targets=targets,
-        )
-        return Plan(posts=_fan_out(channel, text, channels, []))
     if task.kind == TaskKind.STALE:
         idle_since = _last_activity(ctx, incident)
         if idle_since + policy.stale_after > now:
@@ -204,16 +279,23 @@ def plan(ctx: Context, incident: Incident, task: ScheduledTask, now: datetime) -
             idle=format_duration(now - idle_since),
             who=incident.commander_id or incident.reporter_id,
         )
-        return Plan(posts=[Post("channel", channel, text)], follow_up=policy.stale_after)
+        return Plan(posts=[Post("channel", channel, text)], follow_up_at=now + policy.stale_after)
     return Plan()
 
 
-def _review_plan(incident: Incident, task: ScheduledTask) -> Plan:
-    if incident.status not in ("resolved", "closed") or incident.channel_id is None:
+def _review_plan(incident: Incident, task: ScheduledTask, now: datetime) -> Plan:
+    if (
+        incident.status not in ("resolved", "closed")
+        or incident.channel_id is None
+        or incident.review_held_at is not None
+    ):
         return Plan()
-    deadline = datetime.fromisoformat(str(task.data.get("deadline") or task.due_at.isoformat()))
-    text = render("pir_review.j2", incident=incident, deadline=deadline)
-    return Plan(posts=[Post("channel", incident.channel_id, text)])
+    deadline = reminder_rules.review_deadline(task)
+    text = render("pir_review.j2", incident=incident, deadline=deadline, overdue=now >= deadline)
+    return Plan(
+        posts=[Post("channel", incident.channel_id, text)],
+        follow_up_at=reminder_rules.next_review_reminder(task, now),
+    )
 
 
 def _overdue_plan(ctx: Context, incident: Incident, task: ScheduledTask, now: datetime) -> Plan:
@@ -221,32 +303,33 @@ def _overdue_plan(ctx: Context, incident: Incident, task: ScheduledTask, now: da
         item = session.get(ActionItem, int(task.key.removeprefix("a") or 0))
     if item is None or item.state != ActionState.OPEN or incident.channel_id is None:
         return Plan()
-    text = render("action_overdue.j2", incident=incident, item=item)
-    posts = [Post("channel", incident.channel_id, text)]
+    posts = [
+        Post(
+            "channel",
+            incident.channel_id,
+            render("action_overdue.j2", incident=incident, item=item),
+        )
+    ]
     if item.owner_id:
-        posts.append(Post(f"dm:{item.owner_id}", item.owner_id, text))
-    return Plan(posts=posts, follow_up=timedelta(days=1))
-
-
-def _fan_out(channel: str, text: str, channels: list[str], people: list[str]) -> list[Post]:
-    posts = [Post("channel", channel, text)]
-    posts.extend(Post(f"channel:{other}", other, text) for other in channels if other != channel)
-    posts.extend(Post(f"dm:{person}", person, text) for person in people)
-    return posts
+        posts.append(
+            Post(
+                f"dm:{item.owner_id}",
+                item.owner_id,
+                render("action_overdue.j2", incident=disclosure.outside(incident), item=item),
+            )
+        )
+    return Plan(posts=posts, follow_up_at=now + timedelta(days=1))
 
 
 def _deliver(
     ctx: Context, incident: Incident, task: ScheduledTask, post: Post, *, look_first: bool
 ) -> tuple[str, str]:
     """Post one destination, unless an earlier holder of this reminder already did."""
+    occurrence = int(task.data.get("occurrence", 0))
+    payload = {"task": task.id, "key": post.key, "occurrence": occurrence}
     metadata = {
         "event_type": str(MetadataType.REMINDER),
-        "event_payload": {
-            "reference": incident.reference,
-            "task": task.id,
-            "key": post.key,
-            "occurrence": int(task.data.get("occurrence", 0)),
-        },
+        "event_payload": {"reference": incident.reference, **payload},
     }
     if look_first:
         channel = (
@@ -257,11 +340,7 @@ def _deliver(
         found = ctx.slack.find_message(
             channel,
             event_type=MetadataType.REMINDER,
-            match={
-                "task": task.id,
-                "key": post.key,
-                "occurrence": int(task.data.get("occurrence", 0)),
-            },
+            match=payload,
             oldest=f"{(task.due_at - LOOKBACK).timestamp():.6f}",
         )
         if found is not None:
@@ -282,7 +361,11 @@ def run_claimed(ctx: Context, claim: tasks.Claim) -> None:
         incident = session.get(Incident, claim.incident_id)
     if task is None or incident is None:
         return
-    decided = plan(ctx, incident, task, now)
+    try:
+        decided = plan(ctx, incident, task, now)
+    except SlackCallFailed as exc:
+        _give_back(ctx, claim, exc, now)
+        return
     if decided.postpone_to is not None:
         with ctx.db.session() as session:
             tasks.postpone(session=session, claim=claim, due=decided.postpone_to, now=now)
@@ -292,6 +375,10 @@ def run_claimed(ctx: Context, claim: tasks.Claim) -> None:
         for post in decided.posts:
             if post.key in delivered:
                 continue
+            # The batch this claim came in may have taken long: act only while it still holds.
+            if not tasks.renew(db=ctx.db, claim=claim, now=ctx.clock.now()):
+                log.warning("reminder %s: its claim went to another process", claim.task_id)
+                return
             channel, ts = _deliver(ctx, incident, task, post, look_first=claim.attempts > 1)
             delivered[post.key] = [channel, ts]
             with ctx.db.session() as session:
@@ -304,17 +391,21 @@ def run_claimed(ctx: Context, claim: tasks.Claim) -> None:
                     log.warning("reminder %s: lost its claim while posting", claim.task_id)
                     return
     except SlackCallFailed as exc:
-        with ctx.db.session() as session:
-            tasks.release(
-                session=session,
-                claim=claim,
-                now=now,
-                error=str(exc),
-                retry_after=exc.retry_after,
-            )
-        log.warning("reminder %s not posted yet: %s", claim.task_id, exc)
+        _give_back(ctx, claim, exc, now)
         return
     _finish(ctx, claim, incident, task, decided, delivered, now)
+
+
+def _give_back(ctx: Context, claim: tasks.Claim, exc: SlackCallFailed, now: datetime) -> None:
+    with ctx.db.session() as session:
+        tasks.release(
+            session=session,
+            claim=claim,
+            now=now,
+            error=str(exc),
+            retry_after=exc.retry_after,
+        )
+    log.warning("reminder %s not posted yet: %s", claim.task_id, exc)
 
 
 def _finish(
@@ -327,24 +418,39 @@ def _finish(
     now: datetime,
 ) -> None:
     main = delivered.get("channel")
+    assert incident.id is not None
+    occurrence = int(task.data.get("occurrence", 0))
     with ctx.db.session() as session:
+        # The incident's row lock orders this with a change that re-arms the same reminders.
+        fresh = incident_queries.lock(session, incident.id)
+        if decided.notified:
+            row = session.get(ScheduledTask, claim.task_id)
+            if row is not None and row.claim_token == claim.token:
+                row.data = {**row.data, "notified": decided.notified}
+                session.add(row)
         if not tasks.complete(session=session, claim=claim, now=now):
             return  # another sweeper took it over; it will finish the job
         row = session.get(ScheduledTask, claim.task_id)
-        assert row is not None and incident.id is not None
+        assert row is not None
         if main is not None:
             row.slack_channel, row.slack_ts = main
             row.sent_at = now
             session.add(row)
+            text = decided.posts[0].text if decided.posts else ""
             timeline_entries.record(
                 session,
                 incident.id,
                 TimelineKind.REMINDER,
                 now=now,
                 actor=None,
-                text=decided.posts[0].text if decided.posts else "",
-                data={"kind": task.kind, "key": task.key, "task": task.id},
-                dedupe_key=f"reminder:{task.id}",
+                text=text,
+                data={
+                    "kind": task.kind,
+                    "key": task.key,
+                    "task": task.id,
+                    "occurrence": occurrence,
+                },
+                dedupe_key=f"reminder:{task.id}:{occurrence}",
                 channel_id=main[0],
                 slack_ts=main[1],
             )
@@ -355,23 +461,20 @@ def _finish(
                         incident.id,
                         TimelineKind.BOT_POST,
                         now=now,
-                        text=decided.posts[0].text if decided.posts else "",
+                        text=next((p.text for p in decided.posts if p.key == key), text),
                         dedupe_key=timeline_entries.message_key(channel, ts),
                         channel_id=channel,
                         slack_ts=ts,
                         data={"kind": "reminder", "task": task.id},
                     )
-        if decided.follow_up is not None and main is not None:
-            fresh = session.get(Incident, incident.id)
-            if fresh is not None and fresh.is_open:
-                if task.kind == TaskKind.NAG:
-                    reminder_rules.schedule_nag(session, fresh, now + decided.follow_up, now)
-                else:
-                    tasks.schedule(
-                        session=session,
-                        incident_id=incident.id,
-                        kind=task.kind,
-                        key=task.key,
-                        due_at=now + decided.follow_up,
-                        now=now,
-                    )
+        if decided.follow_up_at is not None and main is not None and _repeats(row, fresh):
+            reminder_rules.follow_up(session, fresh, row, decided.follow_up_at, now)
+
+
+def _repeats(task: ScheduledTask, incident: Incident) -> bool:
+    """Whether a sent reminder comes again: nags and inactivity nudges while the incident is
+    open; overdue actions and review reminders after it is resolved too (their plans stop
+    them once the action is done or the review held)."""
+    if task.kind in (TaskKind.NAG, TaskKind.STALE):
+        return incident.is_open
+    return task.kind in (TaskKind.ACTION_OVERDUE, TaskKind.PIR_REVIEW)

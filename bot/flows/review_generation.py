@@ -142,7 +142,7 @@ def request(ctx: Context, incident_id: int, actor: str) -> Generated:
     """`/incident pir`: generate now, unless a generation is already running."""
     now = ctx.clock.now()
     with ctx.db.session() as session:
-        task = tasks.schedule(
+        task = tasks.arm(
             session=session, incident_id=incident_id, kind=TaskKind.PIR, due_at=now, now=now
         )
         task_id = task.id

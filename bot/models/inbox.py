@@ -18,6 +18,9 @@ class InboxState(StrEnum):
     PENDING = "pending"
     DONE = "done"
     DEAD = "dead"
+    # An event of a channel that is no incident's (yet): kept a while in case the channel
+    # becomes one (another replica may be creating it right now), then forgotten.
+    UNMATCHED = "unmatched"
 
 
 class InboxEvent(SQLModel, table=True):

@@ -74,6 +74,7 @@ class Incident(IncidentBase, table=True):
     mitigated_at: datetime | None = utc_field()
     resolved_at: datetime | None = utc_field()
     closed_at: datetime | None = utc_field()
+    review_held_at: datetime | None = utc_field()  # the post-incident review meeting
     updated_at: datetime = required_utc_field()
     last_update_at: datetime | None = utc_field()
     next_update_due_at: datetime | None = utc_field()

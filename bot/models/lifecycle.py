@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index
+from sqlalchemy import Index, text
 from sqlmodel import Field, SQLModel
 
 from bot.models.incident import DESCRIPTION_MAX
@@ -15,7 +15,18 @@ class RoleAssignment(SQLModel, table=True):
     """A person holding a role on an incident, from `assigned_at` until `ended_at`."""
 
     __tablename__ = "role_assignment"
-    __table_args__ = (Index("ix_role_incident_role", "incident_id", "role"),)
+    __table_args__ = (
+        Index("ix_role_incident_role", "incident_id", "role"),
+        # At most one active holder per role, whatever two replicas do at once.
+        Index(
+            "uq_role_active",
+            "incident_id",
+            "role",
+            unique=True,
+            sqlite_where=text("ended_at IS NULL"),
+            postgresql_where=text("ended_at IS NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     incident_id: int = Field(foreign_key="incident.id")

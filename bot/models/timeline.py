@@ -38,6 +38,7 @@ class TimelineKind(StrEnum):
     REOPENED = "reopened"
     REMINDER = "reminder"  # a nag or an escalation ping the bot posted
     SNOOZED = "snoozed"
+    REVIEW_HELD = "review_held"  # the post-incident review meeting took place
 
 
 # Kinds that are Slack messages: one row per (channel, ts) whatever delivered them.

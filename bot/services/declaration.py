@@ -105,7 +105,7 @@ def declare(
     impact_periods.start_first_period(session, incident)
     session.flush()
     reminder_rules.arm(session, incident, policy, now)
-    tasks.schedule(
+    tasks.arm(
         session=session, incident_id=incident.id, kind=TaskKind.PROVISION, due_at=now, now=now
     )
     return incident

@@ -18,7 +18,7 @@ from sqlalchemy import and_, delete, or_, select, update
 from sqlmodel import Session
 
 from bot.db import Database, insert_or_ignore
-from bot.models import InboxEvent, InboxState
+from bot.models import InboxEvent, InboxState, Incident
 from bot.services import tasks
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 LEASE = timedelta(minutes=2)
 RETENTION = timedelta(days=7)
+# How long an event of a channel that is no incident's is kept in case it becomes one.
+UNMATCHED_TTL = timedelta(minutes=15)
 
 Processor = Callable[[Session, dict[str, Any]], str]
 
@@ -120,20 +122,34 @@ def _failed(session: Session, inbox_id: int, attempts: int, now: datetime, exc: 
         log.error("event inbox row %s set aside after %s attempts: %r", inbox_id, attempts, exc)
 
 
-def drain(db: Database, *, now: datetime, process: Processor, limit: int = 100) -> int:
-    """Retry pending events that failed before (claimed with a lease); returns how many."""
+def hold(
+    db: Database, *, event_id: str, body: dict[str, Any], channel_id: str, now: datetime
+) -> str:
+    """Keep an event of a channel that is no incident's yet (`unmatched`), for a while.
+
+    If the channel becomes an incident's channel soon (its set-up may be running on another
+    replica right now), `adopt` records the event then; otherwise `purge` forgets it.
+    """
+    event = body.get("event") or {}
+    values = {
+        "event_id": event_id[:64],
+        "event_type": str(event.get("subtype") or event.get("type") or "")[:64],
+        "channel_id": channel_id,
+        "received_at": now,
+        "payload": body,
+        "attempts": 0,
+        "state": InboxState.UNMATCHED,
+    }
+    with db.session() as session:
+        return "held" if _insert(session, values) else "duplicate"
+
+
+def _claim(db: Database, where: Any, now: datetime, limit: int) -> tuple[str, list[Any]]:
     table = InboxEvent.__table__  # type: ignore[attr-defined]
     token = str(uuid.uuid4())
     chosen = (
         select(table.c.id)
-        .where(
-            and_(
-                table.c.state == InboxState.PENDING,
-                or_(table.c.next_attempt_at.is_(None), table.c.next_attempt_at <= now),
-                or_(table.c.claimed_until.is_(None), table.c.claimed_until < now),
-                table.c.received_at < now - timedelta(seconds=30),
-            )
-        )
+        .where(where)
         .order_by(table.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -143,10 +159,22 @@ def drain(db: Database, *, now: datetime, process: Processor, limit: int = 100) 
         claimed = session.execute(
             update(table)
             .where(table.c.id.in_(chosen))
-            .values(claim_token=token, claimed_until=now + LEASE, attempts=table.c.attempts + 1)
+            .values(
+                state=InboxState.PENDING,
+                claim_token=token,
+                claimed_until=now + LEASE,
+                attempts=table.c.attempts + 1,
+            )
             .returning(table.c.id, table.c.attempts)
         ).all()
-    for inbox_id, attempts in sorted(claimed):
+    return token, sorted(claimed)
+
+
+def _process_claimed(
+    db: Database, token: str, claimed: list[Any], now: datetime, process: Processor
+) -> None:
+    table = InboxEvent.__table__  # type: ignore[attr-defined]
+    for inbox_id, attempts in claimed:
         with db.session() as session:
             row = session.execute(
                 select(table.c.payload).where(table.c.id == inbox_id, table.c.claim_token == token)
@@ -164,18 +192,56 @@ def drain(db: Database, *, now: datetime, process: Processor, limit: int = 100) 
                 .where(table.c.id == inbox_id, table.c.claim_token == token)
                 .values(state=InboxState.DONE, claim_token=None, claimed_until=None)
             )
+
+
+def drain(db: Database, *, now: datetime, process: Processor, limit: int = 100) -> int:
+    """Retry pending events that failed before (claimed with a lease); returns how many."""
+    table = InboxEvent.__table__  # type: ignore[attr-defined]
+    where = and_(
+        table.c.state == InboxState.PENDING,
+        or_(table.c.next_attempt_at.is_(None), table.c.next_attempt_at <= now),
+        or_(table.c.claimed_until.is_(None), table.c.claimed_until < now),
+        table.c.received_at < now - timedelta(seconds=30),
+    )
+    token, claimed = _claim(db, where, now, limit)
+    _process_claimed(db, token, claimed, now, process)
+    return len(claimed)
+
+
+def adopt(
+    db: Database,
+    *,
+    now: datetime,
+    process: Processor,
+    channel_id: str | None = None,
+    limit: int = 500,
+) -> int:
+    """Record the held events whose channel has become an incident's (one channel's, or
+    every such channel's); returns how many."""
+    table = InboxEvent.__table__  # type: ignore[attr-defined]
+    incident = Incident.__table__  # type: ignore[attr-defined]
+    known = select(incident.c.channel_id).where(incident.c.channel_id.is_not(None))
+    if channel_id is not None:
+        known = known.where(incident.c.channel_id == channel_id)
+    where = and_(table.c.state == InboxState.UNMATCHED, table.c.channel_id.in_(known))
+    token, claimed = _claim(db, where, now, limit)
+    _process_claimed(db, token, claimed, now, process)
     return len(claimed)
 
 
 def purge(db: Database, *, now: datetime, limit: int = 200) -> int:
-    """Forget processed events older than the retention (Slack retries within minutes)."""
+    """Forget processed events older than the retention (Slack retries within minutes), and
+    held events whose channel did not become an incident's in time."""
     table = InboxEvent.__table__  # type: ignore[attr-defined]
-    old = (
-        select(table.c.id)
-        .where(table.c.state == InboxState.DONE, table.c.received_at < now - RETENTION)
-        .limit(limit)
-        .scalar_subquery()
-    )
-    with db.session() as session:
-        result = session.execute(delete(table).where(table.c.id.in_(old)))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    removed = 0
+    for state, kept in ((InboxState.DONE, RETENTION), (InboxState.UNMATCHED, UNMATCHED_TTL)):
+        old = (
+            select(table.c.id)
+            .where(table.c.state == state, table.c.received_at < now - kept)
+            .limit(limit)
+            .scalar_subquery()
+        )
+        with db.session() as session:
+            result = session.execute(delete(table).where(table.c.id.in_(old)))
+        removed += int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return removed

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -60,9 +60,10 @@ def parse(args: str, *, today: date) -> tuple[str, str | None, date | None]:
     return text, owner, due
 
 
-def due_moment(due: date) -> datetime:
-    """When an action due on `due` becomes overdue: the end of that day, UTC."""
-    return datetime.combine(due + timedelta(days=1), time(0, 0), tzinfo=moments.zone("UTC"))
+def due_moment(due: date, tz: str | None = None) -> datetime:
+    """When an action due on `due` becomes overdue: the end of that day where its owner is."""
+    local = datetime.combine(due + timedelta(days=1), time(0, 0), tzinfo=moments.zone(tz))
+    return local.astimezone(UTC)
 
 
 def add(
@@ -74,8 +75,9 @@ def add(
     due: date | None,
     actor: str,
     now: datetime,
+    tz: str | None = None,
 ) -> ActionItem:
-    """Add an action to an incident."""
+    """Add an action to an incident (due at the end of its day in `tz`, the owner's zone)."""
     assert incident.id is not None
     number = (
         int(
@@ -99,12 +101,12 @@ def add(
     session.add(item)
     session.flush()
     if due is not None and owner is not None:
-        tasks.schedule(
+        tasks.arm(
             session=session,
             incident_id=incident.id,
             kind=TaskKind.ACTION_OVERDUE,
             key=f"a{item.id}",
-            due_at=max(due_moment(due), now),
+            due_at=max(due_moment(due, tz), now),
             now=now,
         )
     timeline_entries.record(

@@ -349,3 +349,17 @@ def change_priority(
         data={"old": old, "new": priority, "impact": impact, "urgency": urgency},
     )
     return Change(old, priority)
+
+
+def mark_review_held(session: Session, incident: Incident, *, actor: str, now: datetime) -> None:
+    """Record that the post-incident review took place (only once resolved)."""
+    if incident.is_open:
+        raise UserError(f"{incident.reference} is {incident.status}: resolve it before its review.")
+    if incident.review_held_at is not None:
+        raise UserError(f"The review of {incident.reference} is already marked as held.")
+    audit_log.set_field(session, incident, "review_held_at", now, actor=actor, now=now)
+    reminder_rules.on_review_held(session, incident, now)
+    assert incident.id is not None
+    timeline_entries.record(
+        session, incident.id, TimelineKind.REVIEW_HELD, now=now, actor=actor, text="Review held"
+    )

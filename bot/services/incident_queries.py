@@ -34,3 +34,14 @@ def list_open(session: Session) -> list[Incident]:
             .order_by(col(Incident.severity), col(Incident.declared_at))
         ).all()
     )
+
+
+def lock(session: Session, incident_id: int) -> Incident:
+    """The incident, locked for the rest of the transaction (`FOR UPDATE` on PostgreSQL;
+    SQLite's BEGIN IMMEDIATE already lets one writer in at a time)."""
+    incident = session.exec(
+        select(Incident).where(Incident.id == incident_id).with_for_update()
+    ).first()
+    if incident is None:
+        raise NotFound("That incident no longer exists.")
+    return incident

@@ -12,8 +12,15 @@ from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from bot.errors import UserError
-from bot.models import Incident, ScheduledTask, TaskKind, TaskState
-from bot.policy import Policy
+from bot.models import (
+    Incident,
+    ScheduledTask,
+    TaskKind,
+    TaskState,
+    TimelineEvent,
+    TimelineKind,
+)
+from bot.policy import EscalationStep, Policy
 from bot.services import impact_periods, tasks
 
 REMINDER_KINDS = (
@@ -60,11 +67,24 @@ def cancel_key(session: Session, incident: Incident, kind: str, key: str, now: d
     )
 
 
-def _add(
-    session: Session, incident: Incident, kind: TaskKind, key: str, due: datetime, now: datetime
+def _arm(
+    session: Session,
+    incident: Incident,
+    kind: TaskKind,
+    key: str,
+    due: datetime,
+    now: datetime,
+    *,
+    once: bool = False,
 ) -> ScheduledTask:
-    return tasks.schedule(
-        session=session, incident_id=_id(incident), kind=kind, key=key, due_at=due, now=now
+    return tasks.arm(
+        session=session,
+        incident_id=_id(incident),
+        kind=kind,
+        key=key,
+        due_at=due,
+        now=now,
+        once=once,
     )
 
 
@@ -77,38 +97,62 @@ def _period(session: Session, incident: Incident) -> tuple[int, datetime]:
 
 
 def schedule_nag(session: Session, incident: Incident, due: datetime, now: datetime) -> None:
-    """The next status-update nag, due at `due` (replacing any pending one)."""
+    """The next status-update nag, due at `due` (replacing any pending one).
+
+    Each nag is a row of its own (`n1`, `n2`, …); the caller holds the incident's row lock,
+    so two changes at once cannot pick the same number.
+    """
     _cancel(session, incident, (TaskKind.NAG,), now)
     count = session.exec(
         select(func.count())
         .select_from(ScheduledTask)
         .where(ScheduledTask.incident_id == _id(incident), ScheduledTask.kind == TaskKind.NAG)
     ).one()
-    _add(session, incident, TaskKind.NAG, f"n{int(count) + 1}", due, now)
+    _arm(session, incident, TaskKind.NAG, f"n{int(count) + 1}", due, now)
 
 
 def _arm_response(session: Session, incident: Incident, policy: Policy, now: datetime) -> None:
-    """The response-target check, unless someone has taken the incident already."""
+    """The response-target check (once), unless someone has taken the incident already."""
     if incident.commander_id is None and incident.acknowledged_at is None:
         target = policy.severity(incident.severity).response_target
         due = incident.declared_at + target
-        _add(session, incident, TaskKind.RESPONSE, incident.severity, due, now)
+        _arm(session, incident, TaskKind.RESPONSE, incident.severity, due, now, once=True)
+
+
+def escalation_key(ordinal: int, severity: str, index: int) -> str:
+    """The task key of one escalation step in one impact period."""
+    return f"p{ordinal}:{severity}:{index}"
+
+
+def escalation_step(task: ScheduledTask, policy: Policy) -> EscalationStep | None:
+    """The policy step an escalation task stands for (None if the policy changed since)."""
+    _, severity_key, index = [*task.key.split(":"), "", "", ""][:3]
+    severity = policy.severities.get(severity_key)
+    if severity is None or not index.isdigit() or int(index) >= len(severity.escalation):
+        return None
+    return severity.escalation[int(index)]
+
+
+def period_of(task: ScheduledTask) -> str:
+    """The impact period a period-bound task belongs to (`p1`, `p2`, …)."""
+    return task.key.split(":")[0]
 
 
 def _arm_period(session: Session, incident: Incident, policy: Policy, now: datetime) -> None:
-    """Escalation steps and the resolution target for the current impact period."""
+    """Escalation steps and the resolution target for the current impact period (once each)."""
     severity = policy.severity(incident.severity)
     ordinal, start = _period(session, incident)
     for index, step in enumerate(severity.escalation):
-        key = f"p{ordinal}:{incident.severity}:{index}"
-        _add(session, incident, TaskKind.ESCALATION, key, start + step.after, now)
-    _add(
+        key = escalation_key(ordinal, incident.severity, index)
+        _arm(session, incident, TaskKind.ESCALATION, key, start + step.after, now, once=True)
+    _arm(
         session,
         incident,
         TaskKind.RESOLUTION,
         f"p{ordinal}:{incident.severity}",
         start + severity.resolution_target,
         now,
+        once=True,
     )
 
 
@@ -122,7 +166,7 @@ def arm(session: Session, incident: Incident, policy: Policy, now: datetime) -> 
     schedule_nag(session, incident, due, now)
     _arm_response(session, incident, policy, now)
     _arm_period(session, incident, policy, now)
-    _add(session, incident, TaskKind.STALE, "", now + policy.stale_after, now)
+    _arm(session, incident, TaskKind.STALE, "", now + policy.stale_after, now)
 
 
 def on_update(session: Session, incident: Incident, due: datetime, now: datetime) -> None:
@@ -136,7 +180,10 @@ def on_acknowledged(session: Session, incident: Incident, now: datetime) -> None
 
 
 def on_severity_change(session: Session, incident: Incident, policy: Policy, now: datetime) -> None:
-    """New severity, new cadence and targets: nag, response, escalation and resolution move."""
+    """New severity, new cadence and targets: nag, response, escalation and resolution move.
+
+    Steps of the new severity that already fired in this impact period stay fired.
+    """
     severity = policy.severity(incident.severity)
     base = incident.last_update_at or incident.declared_at
     due = max(base + severity.update_interval, now)
@@ -168,15 +215,33 @@ def business_days_after(moment: datetime, days: int) -> datetime:
 
 def on_resolved_review(session: Session, incident: Incident, policy: Policy, now: datetime) -> None:
     """A severity that needs a review: draft it now, and remind people to hold it in time."""
-    if not policy.severity(incident.severity).pir_required:
+    if not policy.severity(incident.severity).pir_required or incident.review_held_at:
         return
     if policy.pir_on_resolve:
-        _add(session, incident, TaskKind.PIR, "", now, now)
+        _arm(session, incident, TaskKind.PIR, "", now, now)
     deadline = business_days_after(now, policy.pir_review_within_business_days)
     reminder = business_days_after(now, max(policy.pir_review_within_business_days - 2, 1))
-    task = _add(session, incident, TaskKind.PIR_REVIEW, "", reminder, now)
-    task.data = {"deadline": deadline.isoformat()}
+    task = _arm(session, incident, TaskKind.PIR_REVIEW, "", reminder, now)
+    task.data = {**task.data, "deadline": deadline.isoformat()}
     session.add(task)
+
+
+def next_review_reminder(task: ScheduledTask, now: datetime) -> datetime:
+    """When a review reminder comes again: at the deadline, then every business day."""
+    deadline = review_deadline(task)
+    if now < deadline:
+        return deadline
+    return business_days_after(now, 1)
+
+
+def review_deadline(task: ScheduledTask) -> datetime:
+    """The day a review reminder asks the review to be held by."""
+    return datetime.fromisoformat(str(task.data.get("deadline") or task.due_at.isoformat()))
+
+
+def on_review_held(session: Session, incident: Incident, now: datetime) -> None:
+    """The review was held: no more reminders to hold it."""
+    _cancel(session, incident, (TaskKind.PIR_REVIEW,), now)
 
 
 def on_reopened(session: Session, incident: Incident, policy: Policy, now: datetime) -> None:
@@ -188,7 +253,17 @@ def on_reopened(session: Session, incident: Incident, policy: Policy, now: datet
     session.add(incident)
     schedule_nag(session, incident, due, now)
     _arm_period(session, incident, policy, now)
-    _add(session, incident, TaskKind.STALE, "", now + policy.stale_after, now)
+    _arm(session, incident, TaskKind.STALE, "", now + policy.stale_after, now)
+
+
+def follow_up(
+    session: Session, incident: Incident, task: ScheduledTask, due: datetime, now: datetime
+) -> None:
+    """Arm the next occurrence of a repeating reminder that has just been sent."""
+    if task.kind == TaskKind.NAG:
+        schedule_nag(session, incident, due, now)
+    else:
+        _arm(session, incident, TaskKind(task.kind), task.key, due, now)
 
 
 def snooze(
@@ -245,13 +320,16 @@ def pending(session: Session, incident: Incident) -> list[ScheduledTask]:
 
 
 def sent_counts(session: Session, incident: Incident) -> dict[str, int]:
-    """How many reminders of each kind were posted."""
+    """How many reminders of each kind were posted (every occurrence counts)."""
     rows = session.exec(
-        select(ScheduledTask.kind, func.count())
-        .where(
-            ScheduledTask.incident_id == incident.id,
-            col(ScheduledTask.sent_at).is_not(None),
+        select(TimelineEvent.data).where(
+            TimelineEvent.incident_id == incident.id,
+            TimelineEvent.kind == TimelineKind.REMINDER,
         )
-        .group_by(ScheduledTask.kind)
     ).all()
-    return {str(kind): int(count) for kind, count in rows}
+    counts: dict[str, int] = {}
+    for data in rows:
+        kind = str((data or {}).get("kind") or "")
+        if kind:
+            counts[kind] = counts.get(kind, 0) + 1
+    return counts

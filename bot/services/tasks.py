@@ -15,13 +15,15 @@ from sqlalchemy import and_, or_, select, update
 from sqlmodel import Session
 from sqlmodel import select as sm_select
 
-from bot.db import Database
-from bot.models import ScheduledTask, TaskState
+from bot.db import Database, insert_or_ignore
+from bot.models import ScheduledTask, TaskKind, TaskState
 
 DEFAULT_LEASE = timedelta(minutes=2)
 MAX_BACKOFF = timedelta(minutes=15)
 FIRST_BACKOFF = timedelta(seconds=5)
 MAX_ATTEMPTS = 200
+# Kinds that may run for long: never claimed in a batch with others.
+LONG_RUNNING = (TaskKind.PIR,)
 
 
 @dataclass(frozen=True)
@@ -36,38 +38,68 @@ class Claim:
     token: str
 
 
-def schedule(
-    *, session: Session, incident_id: int, kind: str, due_at: datetime, now: datetime, key: str = ""
+def arm(
+    *,
+    session: Session,
+    incident_id: int,
+    kind: str,
+    due_at: datetime,
+    now: datetime,
+    key: str = "",
+    once: bool = False,
 ) -> ScheduledTask:
-    """Create the task, or move an existing one of the same kind and key to `due_at`."""
+    """Arm a task to run at `due_at`: create it, or bring the existing one back.
+
+    Brought back, a task is a fresh occurrence: pending, due at `due_at`, nothing
+    delivered, no error, no attempts, and no claim (one left by a process that died goes
+    with it). A task armed `once` that has already run stays done: an escalation step or
+    a target ping fires once per impact period, whatever happened in between. A task that
+    a live process holds right now is left to it (a review draft being generated is not
+    started twice).
+    """
+    table = ScheduledTask.__table__  # type: ignore[attr-defined]
+    values = {
+        "incident_id": incident_id,
+        "kind": str(kind),
+        "key": key,
+        "state": TaskState.PENDING,
+        "due_at": due_at,
+        "attempts": 0,
+        "data": {},
+        "created_at": now,
+        "updated_at": now,
+    }
+    statement = insert_or_ignore(
+        table, tuple(values), ("incident_id", "kind", "key"), session.get_bind().dialect.name
+    )
+    inserted = session.execute(statement, values).scalar()
     task = session.exec(
         sm_select(ScheduledTask).where(
             ScheduledTask.incident_id == incident_id,
             ScheduledTask.kind == kind,
             ScheduledTask.key == key,
         )
-    ).first()
-    if task is None:
-        task = ScheduledTask(
-            incident_id=incident_id,
-            kind=kind,
-            key=key,
-            due_at=due_at,
-            created_at=now,
-            updated_at=now,
-        )
-    else:
-        # Re-armed: a new occurrence, with nothing delivered yet.
-        occurrence = int(task.data.get("occurrence", 0)) + 1
-        task.data = {
-            **{k: v for k, v in task.data.items() if k != "delivered"},
-            "occurrence": occurrence,
-        }
-        task.state = TaskState.PENDING
-        task.due_at = due_at
-        task.attempts = 0
-        task.last_error = None
-        task.updated_at = now
+    ).one()
+    if inserted is not None or (once and task.state == TaskState.DONE):
+        return task
+    if (
+        task.claim_token is not None
+        and task.claimed_until is not None
+        and task.claimed_until >= now
+    ):
+        return task
+    occurrence = int(task.data.get("occurrence", 0)) + 1
+    task.data = {
+        **{k: v for k, v in task.data.items() if k not in ("delivered", "notified")},
+        "occurrence": occurrence,
+    }
+    task.state = TaskState.PENDING
+    task.due_at = due_at
+    task.attempts = 0
+    task.last_error = None
+    task.claim_token = None
+    task.claimed_until = None
+    task.updated_at = now
     session.add(task)
     session.flush()
     return task
@@ -134,10 +166,42 @@ def _claim(db: Database, now: datetime, lease: timedelta, where: object, limit: 
 
 
 def claim_due(
-    *, db: Database, now: datetime, limit: int = 50, lease: timedelta = DEFAULT_LEASE
+    *,
+    db: Database,
+    now: datetime,
+    limit: int = 50,
+    lease: timedelta = DEFAULT_LEASE,
+    long_running: bool = False,
 ) -> list[Claim]:
-    """Claim up to `limit` due tasks for this process."""
-    return _claim(db, now, lease, _claimable(now), limit)
+    """Claim up to `limit` due tasks for this process.
+
+    Long-running kinds (a review draft reads Slack's history and uploads a file) are
+    claimed apart, one at a time with a lease of their own, so that they never hold the
+    claims of a batch of reminders while their leases run out.
+    """
+    table = ScheduledTask.__table__  # type: ignore[attr-defined]
+    kinds = [str(kind) for kind in LONG_RUNNING]
+    where = and_(
+        _claimable(now),  # type: ignore[arg-type]
+        table.c.kind.in_(kinds) if long_running else table.c.kind.not_in(kinds),
+    )
+    return _claim(db, now, lease, where, 1 if long_running else limit)
+
+
+def renew(*, db: Database, claim: Claim, now: datetime, lease: timedelta = DEFAULT_LEASE) -> bool:
+    """Extend a claim's lease before acting on it; False when another process took it over."""
+    table = ScheduledTask.__table__  # type: ignore[attr-defined]
+    with db.session() as session:
+        result = session.execute(
+            update(table)
+            .where(
+                table.c.id == claim.task_id,
+                table.c.claim_token == claim.token,
+                table.c.state == TaskState.PENDING,
+            )
+            .values(claimed_until=now + lease)
+        )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def claim_task(

@@ -1,0 +1,96 @@
+"""What of an incident each audience may see, decided in one place.
+
+The members of an incident's own channel see everything. Everyone else — another
+channel, a direct message, the announcement channel, `/incident list` for someone who
+is not a member, the command-line exports — sees a private incident only as its
+reference: no title, no description, no people, and no link to its channel (a non-member
+could not open it). Every text that leaves an incident's channel is rendered from
+`outside(incident)`, so a new feature cannot leak a private incident by forgetting a check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.models import Incident
+
+PRIVATE_TITLE = "A private incident"
+
+
+@dataclass(frozen=True)
+class IncidentView:
+    """An incident as an audience outside its channel may see it.
+
+    The attribute names are the incident's own, so a template renders either; for a
+    private incident the fields that would tell what happened, or who is involved, are
+    empty and `channel_id` is None.
+    """
+
+    id: int | None
+    reference: str
+    is_private: bool
+    title: str
+    description: str
+    severity: str
+    priority: str
+    category: str
+    status: str
+    impact: str
+    urgency: str
+    affected_services: str
+    impact_summary: str
+    channel_id: str | None
+    reporter_id: str | None
+    commander_id: str | None
+    declared_at: datetime
+    resolved_at: datetime | None
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the incident is neither resolved nor closed."""
+        return self.status not in ("resolved", "closed")
+
+
+def outside(incident: Incident) -> IncidentView:
+    """The incident as anyone outside its channel may see it."""
+    private = incident.is_private
+    return IncidentView(
+        id=incident.id,
+        reference=incident.reference,
+        is_private=private,
+        title=PRIVATE_TITLE if private else incident.title,
+        description="" if private else incident.description,
+        severity=incident.severity,
+        priority=incident.priority,
+        category="" if private else incident.category,
+        status=incident.status,
+        impact=incident.impact,
+        urgency=incident.urgency,
+        affected_services="" if private else incident.affected_services,
+        impact_summary="" if private else incident.impact_summary,
+        channel_id=None if private else incident.channel_id,
+        reporter_id=None if private else incident.reporter_id,
+        commander_id=None if private else incident.commander_id,
+        declared_at=incident.declared_at,
+        resolved_at=incident.resolved_at,
+    )
+
+
+def for_destination(incident: Incident, destination: str) -> Incident | IncidentView:
+    """The incident as seen where a message goes: all of it in its own channel only."""
+    if incident.channel_id is not None and destination == incident.channel_id:
+        return incident
+    return outside(incident)
+
+
+def may_see(incident: Incident, member_of: set[str]) -> bool:
+    """Whether someone in these private channels may see the incident at all (listings)."""
+    return not incident.is_private or (
+        incident.channel_id is not None and incident.channel_id in member_of
+    )
+
+
+def may_announce(incident: Incident) -> bool:
+    """Whether the incident may be announced, or its changes copied, outside its channel."""
+    return not incident.is_private
