@@ -18,7 +18,7 @@ from bot.db import Database
 from bot.errors import ConfigError
 from bot.models import Incident
 from bot.policy import Policy, announcement_note, load_policy
-from bot.services import follow_up_actions, review_draft
+from bot.services import disclosure, follow_up_actions, review_draft
 from bot.settings import Settings, load_settings
 
 
@@ -37,8 +37,16 @@ def _parser() -> argparse.ArgumentParser:
     review = sub.add_parser("pir", help="export an incident's review draft as Markdown")
     review.add_argument("reference", help="the incident, e.g. INC-20261122-001")
     review.add_argument("--output", "-o", type=Path, help="write to FILE instead of stdout")
+    review.add_argument(
+        "--include-private", action="store_true", help="export a private incident's review too"
+    )
     listing = sub.add_parser("actions", help="list follow-up actions across incidents")
     listing.add_argument("--overdue", action="store_true", help="only open actions past due")
+    listing.add_argument(
+        "--include-private",
+        action="store_true",
+        help="show the text and owners of private incidents' actions",
+    )
     return parser
 
 
@@ -55,6 +63,11 @@ def _run() -> int:
         level=settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Slack's SDKs log whole requests at DEBUG, tokens and people's messages included.
+    for noisy in ("slack_sdk", "slack_bolt"):
+        logging.getLogger(noisy).setLevel(
+            max(logging.INFO, logging.getLevelName(settings.log_level))
+        )
     runtime = Runtime(settings)
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
@@ -82,7 +95,7 @@ def _policy() -> Policy:
     return load_policy(Path(path) if path else None)
 
 
-def _pir(reference: str, output: Path | None) -> int:
+def _pir(reference: str, output: Path | None, include_private: bool) -> int:
     db = _database()
     try:
         with db.session() as session:
@@ -91,6 +104,11 @@ def _pir(reference: str, output: Path | None) -> int:
             ).first()
             if incident is None:
                 raise ConfigError(f"no incident {reference}")
+            if incident.is_private and not include_private:
+                raise ConfigError(
+                    f"{incident.reference} is a private incident: add --include-private to "
+                    "export its review"
+                )
             draft = review_draft.latest(session, incident)
             if draft is not None:
                 markdown = draft.markdown
@@ -107,7 +125,7 @@ def _pir(reference: str, output: Path | None) -> int:
     return 0
 
 
-def _actions(overdue: bool) -> int:
+def _actions(overdue: bool, include_private: bool) -> int:
     db = _database()
     try:
         with db.session() as session:
@@ -119,10 +137,10 @@ def _actions(overdue: bool) -> int:
                 done, count = total.get(incident.id or 0, [0, 0])
                 total[incident.id or 0] = [done + (item.state == "done"), count + 1]
                 due = item.due_date.isoformat() if item.due_date else "-"
-                owner = item.owner_id or "-"
-                _out(
-                    f"{incident.reference}\t#{item.number}\t{item.state}\t{due}\t{owner}\t{item.text}"
-                )
+                owner, text = item.owner_id or "-", item.text
+                if incident.is_private and not include_private:
+                    owner, text = "-", disclosure.PRIVATE_TITLE.lower() + " (--include-private)"
+                _out(f"{incident.reference}\t#{item.number}\t{item.state}\t{due}\t{owner}\t{text}")
     finally:
         db.dispose()
     if not overdue:
@@ -169,9 +187,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "migrate":
             return _migrate()
         if args.command == "pir":
-            return _pir(args.reference, args.output)
+            return _pir(args.reference, args.output, args.include_private)
         if args.command == "actions":
-            return _actions(args.overdue)
+            return _actions(args.overdue, args.include_private)
         return _check_config(args.path)
     except ConfigError as exc:
         sys.stderr.write(f"incident-bot: {exc}\n")

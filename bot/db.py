@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -16,7 +17,11 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
 
+from bot.errors import ConfigError
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# RETURNING (claims, inserts that report their id) arrived in SQLite 3.35.
+MIN_SQLITE = (3, 35, 0)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -67,19 +72,43 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def check_sqlite_version(version: tuple[int, int, int] = sqlite3.sqlite_version_info) -> None:
+    """Refuse an SQLite library too old for the statements the bot runs."""
+    if version < MIN_SQLITE:
+        found = ".".join(str(part) for part in version)
+        needed = ".".join(str(part) for part in MIN_SQLITE)
+        raise ConfigError(
+            f"SQLite {found} is too old: the bot needs {needed} or newer (for RETURNING). "
+            "Use a newer Python build, or PostgreSQL (DATABASE_URL=postgresql://…)."
+        )
+
+
 def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """Create an engine configured for the URL's database."""
+    """Create an engine configured for the URL's database.
+
+    Statement parameters are left out of error messages and logs (`hide_parameters`): they
+    hold people's messages and the payloads of Slack's events.
+    """
     if url.startswith("sqlite"):
+        check_sqlite_version()
         memory = url in ("sqlite://", "sqlite:///:memory:")
         engine = create_engine(
             url,
             echo=echo,
+            hide_parameters=True,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
             poolclass=StaticPool if memory else None,
         )
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(
+        url,
+        echo=echo,
+        hide_parameters=True,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+    )
 
 
 @lru_cache(maxsize=32)

@@ -19,7 +19,6 @@ class ActionId(StrEnum):
 
     VALUE = "value"
     RETRY_SETUP = "incident_retry_setup"
-    OPEN_CHANNEL = "incident_open_channel"
     NAG_UPDATE = "incident_nag_update"
     NAG_SNOOZE = "incident_nag_snooze"
 

@@ -6,6 +6,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 
 from bot.db import Database
 
@@ -22,10 +23,23 @@ def alembic_config(db: Database) -> Config:
     return config
 
 
+# Any constant: PostgreSQL advisory locks are named by a number shared by the replicas.
+MIGRATION_LOCK_KEY = 0x1BC1DE07
+
+
 def upgrade(db: Database, revision: str = "head") -> None:
-    """Bring the schema up to `revision` (the newest by default)."""
+    """Bring the schema up to `revision` (the newest by default).
+
+    Replicas that start together with AUTO_MIGRATE take turns: the migration runs inside
+    a transaction holding PostgreSQL's advisory lock (SQLite's BEGIN IMMEDIATE lets one
+    writer in at a time), and whoever comes second finds the schema at the head already.
+    """
     config = alembic_config(db)
     with db.engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+            )
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 

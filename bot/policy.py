@@ -331,11 +331,6 @@ class Policy(_Strict):
 
     # -- queries -------------------------------------------------------------------------
 
-    @property
-    def severity_keys(self) -> list[str]:
-        """Severity keys from the most to the least severe."""
-        return list(self.severities)
-
     def severity(self, key: str) -> Severity:
         """The severity named `key`; KeyError when the policy has no such level."""
         return self.severities[key]

@@ -23,6 +23,10 @@ _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _GROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 TRUNCATION_MARK = "… (truncated)"
+MAX_ESCAPE = len("&amp;")
+MAX_TOKEN = 1000  # the longest Slack token a cut looks back for (a link with a long URL)
+# The start of a Slack token that is not closed before the end of the text.
+_OPEN_TOKEN = re.compile(r"<(?:[@#!]|https?://|mailto:)[^>]*$")
 
 
 class Slack(str):
@@ -87,10 +91,22 @@ def utc(moment: datetime | None) -> str:
 
 
 def truncate(text: str, limit: int) -> str:
-    """Cut text to `limit` characters, marking the cut."""
+    """Cut text to `limit` characters, marking the cut.
+
+    The cut never splits an escape (`&amp;`) or a Slack token (a mention, a channel, a
+    date or a link: `<@U…>`, `<#C…|name>`, `<!date^…>`, `<https://…|label>`): it moves back
+    to before it, so what is left still reads and renders as it should.
+    """
     if len(text) <= limit:
         return text
-    return text[: max(limit - len(TRUNCATION_MARK), 0)] + TRUNCATION_MARK
+    head = text[: max(limit - len(TRUNCATION_MARK), 0)]
+    amp = head.rfind("&")
+    if amp != -1 and len(head) - amp < MAX_ESCAPE and ";" not in head[amp:]:
+        head = head[:amp]
+    token = _OPEN_TOKEN.search(head, max(len(head) - MAX_TOKEN, 0))
+    if token is not None:
+        head = head[: token.start()]
+    return head + TRUNCATION_MARK
 
 
 def quote(text: str) -> Slack:

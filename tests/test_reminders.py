@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -25,47 +24,9 @@ from bot.services import tasks
 from bot.services.declaration import DeclareInput, declare
 from tests.conftest import Harness, make_policy, start_bot, wait_for
 from tests.fakeslack import FakeSlack
+from tests.support import nags_in, pending_tasks, reminders_in, run_command, sweep_at
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _reminders(fake: FakeSlack, channel: str, kind: str | None = None) -> list[Any]:
-    found = []
-    for message in fake.messages(channel, system=False):
-        metadata = message.metadata or {}
-        if metadata.get("event_type") != "incident_reminder":
-            continue
-        if kind is None or kind in message.text:
-            found.append(message)
-    return found
-
-
-def _pending(bot: Harness, incident: Incident, kind: str) -> list[ScheduledTask]:
-    with bot.db.session() as session:
-        return list(
-            session.exec(
-                select(ScheduledTask)
-                .where(
-                    ScheduledTask.incident_id == incident.id,
-                    ScheduledTask.kind == kind,
-                    ScheduledTask.state == TaskState.PENDING,
-                )
-                .order_by(col(ScheduledTask.due_at))
-            ).all()
-        )
-
-
-def _at(bot: Harness, clock: ManualClock, moment: datetime) -> None:
-    clock.set(moment)
-    sweep(bot.ctx)
-
-
-def _run(bot: Harness, user: str, channel: str, text: str) -> None:
-    assert bot.command(user, channel, text).status == 200
-
-
-def _nags(fake: FakeSlack, channel: str) -> list[Any]:
-    return [m for m in _reminders(fake, channel) if "status update" in m.text]
 
 
 def test_nag_when_the_update_is_due_and_again_each_interval(
@@ -76,16 +37,16 @@ def test_nag_when_the_update_is_due_and_again_each_interval(
     channel = incident.channel_id
     assert channel is not None
     start = incident.declared_at
-    _at(bot, clock, start + timedelta(minutes=59))
-    assert _nags(fake, channel) == []
-    _at(bot, clock, start + timedelta(hours=1))
-    (nag,) = _nags(fake, channel)
+    sweep_at(bot, clock, start + timedelta(minutes=59))
+    assert nags_in(fake, channel) == []
+    sweep_at(bot, clock, start + timedelta(hours=1))
+    (nag,) = nags_in(fake, channel)
     assert f"<@{fake.alice}>" in nag.text  # no commander: the reporter
     actions = next(b for b in nag.blocks if b["type"] == "actions")["elements"]
     assert [a["text"]["text"] for a in actions] == ["Post update", "Snooze 30m", "Snooze 1h"]
     sweep(bot.ctx)
-    assert len(_nags(fake, channel)) == 1
-    (next_nag,) = _pending(bot, incident, "nag")
+    assert len(nags_in(fake, channel)) == 1
+    (next_nag,) = pending_tasks(bot, incident, "nag")
     assert next_nag.due_at == start + timedelta(hours=2)
     with bot.db.session() as session:
         recorded = session.exec(
@@ -102,17 +63,17 @@ def test_a_commander_is_nagged_instead_of_the_reporter(bot: Harness, clock: Manu
     incident = bot.declare(fake.alice, severity="sev2")
     channel = incident.channel_id
     assert channel is not None
-    _run(bot, fake.alice, channel, f"role commander <@{fake.bob}|bob>")
+    run_command(bot, fake.alice, channel, f"role commander <@{fake.bob}|bob>")
     wait_for(lambda: (bot.incident(incident.reference) or incident).commander_id == fake.bob)
-    _at(bot, clock, incident.declared_at + timedelta(hours=1))
-    (nag,) = _nags(fake, channel)
+    sweep_at(bot, clock, incident.declared_at + timedelta(hours=1))
+    (nag,) = nags_in(fake, channel)
     assert f"<@{fake.bob}>" in nag.text and f"<@{fake.alice}>" not in nag.text
 
 
 def _submit_update(bot: Harness, channel: str, **values: str) -> None:
     fake = bot.fake
     before = len(fake.opened_views(fake.alice))
-    _run(bot, fake.alice, channel, "update")
+    run_command(bot, fake.alice, channel, "update")
     view = wait_for(lambda: fake.opened_views(fake.alice)[before:] or None)[-1]
     delivery = bot.submit(fake.alice, view, values)
     assert delivery.status == 200 and not (delivery.json or {}).get("errors")
@@ -127,14 +88,14 @@ def test_an_update_resets_the_clock(bot: Harness, clock: ManualClock) -> None:
     _submit_update(bot, channel, what_changed="Rolled back")
     wait_for(
         lambda: (
-            len(_pending(bot, incident, "nag")) == 1
-            and _pending(bot, incident, "nag")[0].due_at == clock.now() + timedelta(hours=1)
+            len(pending_tasks(bot, incident, "nag")) == 1
+            and pending_tasks(bot, incident, "nag")[0].due_at == clock.now() + timedelta(hours=1)
         )
     )
-    _at(bot, clock, incident.declared_at + timedelta(hours=1, minutes=10))
-    assert _nags(fake, channel) == []
-    _at(bot, clock, incident.declared_at + timedelta(hours=1, minutes=40))
-    assert len(_nags(fake, channel)) == 1
+    sweep_at(bot, clock, incident.declared_at + timedelta(hours=1, minutes=10))
+    assert nags_in(fake, channel) == []
+    sweep_at(bot, clock, incident.declared_at + timedelta(hours=1, minutes=40))
+    assert len(nags_in(fake, channel)) == 1
 
 
 def _click(bot: Harness, channel: str, message: Any, action_prefix: str) -> Any:
@@ -150,23 +111,23 @@ def test_snooze_moves_the_nag_once(bot: Harness, clock: ManualClock) -> None:
     incident = bot.declare(fake.alice, severity="sev2")
     channel = incident.channel_id
     assert channel is not None
-    _at(bot, clock, incident.declared_at + timedelta(hours=1))
-    (nag,) = _nags(fake, channel)
+    sweep_at(bot, clock, incident.declared_at + timedelta(hours=1))
+    (nag,) = nags_in(fake, channel)
     clock.advance(timedelta(minutes=2))
     assert _click(bot, channel, nag, "incident_nag_snooze").status == 200
     wait_for(lambda: [m for m in fake.messages(channel) if "snoozed the update reminder" in m.text])
-    (pending,) = _pending(bot, incident, "nag")
+    (pending,) = pending_tasks(bot, incident, "nag")
     assert pending.due_at == clock.now() + timedelta(minutes=30)
     before = len(fake.responses)
     _click(bot, channel, nag, "incident_nag_snooze")  # clicked twice
     reply = wait_for(lambda: fake.responses[before].body if len(fake.responses) > before else None)
     assert "already snoozed" in reply["text"]
-    (pending,) = _pending(bot, incident, "nag")
+    (pending,) = pending_tasks(bot, incident, "nag")
     assert pending.due_at == clock.now() + timedelta(minutes=30)
-    _at(bot, clock, clock.now() + timedelta(minutes=29))
-    assert len(_nags(fake, channel)) == 1
-    _at(bot, clock, clock.now() + timedelta(minutes=1))
-    assert len(_nags(fake, channel)) == 2
+    sweep_at(bot, clock, clock.now() + timedelta(minutes=29))
+    assert len(nags_in(fake, channel)) == 1
+    sweep_at(bot, clock, clock.now() + timedelta(minutes=1))
+    assert len(nags_in(fake, channel)) == 2
 
 
 def test_the_update_button_opens_the_form(bot: Harness, clock: ManualClock) -> None:
@@ -174,8 +135,8 @@ def test_the_update_button_opens_the_form(bot: Harness, clock: ManualClock) -> N
     incident = bot.declare(fake.alice, severity="sev2")
     channel = incident.channel_id
     assert channel is not None
-    _at(bot, clock, incident.declared_at + timedelta(hours=1))
-    (nag,) = _nags(fake, channel)
+    sweep_at(bot, clock, incident.declared_at + timedelta(hours=1))
+    (nag,) = nags_in(fake, channel)
     before = len(fake.opened_views(fake.alice))
     _click(bot, channel, nag, "incident_nag_update")
     view = wait_for(lambda: fake.opened_views(fake.alice)[before:] or None)[-1]
@@ -187,8 +148,8 @@ def test_snooze_on_a_closed_incident_is_refused(bot: Harness, clock: ManualClock
     incident = bot.declare(fake.alice, severity="sev3")
     channel = incident.channel_id
     assert channel is not None
-    _at(bot, clock, incident.declared_at + timedelta(hours=4))
-    (nag,) = _nags(fake, channel)
+    sweep_at(bot, clock, incident.declared_at + timedelta(hours=4))
+    (nag,) = nags_in(fake, channel)
     with bot.db.session() as session:
         row = session.get(Incident, incident.id)
         assert row is not None
@@ -206,12 +167,12 @@ def test_severity_change_reschedules_at_the_new_cadence(bot: Harness, clock: Man
     channel = incident.channel_id
     assert channel is not None
     clock.set(incident.declared_at + timedelta(minutes=10))
-    _run(bot, fake.alice, channel, "severity sev1")  # every 30 minutes
+    run_command(bot, fake.alice, channel, "severity sev1")  # every 30 minutes
     wait_for(lambda: (bot.incident(incident.reference) or incident).severity == "sev1")
-    (nag,) = _pending(bot, incident, "nag")
+    (nag,) = pending_tasks(bot, incident, "nag")
     assert nag.due_at == incident.declared_at + timedelta(minutes=30)
-    _at(bot, clock, incident.declared_at + timedelta(minutes=30))
-    assert len(_nags(fake, channel)) == 1
+    sweep_at(bot, clock, incident.declared_at + timedelta(minutes=30))
+    assert len(nags_in(fake, channel)) == 1
 
 
 def test_resolve_cancels_and_reopen_rearms(bot: Harness, clock: ManualClock) -> None:
@@ -221,26 +182,26 @@ def test_resolve_cancels_and_reopen_rearms(bot: Harness, clock: ManualClock) -> 
     assert channel is not None
     clock.set(incident.declared_at + timedelta(minutes=5))
     before = len(fake.opened_views(fake.alice))
-    _run(bot, fake.alice, channel, "resolve")
+    run_command(bot, fake.alice, channel, "resolve")
     view = wait_for(lambda: fake.opened_views(fake.alice)[before:] or None)[-1]
     bot.submit(fake.alice, view, {"resolution": "Fixed"})
     wait_for(lambda: (bot.incident(incident.reference) or incident).status == "resolved")
     for kind in ("nag", "response", "escalation", "resolution", "stale"):
-        assert _pending(bot, incident, kind) == [], kind
-    _at(bot, clock, incident.declared_at + timedelta(hours=10))
-    assert _reminders(fake, channel) == []
+        assert pending_tasks(bot, incident, kind) == [], kind
+    sweep_at(bot, clock, incident.declared_at + timedelta(hours=10))
+    assert reminders_in(fake, channel) == []
 
     reopened_at = clock.now()
-    _run(bot, fake.alice, channel, "reopen")
+    run_command(bot, fake.alice, channel, "reopen")
     wait_for(lambda: (bot.incident(incident.reference) or incident).status == "investigating")
-    escalations = _pending(bot, incident, "escalation")
+    escalations = pending_tasks(bot, incident, "escalation")
     assert [e.due_at - reopened_at for e in escalations] == [
         timedelta(minutes=30),
         timedelta(hours=1),
         timedelta(hours=2),
         timedelta(hours=4),
     ]
-    assert _pending(bot, incident, "nag")[0].due_at == reopened_at + timedelta(minutes=30)
+    assert pending_tasks(bot, incident, "nag")[0].due_at == reopened_at + timedelta(minutes=30)
 
 
 def test_response_target_pings_contacts_unless_someone_took_it(
@@ -258,15 +219,15 @@ def test_response_target_pings_contacts_unless_someone_took_it(
         first = bot.declare(fake.alice, severity="sev1", title="Nobody home")
         taken = bot.declare(fake.alice, severity="sev1", title="Taken")
         assert taken.channel_id is not None and first.channel_id is not None
-        _run(bot, fake.alice, taken.channel_id, f"role commander <@{fake.bob}|bob>")
+        run_command(bot, fake.alice, taken.channel_id, f"role commander <@{fake.bob}|bob>")
         wait_for(lambda: (bot.incident(taken.reference) or taken).commander_id == fake.bob)
-        _at(bot, clock, first.declared_at + timedelta(minutes=15))
-        (ping,) = [m for m in _reminders(fake, first.channel_id) if "response target" in m.text]
+        sweep_at(bot, clock, first.declared_at + timedelta(minutes=15))
+        (ping,) = [m for m in reminders_in(fake, first.channel_id) if "response target" in m.text]
         # The first escalation step's targets only: not the CTO, the CEO and the board.
         assert f"<#{managers}>" in ping.text
         assert f"<@{cto}>" not in ping.text and "ceo" not in ping.text
-        assert [m for m in _reminders(fake, managers) if "response target" in m.text]
-        assert not [m for m in _reminders(fake, taken.channel_id) if "response target" in m.text]
+        assert [m for m in reminders_in(fake, managers) if "response target" in m.text]
+        assert not [m for m in reminders_in(fake, taken.channel_id) if "response target" in m.text]
         assert not [m for m in fake.messages(fake.dm_channel(cto)) if "response" in m.text]
     finally:
         bot.runtime.stop()
@@ -280,14 +241,14 @@ def test_escalation_steps_fire_once_each_even_after_downtime(
     channel = incident.channel_id
     assert channel is not None
     # The bot was down for 5 hours: every step, one nag, one resolution ping; each once.
-    _at(bot, clock, incident.declared_at + timedelta(hours=5))
+    sweep_at(bot, clock, incident.declared_at + timedelta(hours=5))
     sweep(bot.ctx)
-    escalations = [m for m in _reminders(fake, channel) if "Escalation" in m.text]
+    escalations = [m for m in reminders_in(fake, channel) if "Escalation" in m.text]
     assert len(escalations) == 4
     assert ["after 30m" in escalations[0].text, "after 4h" in escalations[3].text] == [True, True]
-    assert len(_nags(fake, channel)) == 1
-    assert len([m for m in _reminders(fake, channel) if "resolution target" in m.text]) == 1
-    assert len([m for m in _reminders(fake, channel) if "response target" in m.text]) == 1
+    assert len(nags_in(fake, channel)) == 1
+    assert len([m for m in reminders_in(fake, channel) if "resolution target" in m.text]) == 1
+    assert len([m for m in reminders_in(fake, channel) if "response target" in m.text]) == 1
 
 
 def test_stale_incidents_get_a_nudge_after_a_quiet_day(bot: Harness, clock: ManualClock) -> None:
@@ -296,17 +257,17 @@ def test_stale_incidents_get_a_nudge_after_a_quiet_day(bot: Harness, clock: Manu
     channel = incident.channel_id
     assert channel is not None
     clock.set(incident.declared_at + timedelta(hours=20))
-    _run(bot, fake.alice, channel, "note still looking")
+    run_command(bot, fake.alice, channel, "note still looking")
     wait_for(lambda: [m for m in fake.messages(channel) if "still looking" in m.text])
-    _at(bot, clock, incident.declared_at + timedelta(hours=24, minutes=1))
-    assert not [m for m in _reminders(fake, channel) if "no activity" in m.text]
-    (stale,) = _pending(bot, incident, "stale")
+    sweep_at(bot, clock, incident.declared_at + timedelta(hours=24, minutes=1))
+    assert not [m for m in reminders_in(fake, channel) if "no activity" in m.text]
+    (stale,) = pending_tasks(bot, incident, "stale")
     assert stale.due_at == incident.declared_at + timedelta(hours=44)
-    _at(bot, clock, incident.declared_at + timedelta(hours=44))
-    assert len([m for m in _reminders(fake, channel) if "no activity" in m.text]) == 1
+    sweep_at(bot, clock, incident.declared_at + timedelta(hours=44))
+    assert len([m for m in reminders_in(fake, channel) if "no activity" in m.text]) == 1
     # Still quiet a day later: nudged again (a repeating reminder re-arms cleanly).
-    _at(bot, clock, incident.declared_at + timedelta(hours=68))
-    assert len([m for m in _reminders(fake, channel) if "no activity" in m.text]) == 2
+    sweep_at(bot, clock, incident.declared_at + timedelta(hours=68))
+    assert len([m for m in reminders_in(fake, channel) if "no activity" in m.text]) == 2
 
 
 def test_reminders_command_lists_the_schedule(bot: Harness) -> None:
@@ -315,7 +276,7 @@ def test_reminders_command_lists_the_schedule(bot: Harness) -> None:
     channel = incident.channel_id
     assert channel is not None
     before = len(fake.responses)
-    _run(bot, fake.alice, channel, "reminders")
+    run_command(bot, fake.alice, channel, "reminders")
     text = wait_for(
         lambda: fake.responses[before].body["text"] if len(fake.responses) > before else None
     )
@@ -336,13 +297,13 @@ def test_rate_limit_moves_the_reminder_without_doubling(bot: Harness, clock: Man
     channel = incident.channel_id
     assert channel is not None
     fake.rate_limit("chat.postMessage", retry_after=30, times=3)
-    _at(bot, clock, incident.declared_at + timedelta(hours=1))
-    assert _nags(fake, channel) == []
-    (nag,) = _pending(bot, incident, "nag")
+    sweep_at(bot, clock, incident.declared_at + timedelta(hours=1))
+    assert nags_in(fake, channel) == []
+    (nag,) = pending_tasks(bot, incident, "nag")
     assert nag.due_at == clock.now() + timedelta(seconds=30)
     assert nag.claim_token is None
-    _at(bot, clock, clock.now() + timedelta(seconds=30))
-    assert len(_nags(fake, channel)) == 1
+    sweep_at(bot, clock, clock.now() + timedelta(seconds=30))
+    assert len(nags_in(fake, channel)) == 1
 
 
 # -- several processes, crashes --------------------------------------------------------
@@ -401,7 +362,7 @@ def _sweeper(url: str, fake: FakeSlack, moment: datetime, *extra: str) -> subpro
 def _all_reminders(fake: FakeSlack) -> list[Any]:
     found = []
     for channel in list(fake.channels):
-        found.extend(_reminders(fake, channel))
+        found.extend(reminders_in(fake, channel))
     return found
 
 
@@ -492,7 +453,6 @@ def test_config_refuses_bad_reminder_policies(tmp_path: Path) -> None:
         path.write_text(text)
         with pytest.raises(ConfigError, match=expected):
             load_policy(path)
-    assert json.dumps(True)
 
 
 def test_an_escalation_step_can_also_send_direct_messages(
@@ -512,11 +472,11 @@ def test_an_escalation_step_can_also_send_direct_messages(
         incident = bot.declare(fake.alice, severity="sev3")
         channel = incident.channel_id
         assert channel is not None
-        _at(bot, clock, incident.declared_at + timedelta(hours=1))
+        sweep_at(bot, clock, incident.declared_at + timedelta(hours=1))
         sweep(bot.ctx)
-        (ping,) = [m for m in _reminders(fake, channel) if "Escalation" in m.text]
+        (ping,) = [m for m in reminders_in(fake, channel) if "Escalation" in m.text]
         assert f"<@{manager}>" in ping.text
-        (dm,) = [m for m in _reminders(fake, fake.dm_channel(manager)) if "Escalation" in m.text]
+        (dm,) = [m for m in reminders_in(fake, fake.dm_channel(manager)) if "Escalation" in m.text]
         assert dm.text == ping.text
     finally:
         bot.runtime.stop()

@@ -49,6 +49,34 @@ def test_truncate_marks_the_cut() -> None:
     assert truncate("short", 3000) == "short"
 
 
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("x" * 10 + "&amp;" * 20, "x" * 10 + "&amp;" * 2),
+        ("x" * 18 + "<@U0ALICE> and more text", "x" * 18),
+        ("x" * 12 + "<#C0INC|inc-1> and after that", "x" * 12),
+        ("x" * 5 + "<https://example.com/a/very/long/path|label> after", "x" * 5),
+        ("x" * 14 + "<!date^1700000000^{time}|12:00> after", "x" * 14),
+        ("plain text that is simply too long to keep whole", "plain text that is sim"),
+    ],
+)
+def test_truncate_never_splits_an_escape_or_a_token(text: str, kept: str) -> None:
+    cut = truncate(text, 35)
+    assert cut == kept + "… (truncated)"
+    assert len(cut) <= 35
+
+
+def test_a_long_note_of_ampersands_stays_valid_mrkdwn() -> None:
+    from bot import blocks
+
+    rendered = render("note.j2", actor="U0ALICE", text="&" * 2000)
+    (section,) = blocks.as_dicts(blocks.text_blocks(rendered))
+    text = section["text"]["text"]
+    assert len(text) <= blocks.SECTION_TEXT_MAX
+    body = text.split("\n", 1)[1].removesuffix("… (truncated)")
+    assert body.startswith(">") and set(body.lstrip(">").split("&amp;")) == {""}
+
+
 def test_undefined_variables_fail_loudly() -> None:
     import jinja2
 

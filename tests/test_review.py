@@ -185,9 +185,7 @@ def test_one_generation_at_a_time(bot: Harness) -> None:
     assert incident.id is not None
     now = bot.ctx.clock.now()
     with bot.db.session() as session:
-        task = tasks.arm(
-            session=session, incident_id=incident.id, kind="pir", due_at=now, now=now
-        )
+        task = tasks.arm(session=session, incident_id=incident.id, kind="pir", due_at=now, now=now)
         task_id = task.id
     assert task_id is not None
     held = tasks.claim_task(db=bot.db, task_id=task_id, now=now)

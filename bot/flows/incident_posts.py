@@ -15,7 +15,7 @@ from bot.flows.channel_setup import topic_text
 from bot.ids import MetadataType
 from bot.models import Incident
 from bot.render import render
-from bot.services import incident_roles, timeline_entries
+from bot.services import disclosure, incident_roles, timeline_entries
 from bot.slack.gateway import SlackCallFailed
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ def post_and_sync(ctx: Context, incident_id: int, text: str, *, announce: bool =
 
 def copy_to_announcement(ctx: Context, incident: Incident, text: str) -> None:
     """Copy a post into the announcement's thread (never for private incidents)."""
-    if incident.is_private or incident.announcement_ts is None:
+    if not disclosure.may_announce(incident) or incident.announcement_ts is None:
         return
     assert incident.announcement_channel_id is not None
     try:

@@ -307,7 +307,7 @@ def _overdue_plan(ctx: Context, incident: Incident, task: ScheduledTask, now: da
         Post(
             "channel",
             incident.channel_id,
-            render("action_overdue.j2", incident=incident, item=item),
+            render("action_overdue.j2", incident=disclosure.inside(incident), item=item),
         )
     ]
     if item.owner_id:

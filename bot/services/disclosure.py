@@ -30,6 +30,7 @@ class IncidentView:
     id: int | None
     reference: str
     is_private: bool
+    restricted: bool  # a private incident seen from outside: its reference only
     title: str
     description: str
     severity: str
@@ -52,13 +53,23 @@ class IncidentView:
         return self.status not in ("resolved", "closed")
 
 
+def inside(incident: Incident) -> IncidentView:
+    """The incident as the members of its own channel see it: everything."""
+    return _view(incident, restricted=False)
+
+
 def outside(incident: Incident) -> IncidentView:
     """The incident as anyone outside its channel may see it."""
-    private = incident.is_private
+    return _view(incident, restricted=incident.is_private)
+
+
+def _view(incident: Incident, *, restricted: bool) -> IncidentView:
+    private = restricted
     return IncidentView(
         id=incident.id,
         reference=incident.reference,
-        is_private=private,
+        is_private=incident.is_private,
+        restricted=restricted,
         title=PRIVATE_TITLE if private else incident.title,
         description="" if private else incident.description,
         severity=incident.severity,
@@ -77,10 +88,10 @@ def outside(incident: Incident) -> IncidentView:
     )
 
 
-def for_destination(incident: Incident, destination: str) -> Incident | IncidentView:
+def for_destination(incident: Incident, destination: str) -> IncidentView:
     """The incident as seen where a message goes: all of it in its own channel only."""
     if incident.channel_id is not None and destination == incident.channel_id:
-        return incident
+        return inside(incident)
     return outside(incident)
 
 

@@ -19,10 +19,6 @@ from bot.services import audit_log, impact_periods, reminder_rules, timeline_ent
 PLACEHOLDERS = frozenset({"", "to be investigated", "tbd", "tbc", "unknown", "n/a", "?"})
 
 
-def _index(status: str) -> int:
-    return STATUS_ORDER.index(IncidentStatus(status))
-
-
 @dataclass(frozen=True)
 class Change:
     """A field that moved from one value to another."""
