@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from bot.flows import channel_invites
 from tests.conftest import Harness
 
@@ -56,3 +58,11 @@ def test_transient_failure_leaves_the_rest_to_retry(bot: Harness) -> None:
 
     again = channel_invites.invite(bot.ctx, incident, list(outcome.retry))
     assert again.added == (fake.bob, carol) and again.complete
+
+
+def test_invite_needs_a_channel(bot: Harness) -> None:
+    fake = bot.fake
+    fake.fail("conversations.create", error="restricted_action")
+    incident = bot.declare(fake.alice, title="No channel")
+    with pytest.raises(ValueError, match="has no channel"):
+        channel_invites.invite(bot.ctx, incident, [fake.bob])
