@@ -1,61 +1,62 @@
 """Setting an incident up in Slack: channel, invite, topic, pinned summary, announcement.
 
-Each step records its result as soon as it succeeds, so a run that fails part-way leaves
-the incident recorded and the next run (the scheduler's retry, or *Retry now*) does only
-the steps still missing. Steps that create something look for what an earlier, failed
-attempt may have made before creating it again, so nothing is created twice.
+Each step stands alone. A step records its result as soon as it succeeds; one that Slack
+refuses for good (a guest who cannot be invited, an archived announcement channel) is
+recorded as a set-up problem, on the timeline and in `Incident.setup_problems`, and is not
+retried; one that fails for a while (a rate limit, an outage) is retried by the scheduler
+on a bounded schedule (`slack_refusals.RETRY_DELAYS`), or at once by *Retry now*. Either
+way the other steps still run: only a step that needs another (the pin needs the summary;
+everything needs the channel) waits for it, or is skipped when that one failed for good.
+
+Steps that create something look for what an earlier, failed attempt may have made before
+creating it again, so nothing is created twice. The confirmation to the reporter comes
+last, once nothing is left to retry, and carries whatever could not be done; while a step
+waits for a retry the reporter has a notice instead (`setup_reports`).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
 
-from sqlmodel import select
-
-from bot import blocks
 from bot.context import Context
+from bot.flows import setup_reports, setup_steps, slack_refusals
+from bot.flows.setup_reports import STEP_WORDS, explain
+from bot.flows.setup_steps import notify_targets, topic_text
 from bot.ids import MetadataType
-from bot.models import Incident, TaskKind, TimelineEvent, TimelineKind
-from bot.render import render, truncate
-from bot.services import tasks, timeline_entries
-from bot.slack.gateway import Channel, SlackCallFailed
-from bot.slack.names import channel_name
+from bot.models import Incident, ScheduledTask, TaskKind, TaskState
+from bot.services import tasks
+from bot.slack.gateway import SlackCallFailed
 
 log = logging.getLogger(__name__)
 
-TOPIC_MAX = 250
-MAX_NAME_ATTEMPTS = 20
-# A channel the bot created this long before the incident was declared is not its channel.
-ADOPT_WINDOW = timedelta(minutes=5)
+# A run starts no new step after this long (half the task's lease), so a slow Slack cannot
+# keep it going until another process claims the task too; the next run does the rest.
+RUN_BUDGET_SECONDS = tasks.DEFAULT_LEASE.total_seconds() / 2
 
-STEP_WORDS = {
-    "channel": "the incident channel was not created",
-    "invite": "you were not added to the incident channel",
-    "topic": "the channel topic was not set",
-    "summary": "the summary was not posted in the channel",
-    "pin": "the summary was not pinned",
-    "announcement": "the incident was not announced",
-    "confirmation": "this confirmation was not sent",
+# The steps in order; the confirmation follows them.
+STEPS = ("channel", "invite", "topic", "summary", "pin", "announcement")
+# What a step cannot do without.
+NEEDS = {
+    "invite": "channel",
+    "topic": "channel",
+    "summary": "channel",
+    "pin": "summary",
+    "announcement": "channel",
 }
 
-ERROR_WORDS = {
-    "ratelimited": "Slack asked the bot to slow down",
-    "timeout": "Slack did not answer in time",
-    "server_error": "Slack had an internal error",
-    "internal_error": "Slack had an internal error",
-    "fatal_error": "Slack had an internal error",
-    "service_unavailable": "Slack is unavailable",
-    "connection_error": "the bot could not reach Slack",
-    "missing_scope": "the Slack app lacks a permission; an admin must reinstall it from "
-    "manifest.yml",
-    "restricted_action": "the workspace does not allow this app to create channels",
-    "not_in_channel": "the bot is not in the announcement channel; invite it there",
-    "channel_not_found": "a channel was not found (check announcement_channel in the policy)",
-    "is_archived": "the announcement channel is archived",
-}
+__all__ = [
+    "STEP_WORDS",
+    "Outcome",
+    "explain",
+    "notify_targets",
+    "provision",
+    "run_claimed",
+    "run_for",
+    "topic_text",
+]
 
 
 @dataclass(frozen=True)
@@ -63,319 +64,165 @@ class Outcome:
     """What a provisioning run did."""
 
     incident_id: int
-    done: bool
-    failed_step: str | None = None
+    done: bool  # nothing left to retry: every step done or recorded as a problem
+    failed_step: str | None = None  # the first step left to retry, and why
     error: SlackCallFailed | None = None
+    pending: tuple[str, ...] = ()
+    retry_after: timedelta | None = None
+    failures: dict[str, SlackCallFailed] = field(default_factory=dict)
 
 
-def _load(ctx: Context, incident_id: int) -> Incident:
-    with ctx.db.session() as session:
-        incident = session.get(Incident, incident_id)
-        if incident is None:
-            raise LookupError(f"incident {incident_id} does not exist")
-        return incident
-
-
-def _save(ctx: Context, incident_id: int, **fields: Any) -> Incident:
-    with ctx.db.session() as session:
-        incident = session.get(Incident, incident_id)
-        assert incident is not None
-        for name, value in fields.items():
-            setattr(incident, name, value)
-        incident.updated_at = ctx.clock.now()
-        session.add(incident)
-        return incident
-
-
-def missing_steps(ctx: Context, incident: Incident) -> list[str]:
-    """The set-up steps an incident still lacks, in order."""
-    missing = []
-    if incident.channel_id is None:
-        missing.append("channel")
-    if not incident.reporter_invited:
-        missing.append("invite")
-    if incident.topic is None:
-        missing.append("topic")
-    if incident.summary_ts is None:
-        missing.append("summary")
-    if not incident.summary_pinned:
-        missing.append("pin")
-    if _announces(ctx, incident) and incident.announcement_ts is None:
-        missing.append("announcement")
-    if not incident.confirmation_sent:
-        missing.append("confirmation")
-    return missing
+# -- what is left ---------------------------------------------------------------------
 
 
 def _announces(ctx: Context, incident: Incident) -> bool:
     return ctx.policy.announcement_channel is not None and not incident.is_private
 
 
-def _oldest(incident: Incident) -> str:
-    return f"{(incident.declared_at - ADOPT_WINDOW).timestamp():.6f}"
+def _done(ctx: Context, incident: Incident, step: str) -> bool:
+    if step == "channel":
+        return incident.channel_id is not None
+    if step == "invite":
+        return incident.reporter_invited
+    if step == "topic":
+        return incident.topic is not None
+    if step == "summary":
+        return incident.summary_ts is not None
+    if step == "pin":
+        return incident.summary_pinned
+    if step == "announcement":
+        return not _announces(ctx, incident) or incident.announcement_ts is not None
+    return incident.confirmation_sent
 
 
-def _adoptable(ctx: Context, channel: Channel, incident: Incident) -> bool:
-    """Whether an existing channel is the one an earlier attempt made for this incident."""
-    if channel.is_archived or channel.creator != ctx.slack.identity().user_id:
+def _to_do(ctx: Context, incident: Incident, step: str) -> bool:
+    """Whether a step should run: not done (the topic: not current), not given up on."""
+    if step in incident.setup_problems:
         return False
-    if channel.created < (incident.declared_at - ADOPT_WINDOW).timestamp():
-        return False
-    with ctx.db.session() as session:
-        owner = session.exec(select(Incident.id).where(Incident.channel_id == channel.id)).first()
-    return owner is None or owner == incident.id
+    if step == "topic":
+        return incident.topic != topic_text(ctx, incident)
+    return not _done(ctx, incident, step)
 
 
-def _create_channel(ctx: Context, incident: Incident) -> Channel:
-    for attempt in range(1, MAX_NAME_ATTEMPTS + 1):
-        name = channel_name(incident.reference, incident.title, attempt)
-        try:
-            return ctx.slack.create_channel(name, is_private=incident.is_private)
-        except SlackCallFailed as exc:
-            if exc.error != "name_taken" and not exc.unknown_outcome:
-                raise
-            existing = ctx.slack.find_channel(name, is_private=incident.is_private)
-            if existing is not None and _adoptable(ctx, existing, incident):
-                log.info(
-                    "%s: adopting channel %s from an earlier attempt", incident.reference, name
-                )
-                return existing
-            if exc.error != "name_taken":
-                raise
-    raise SlackCallFailed("conversations.create", "name_taken")
+def _blocker(ctx: Context, incident: Incident, step: str) -> str | None:
+    """The step this one waits for (the one nearest the channel), if any."""
+    needs: list[str] = []
+    need = NEEDS.get(step)
+    while need is not None:
+        needs.insert(0, need)
+        need = NEEDS.get(need)
+    return next((need for need in needs if not _done(ctx, incident, need)), None)
 
 
-def _post_once(
-    ctx: Context,
-    incident: Incident,
-    channel: str,
-    *,
-    kind: MetadataType,
-    text: str,
-    blocks_: list[dict[str, Any]] | None,
-    look_first: bool,
-) -> tuple[str, str]:
-    """Post a message stamped with metadata, unless an earlier attempt already did."""
-    match = {"reference": incident.reference}
-    if look_first:
-        found = ctx.slack.find_message(
-            channel, event_type=kind, match=match, oldest=_oldest(incident)
-        )
-        if found is not None:
-            return channel, found
-    metadata = {"event_type": str(kind), "event_payload": match}
-    return ctx.slack.post_message(channel, text=text, blocks=blocks_, metadata=metadata)
+def _pending(ctx: Context, incident: Incident) -> list[str]:
+    """Steps still to retry: to do, and not waiting for a step that failed for good."""
+    left = []
+    for step in STEPS:
+        blocker = _blocker(ctx, incident, step)
+        if _to_do(ctx, incident, step) and blocker not in incident.setup_problems:
+            left.append(step)
+    return left
 
 
-def topic_text(ctx: Context, incident: Incident) -> str:
-    """The channel topic: reference, severity, status, commander."""
-    severity = ctx.policy.severity(incident.severity)
-    return truncate(render("topic.j2", incident=incident, severity=severity), TOPIC_MAX)
+def _skipped(ctx: Context, incident: Incident) -> dict[str, list[str]]:
+    """Steps skipped because a step they need failed for good, by that step."""
+    skipped: dict[str, list[str]] = {}
+    for step in STEPS:
+        blocker = _blocker(ctx, incident, step)
+        if blocker in incident.setup_problems and not _done(ctx, incident, step):
+            skipped.setdefault(blocker, []).append(step)
+    return skipped
 
 
-def notify_targets(ctx: Context, incident: Incident) -> list[str]:
-    """Slack IDs the severity's notify list resolves to (unset contacts are skipped)."""
-    targets = []
-    for target in ctx.policy.severity(incident.severity).notify:
-        resolved = ctx.policy.contacts.get(target, target)
-        if resolved:
-            targets.append(resolved)
-    return targets
+def _confirm(ctx: Context, incident: Incident, look_first: bool) -> Incident:
+    """Send the reporter the confirmation, with whatever could not be done."""
+    report = setup_reports.confirmation(ctx, incident, _skipped(ctx, incident))
+    dm = ctx.slack.open_dm(incident.reporter_id) if look_first else incident.reporter_id
+    setup_steps.post_once(
+        ctx,
+        incident,
+        dm,
+        kind=MetadataType.CONFIRMATION,
+        text=report.text,
+        blocks_=report.blocks,
+        look_first=look_first,
+        extra={"round": incident.setup_round} if incident.setup_round else None,
+    )
+    incident = setup_steps.save(ctx, setup_steps.incident_id(incident), confirmation_sent=True)
+    return setup_reports.mark_told(ctx, incident, report.told)
 
 
-def provision(ctx: Context, incident_id: int, *, look_first: bool) -> Outcome:
-    """Run every missing set-up step, stopping at the first Slack failure.
+# -- a run ----------------------------------------------------------------------------
+
+
+def provision(
+    ctx: Context, incident_id: int, *, look_first: bool, last_attempt: bool = False
+) -> Outcome:
+    """Run every set-up step still to do; a failed step does not stop the others.
 
     `look_first` is set on retries: creating steps then check whether an earlier attempt
-    made their message or channel before making it again.
+    made their message or channel before making it again. On the `last_attempt`, steps
+    that fail for a while are given up on and recorded as problems like permanent ones.
     """
-    incident = _load(ctx, incident_id)
-    step = "channel"
-    try:
-        if incident.channel_id is None:
-            channel = _create_channel(ctx, incident)
-            incident = _save(ctx, incident_id, channel_id=channel.id, channel_name=channel.name)
-            ctx.channels.remember(channel.id, incident_id)
-        assert incident.channel_id is not None
-        channel_id = incident.channel_id
+    incident = setup_steps.load(ctx, incident_id)
+    failures: dict[str, SlackCallFailed] = {}
+    started = time.monotonic()
+    for step in STEPS:
+        if not _to_do(ctx, incident, step) or _blocker(ctx, incident, step) is not None:
+            continue
+        if not last_attempt and time.monotonic() - started > RUN_BUDGET_SECONDS:
+            log.info("%s: leaving the rest of the set-up to the next run", incident.reference)
+            break
+        try:
+            incident = setup_steps.RUNNERS[step](ctx, incident, look_first)
+        except SlackCallFailed as exc:
+            failures[step] = exc
+            if not slack_refusals.is_transient(exc):
+                incident = setup_reports.record_problem(ctx, incident, step, exc, gave_up=False)
+    if last_attempt:
+        for step, failure in failures.items():
+            if step not in incident.setup_problems:
+                incident = setup_reports.record_problem(ctx, incident, step, failure, gave_up=True)
 
-        step = "invite"
-        if not incident.reporter_invited:
-            if incident.reporter_id != ctx.slack.identity().user_id:
-                ctx.slack.invite(channel_id, [incident.reporter_id])
-            incident = _save(ctx, incident_id, reporter_invited=True)
-
-        step = "topic"
-        topic = topic_text(ctx, incident)
-        if incident.topic != topic:
-            ctx.slack.set_topic(channel_id, topic)
-            incident = _save(ctx, incident_id, topic=topic)
-
-        step = "summary"
-        if incident.summary_ts is None:
-            _, ts = _post_once(
-                ctx,
-                incident,
-                channel_id,
-                kind=MetadataType.SUMMARY,
-                text=blocks.summary_text(incident, ctx.policy),
-                blocks_=blocks.as_dicts(blocks.summary_blocks(incident, ctx.policy)),
-                look_first=look_first,
-            )
-            incident = _save(ctx, incident_id, summary_ts=ts)
-            _record_post(ctx, incident, channel_id, ts, "summary")
-        assert incident.summary_ts is not None
-
-        step = "pin"
-        if not incident.summary_pinned:
-            ctx.slack.pin(channel_id, incident.summary_ts)
-            incident = _save(ctx, incident_id, summary_pinned=True)
-
-        step = "announcement"
-        if _announces(ctx, incident) and incident.announcement_ts is None:
-            incident = _announce(ctx, incident, look_first=look_first)
-
-        step = "confirmation"
-        if not incident.confirmation_sent:
-            text = render(
-                "confirmation.j2", incident=incident, recovered=incident.failure_notice_sent
-            )
-            dm = ctx.slack.open_dm(incident.reporter_id) if look_first else incident.reporter_id
-            _post_once(
-                ctx,
-                incident,
-                dm,
-                kind=MetadataType.CONFIRMATION,
-                text=text,
-                blocks_=None,
-                look_first=look_first,
-            )
-            incident = _save(ctx, incident_id, confirmation_sent=True)
-    except SlackCallFailed as exc:
-        return Outcome(incident_id=incident_id, done=False, failed_step=step, error=exc)
-
-    if incident.provisioned_at is None:
-        now = ctx.clock.now()
-        _save(ctx, incident_id, provisioned_at=now)
-        _record_setup(ctx, incident, now)
-    return Outcome(incident_id=incident_id, done=True)
-
-
-def _announce(ctx: Context, incident: Incident, *, look_first: bool) -> Incident:
-    announcement = ctx.policy.announcement_channel
-    assert announcement is not None and incident.id is not None
-    blocks_ = blocks.as_dicts(
-        blocks.announcement_blocks(incident, ctx.policy, notify_targets(ctx, incident))
-    )
-    text = blocks.summary_text(incident, ctx.policy)
-    try:
-        channel, ts = _post_once(
-            ctx,
-            incident,
-            announcement,
-            kind=MetadataType.ANNOUNCEMENT,
-            text=text,
-            blocks_=blocks_,
-            look_first=look_first,
-        )
-    except SlackCallFailed as exc:
-        if exc.error != "not_in_channel":
-            raise
-        ctx.slack.join(announcement)  # public channels only; private ones need an invite
-        channel, ts = _post_once(
-            ctx,
-            incident,
-            announcement,
-            kind=MetadataType.ANNOUNCEMENT,
-            text=text,
-            blocks_=blocks_,
-            look_first=False,
-        )
-    incident = _save(ctx, incident.id, announcement_channel_id=channel, announcement_ts=ts)
-    _record_post(ctx, incident, channel, ts, "announcement")
-    return incident
-
-
-def _record_post(ctx: Context, incident: Incident, channel: str, ts: str, what: str) -> None:
-    """Put one of the bot's own set-up posts on the timeline (once)."""
-    assert incident.id is not None
-    bot_user_id = ctx.slack.identity().user_id  # may call Slack once: not inside a transaction
-    with ctx.db.session() as session:
-        timeline_entries.record_bot_post(
-            session,
-            incident.id,
-            channel_id=channel,
-            ts=ts,
-            text=f"Posted the {what}",
-            bot_user_id=bot_user_id,
-            now=ctx.clock.now(),
-            kind=what,
-        )
-
-
-def _record_setup(ctx: Context, incident: Incident, now: datetime) -> None:
-    assert incident.id is not None
-    with ctx.db.session() as session:
-        exists = session.exec(
-            select(TimelineEvent.id).where(
-                TimelineEvent.dedupe_key == f"setup:{incident.reference}"
-            )
-        ).first()
-        if exists is None:
-            session.add(
-                TimelineEvent(
-                    incident_id=incident.id,
-                    kind=TimelineKind.SLACK_SETUP,
-                    occurred_at=now,
-                    actor_id=None,
-                    text=f"Channel #{incident.channel_name} set up",
-                    data={
-                        "channel_id": incident.channel_id,
-                        "summary_ts": incident.summary_ts,
-                        "announcement_ts": incident.announcement_ts,
-                    },
-                    dedupe_key=f"setup:{incident.reference}",
+    if not _pending(ctx, incident) and _to_do(ctx, incident, "confirmation"):
+        try:
+            incident = _confirm(ctx, incident, look_first)
+        except SlackCallFailed as exc:
+            failures["confirmation"] = exc
+            transient = slack_refusals.is_transient(exc)
+            if not transient or last_attempt:
+                log.warning("%s: the reporter cannot be told: %s", incident.reference, exc)
+                incident = setup_reports.record_problem(
+                    ctx, incident, "confirmation", exc, gave_up=transient
                 )
-            )
 
-
-def explain(error: SlackCallFailed) -> str:
-    """A failure in plain words."""
-    words = ERROR_WORDS.get(error.error)
-    return words if words else f"Slack answered `{error.error}` to {error.method}"
-
-
-def _tell_reporter(ctx: Context, outcome: Outcome, next_attempt: datetime | None) -> None:
-    """Tell the reporter, once, what did not happen and that the bot keeps trying."""
-    incident = _load(ctx, outcome.incident_id)
-    if incident.failure_notice_sent or outcome.error is None:
-        return
-    # The notice itself stands in for the confirmation, so that step goes unmentioned.
-    missing = [STEP_WORDS[step] for step in missing_steps(ctx, incident) if step != "confirmation"]
-    text = render(
-        "setup_failed.j2",
-        incident=incident,
-        missing=missing or ["part of the set-up"],
-        reason=explain(outcome.error),
-        next_attempt=next_attempt,
+    pending = _pending(ctx, incident)
+    if not pending and _to_do(ctx, incident, "confirmation"):
+        pending.append("confirmation")
+    if not pending:
+        setup_reports.finish(ctx, incident)
+    first = next((step for step in pending if step in failures), None)
+    return Outcome(
+        incident_id=incident_id,
+        done=not pending,
+        failed_step=first,
+        error=failures.get(first) if first else None,
+        pending=tuple(pending),
+        retry_after=slack_refusals.longest_retry_after(failures.values()),
+        failures=failures,
     )
-    assert incident.id is not None
-    try:
-        ctx.slack.post_message(
-            incident.reporter_id,
-            text=text,
-            blocks=blocks.as_dicts(blocks.setup_failed_blocks(text, incident.id)),
-        )
-    except SlackCallFailed:
-        log.warning("%s: could not tell the reporter about the failed set-up", incident.reference)
-        return
-    _save(ctx, outcome.incident_id, failure_notice_sent=True)
 
 
 def run_claimed(ctx: Context, claim: tasks.Claim) -> Outcome:
     """Run a claimed provisioning task and record how it went."""
     try:
-        outcome = provision(ctx, claim.incident_id, look_first=claim.attempts > 1)
+        incident = setup_steps.load(ctx, claim.incident_id)
+        outcome = provision(
+            ctx,
+            claim.incident_id,
+            look_first=claim.attempts > 1 or incident.setup_round > 0,
+            last_attempt=claim.attempts >= slack_refusals.MAX_ATTEMPTS,
+        )
     except Exception as exc:
         with ctx.db.session() as session:
             tasks.release(session=session, claim=claim, now=ctx.clock.now(), error=repr(exc))
@@ -385,30 +232,80 @@ def run_claimed(ctx: Context, claim: tasks.Claim) -> Outcome:
         if outcome.done:
             tasks.complete(session=session, claim=claim, now=now)
             return outcome
-        assert outcome.error is not None
+        delay = slack_refusals.retry_delay(claim.attempts, outcome.retry_after)
         due = tasks.release(
             session=session,
             claim=claim,
             now=now,
             error=f"{outcome.failed_step}: {outcome.error}",
-            retry_after=outcome.error.retry_after,
+            retry_after=delay or slack_refusals.RETRY_DELAYS[-1],
         )
     log.warning(
-        "incident %s: set-up step %s failed (%s); next attempt %s",
+        "incident %s: set-up step %s failed (%s); attempt %s of %s, next %s",
         claim.incident_id,
         outcome.failed_step,
         outcome.error,
+        claim.attempts,
+        slack_refusals.MAX_ATTEMPTS,
         due,
     )
-    _tell_reporter(ctx, outcome, due)
+    incident = setup_steps.load(ctx, claim.incident_id)
+    setup_reports.tell_pending(
+        ctx,
+        incident,
+        outcome.failures,
+        [step for step in outcome.pending if step not in outcome.failures],
+        _skipped(ctx, incident),
+        due,
+    )
     return outcome
 
 
+def _restart(ctx: Context, incident_id: int, task_id: int) -> bool:
+    """Let a person's *Retry now* try every step again, problems included.
+
+    A finished set-up starts a new round (its own confirmation), with the task due now;
+    a pending one keeps its round and attempts. False when there is nothing to do again.
+    """
+    now = ctx.clock.now()
+    with ctx.db.session() as session:
+        task = session.get(ScheduledTask, task_id, with_for_update=True)
+        incident = session.get(Incident, incident_id)
+        assert task is not None and incident is not None
+        finished = task.state != TaskState.PENDING
+        if finished and not incident.setup_problems and not _lacking(ctx, incident):
+            return False
+        if incident.setup_problems:
+            incident.setup_problems = {}
+            incident.updated_at = now
+            session.add(incident)
+        if finished:
+            incident.setup_round += 1
+            incident.confirmation_sent = False
+            incident.updated_at = now
+            session.add(incident)
+            tasks.arm(
+                session=session,
+                incident_id=incident_id,
+                kind=TaskKind.PROVISION,
+                due_at=now,
+                now=now,
+            )
+    return True
+
+
+def _lacking(ctx: Context, incident: Incident) -> list[str]:
+    return [step for step in STEPS if _to_do(ctx, incident, step)]
+
+
 def run_for(ctx: Context, incident_id: int) -> Outcome | None:
-    """Run an incident's set-up at once; None when it is done or another process holds it."""
+    """Run an incident's set-up at once (again, after it finished with problems).
+
+    None when there is nothing to do or another process holds the task.
+    """
     with ctx.db.session() as session:
         task_id = tasks.find(session=session, incident_id=incident_id, kind=TaskKind.PROVISION)
-    if task_id is None:
+    if task_id is None or not _restart(ctx, incident_id, task_id):
         return None
     claim = tasks.claim_task(db=ctx.db, task_id=task_id, now=ctx.clock.now())
     if claim is None:

@@ -21,30 +21,6 @@ from bot.slack.gateway import SlackCallFailed
 log = logging.getLogger(__name__)
 
 
-def announcement_channel(ctx: Context) -> str | None:
-    """The announcement channel's ID: the policy's, or looked up once by its `#name`.
-
-    A name that matches no channel the bot can see is a `channel_not_found` failure of the
-    step that announces (the reporter is told to check the policy).
-    """
-    configured = ctx.policy.announcement_channel
-    if configured is None or not configured.startswith("#"):
-        return configured
-    with ctx.lock:
-        if configured in ctx.resolved_channels:
-            return ctx.resolved_channels[configured]
-    name = configured.removeprefix("#")
-    found = ctx.slack.find_channel(name, is_private=False) or ctx.slack.find_channel(
-        name, is_private=True
-    )
-    if found is None:
-        raise SlackCallFailed("conversations.list", "channel_not_found")
-    with ctx.lock:
-        ctx.resolved_channels[configured] = found.id
-    log.info("announcement channel %s is %s", configured, found.id)
-    return found.id
-
-
 def load(ctx: Context, incident_id: int) -> tuple[Incident, dict[str, str]]:
     """An incident and who holds its roles."""
     with ctx.db.session() as session:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import field_validator
 from sqlmodel import Field, SQLModel
 
-from bot.models.types import required_utc_field, utc_field
+from bot.models.types import json_field, required_utc_field, utc_field
 
 TITLE_MAX = 150
 DESCRIPTION_MAX = 3000
@@ -91,6 +92,12 @@ class Incident(IncidentBase, table=True):
     confirmation_sent: bool = False
     # Set when the reporter has been told that part of the set-up failed.
     failure_notice_sent: bool = False
+    # Set-up steps the scheduler no longer retries, by step: {"error", "method", "gave_up",
+    # "told"}. Slack refused them for good, or kept failing past the last attempt.
+    setup_problems: dict[str, Any] = json_field()
+    # How many times *Retry now* restarted a finished set-up (each round reports anew).
+    setup_round: int = 0
+    # When the set-up finished: every step done or recorded in `setup_problems`.
     provisioned_at: datetime | None = utc_field()
 
     @property

@@ -37,6 +37,10 @@ TRANSIENT_ERRORS = frozenset(
         "timeout",
         "connection_error",
         "server_error",
+        "rate_limited",  # chat.postMessage: too many messages for now
+        "message_limit_exceeded",  # chat.postMessage: a free workspace's message quota
+        "external_channel_migrating",  # conversations.invite, pins.add
+        "org_login_required",  # the workspace is moving into an Enterprise organisation
     }
 )
 # Errors after which Slack may or may not have acted.

@@ -292,9 +292,14 @@ class FakeSlack(Service):
         is_admin: bool = False,
         deleted: bool = False,
         display_name: str | None = None,
+        is_restricted: bool = False,
+        is_ultra_restricted: bool = False,
+        team_id: str | None = None,
     ) -> str:
         """Add a workspace member (a deactivated one, or another app's bot user) and return
-        their U... ID. `display_name` defaults to `name`."""
+        their U... ID. `display_name` defaults to `name`. A guest is `is_restricted`
+        (multi-channel) or `is_ultra_restricted` (single-channel); a `team_id` other than
+        the workspace's makes an external (Slack Connect) person."""
         with self.ws.lock:
             user_id = self.ws.new_id("U")
             self.ws.users[user_id] = User(
@@ -309,6 +314,9 @@ class FakeSlack(Service):
                 bot_id=self.ws.new_id("B") if is_bot else None,
                 display_name=display_name,
                 app_id=self.ws.new_id("A") if is_bot else None,
+                is_restricted=is_restricted or is_ultra_restricted,
+                is_ultra_restricted=is_ultra_restricted,
+                team_id=team_id,
             )
             return user_id
 

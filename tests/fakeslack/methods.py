@@ -16,7 +16,17 @@ from . import actions, blockkit, events
 from .events import Pending
 from .serialize import channel_dict, file_dict, message_dict, user_dict, view_dict
 from .spec import MethodSpec
-from .state import Channel, Ephemeral, FileRecord, Message, Revision, Trigger, Workspace, ts_key
+from .state import (
+    Channel,
+    Ephemeral,
+    FileRecord,
+    Message,
+    Revision,
+    Trigger,
+    User,
+    Workspace,
+    ts_key,
+)
 
 JSONDict = dict[str, Any]
 
@@ -490,6 +500,8 @@ def conversations_invite(ctx: ApiContext) -> JSONDict:
             failures.append({"user": user_id, "ok": False, "error": "user_not_found"})
         elif user_id in channel.members:
             failures.append({"user": user_id, "ok": False, "error": "already_in_channel"})
+        elif (refused := _invite_refusal(ws, user)) is not None:
+            failures.append({"user": user_id, "ok": False, "error": refused})
         else:
             valid.append(user_id)
     if failures and not (ctx.bool_arg("force") and valid):
@@ -498,6 +510,12 @@ def conversations_invite(ctx: ApiContext) -> JSONDict:
             raise SlackError("cant_invite_self", errors=failures)
         if first == "user_not_found":
             raise SlackError("user_not_found", errors=failures)
+        if first == "user_is_restricted":
+            raise SlackError("user_is_restricted", errors=failures)
+        if first == "ura_max_channels":
+            raise SlackError("ura_max_channels", errors=failures)
+        if first == "cant_invite":
+            raise SlackError("cant_invite", errors=failures)
         raise SlackError("already_in_channel", errors=failures)
     for user_id in valid:
         _join(ctx, channel, user_id, inviter=ws.bot_user_id)
@@ -505,6 +523,24 @@ def conversations_invite(ctx: ApiContext) -> JSONDict:
     if failures:
         result["errors"] = failures
     return result
+
+
+def _invite_refusal(ws: Workspace, user: User) -> str | None:
+    """Why Slack will not let an app add this person to a channel, if it will not.
+
+    Guests are placed in channels by admins: a single-channel guest already in one gives
+    `ura_max_channels`, any other guest `user_is_restricted`. A person from another
+    organisation cannot join a channel not shared with it (`cant_invite`).
+    """
+    if user.team_id is not None and user.team_id != ws.team_id:
+        return "cant_invite"
+    if user.is_ultra_restricted and any(
+        user.id in c.members and not c.is_im for c in ws.channels.values()
+    ):
+        return "ura_max_channels"
+    if user.is_restricted:
+        return "user_is_restricted"
+    return None
 
 
 def _set_text_attribute(ctx: ApiContext, attribute: str) -> JSONDict:

@@ -170,7 +170,7 @@ def user_dict(ws: Workspace, user: User, *, locale: bool = False) -> JSONDict:
         "display_name_normalized": display_name,
         "status_text": "",
         "status_emoji": "",
-        "team": ws.team_id,
+        "team": user.team_id or ws.team_id,
         "image_48": f"https://fake.slack-edge.com/{user.id}_48.png",
     }
     if user.email:
@@ -180,7 +180,7 @@ def user_dict(ws: Workspace, user: User, *, locale: bool = False) -> JSONDict:
         profile["api_app_id"] = user.app_id or ws.app_id
     data: JSONDict = {
         "id": user.id,
-        "team_id": ws.team_id,
+        "team_id": user.team_id or ws.team_id,
         "name": user.name,
         "deleted": user.deleted,
         "color": "9f69e7",
@@ -192,12 +192,14 @@ def user_dict(ws: Workspace, user: User, *, locale: bool = False) -> JSONDict:
         "is_admin": user.is_admin,
         "is_owner": False,
         "is_primary_owner": False,
-        "is_restricted": False,
-        "is_ultra_restricted": False,
+        "is_restricted": user.is_restricted or user.is_ultra_restricted,
+        "is_ultra_restricted": user.is_ultra_restricted,
         "is_bot": user.is_bot,
         "is_app_user": False,
         "updated": 1_700_000_000,
     }
+    if user.team_id is not None and user.team_id != ws.team_id:
+        data["is_stranger"] = True
     if locale:
         data["locale"] = "en-US"
     return data

@@ -47,6 +47,11 @@ class User:
     bot_id: str | None = None
     display_name: str | None = None
     app_id: str | None = None
+    # A multi-channel guest; a single-channel guest is `is_ultra_restricted` too.
+    is_restricted: bool = False
+    is_ultra_restricted: bool = False
+    # Another organisation's workspace (a Slack Connect person); None is this workspace.
+    team_id: str | None = None
 
 
 @dataclass
