@@ -312,6 +312,18 @@ def test_actions(bot: Harness, clock: ManualClock) -> None:
     _run(bot, fake.alice, channel, "pir")
     (draft,) = _drafts(bot, incident)
     assert "Completion: 1 of 2 done (50%)" in draft.markdown
+    # Additions and completions are on the timeline as what they are, not as notes.
+    with bot.db.session() as session:
+        kinds = [
+            e.kind
+            for e in session.exec(
+                select(TimelineEvent)
+                .where(col(TimelineEvent.kind).in_(["action_added", "action_done", "note"]))
+                .order_by(col(TimelineEvent.id))
+            ).all()
+        ]
+    assert kinds == ["action_added", "action_added", "action_done"]
+    assert "Action #1 done: Add an index" in draft.markdown
 
 
 def test_cli_exports_and_lists(

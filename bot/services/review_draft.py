@@ -41,6 +41,8 @@ KEY_KINDS = {
     TimelineKind.HANDOFF,
     TimelineKind.STATUS_UPDATE,
     TimelineKind.NOTE,
+    TimelineKind.ACTION_ADDED,
+    TimelineKind.ACTION_DONE,
     TimelineKind.IMPACT_STARTED,
     TimelineKind.RESOLVED,
     TimelineKind.CLOSED,
