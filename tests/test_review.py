@@ -253,7 +253,7 @@ def test_resolving_a_sev2_drafts_the_review_and_schedules_its_reminder(
     sweep(bot.ctx)
     (draft,) = _drafts(bot, incident)
     assert "Bad index" in draft.markdown
-    assert "Time to resolve" in draft.markdown and "target 8h met" in draft.markdown
+    assert "Time to resolve" in draft.markdown and "target 8 h met" in draft.markdown
     with bot.db.session() as session:
         (review,) = session.exec(
             select(ScheduledTask).where(
@@ -323,7 +323,8 @@ def test_actions(bot: Harness, clock: ManualClock) -> None:
             ).all()
         ]
     assert kinds == ["action_added", "action_added", "action_done"]
-    assert "Action #1 done: Add an index" in draft.markdown
+    assert "*Action added* — #1 Add an index (owner bob, due " in draft.markdown
+    assert "*Action done* — #1 Add an index, by alice" in draft.markdown
 
 
 def test_cli_exports_and_lists(

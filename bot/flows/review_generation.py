@@ -15,7 +15,9 @@ from bot.context import Context
 from bot.errors import UserError
 from bot.models import Incident, PirDraft, TaskKind
 from bot.render import render
-from bot.services import event_ingest, heartbeats, review_draft, tasks
+from bot.services import event_ingest, heartbeats, review_draft, review_record, tasks
+from bot.services.markdown_text import Person
+from bot.slack.gateway import SlackCallFailed
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +89,40 @@ def _record(
             event_ingest.ingest(session, incident_id, event, now=now, bot_user_id=bot_user)
 
 
+def look_up_people(ctx: Context, user_ids: set[str]) -> dict[str, Person]:
+    """Each person's name from Slack, asked once per person; unknown people are left out."""
+    found: dict[str, Person] = {}
+    for user_id in sorted(user_ids):
+        try:
+            user = ctx.slack.user(user_id)
+        except SlackCallFailed as exc:
+            if exc.transient:
+                raise
+            log.warning("no name for %s: %s", user_id, exc)
+            continue
+        if user is not None and user.name:
+            found[user_id] = Person(name=user.name)
+    return found
+
+
+def draft_markdown(ctx: Context, incident_id: int, now: datetime) -> tuple[str, str | None, int]:
+    """Read, name, compose and render the next draft: (Markdown, template error, version)."""
+    with ctx.db.session() as session:
+        incident = session.get(Incident, incident_id)
+        assert incident is not None
+        if not review_draft.has_content(session, incident):
+            raise UserError(
+                f"{incident.reference} has nothing on its timeline yet: no messages, updates or "
+                "notes to review. Try again once the channel has the story."
+            )
+        record = review_record.load(session, incident)
+        version = review_draft.next_version(session, incident)
+    people = look_up_people(ctx, review_record.people(record))  # Slack: outside the transaction
+    context = review_draft.compose(record, ctx.policy, now, people=people, version=version)
+    markdown, template_error = review_draft.render(context, ctx.policy.templates_dir)
+    return markdown, template_error, version
+
+
 def generate(ctx: Context, claim: tasks.Claim, actor: str | None) -> Generated:
     """Generate, upload and store the next draft version (the claim is held throughout)."""
     now = ctx.clock.now()
@@ -96,24 +132,13 @@ def generate(ctx: Context, claim: tasks.Claim, actor: str | None) -> Generated:
             raise UserError("That incident has no channel yet.")
     try:
         calls = _fill_gaps(ctx, incident, now)
-        with ctx.db.session() as session:
-            fresh = session.get(Incident, claim.incident_id)
-            assert fresh is not None
-            if not review_draft.has_content(session, fresh):
-                raise UserError(
-                    f"{fresh.reference} has nothing on its timeline yet: no messages, updates or "
-                    "notes to review. Try again once the channel has the story."
-                )
-            context = review_draft.build(session, fresh, ctx.policy, now)
-            version = review_draft.next_version(session, fresh)
-        markdown, template_error = review_draft.render(context, ctx.policy.templates_dir)
-        filename = f"{incident.reference}-pir-v{version}.md"
+        markdown, template_error, version = draft_markdown(ctx, claim.incident_id, now)
         comment = render(
             "pir_posted.j2", incident=incident, version=version, template_error=template_error
         )
         file_id = ctx.slack.upload_file(
             incident.channel_id,
-            filename=filename,
+            filename=f"{incident.reference}-pir-v{version}.md",
             content=markdown.encode("utf-8"),
             title=f"{incident.reference} post-incident review (draft v{version})",
             comment=comment,
