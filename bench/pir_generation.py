@@ -16,7 +16,7 @@ Measured, as medians of single runs after one warm-up run:
 - complete timeline (one process covered the whole incident): `bot.flows.review_generation.request`
   end to end (history read, names, build, render, upload, stored draft), and the draft's
   build (`review_record.load` plus `pir.compose`), its people's names (`users.info`, once per person
-  named) and `pir.render` alone; the Web API
+  named) and `pir.render` (with the changes since the previous version) alone; the Web API
   calls the fake saw during each generation (target: no conversations.history or
   conversations.replies call, the upload's two calls and its POST, at most one users.info
   call per person named: none once they are cached);
@@ -519,20 +519,21 @@ def _build_and_render(ctx: Context, incident_id: int) -> Built:
         incident = session.get(Incident, incident_id)
         assert incident is not None
         record = review_record.load(session, incident)
-        newest = session.scalars(
-            select(PirDraft.version)
+        drafts = session.scalars(
+            select(PirDraft)
             .where(PirDraft.incident_id == incident_id)  # type: ignore[arg-type]
             .order_by(PirDraft.version.desc())  # type: ignore[attr-defined]
-            .limit(1)
-        ).first()
+            .limit(2)
+        ).all()
     loaded = time.perf_counter()
     wanted = review_record.people(record)
     people = pir_flow.look_up_people(ctx, wanted)
     named = time.perf_counter()
-    version = newest or 1
+    version = drafts[0].version if drafts else 1
     context = pir_service.compose(record, ctx.policy, now, people=people, version=version)
     built = time.perf_counter()
-    markdown, error = pir_service.render(context, ctx.policy.templates_dir)
+    previous = drafts[1] if len(drafts) > 1 else None
+    markdown, error = pir_service.render(context, ctx.policy.templates_dir, previous=previous)
     rendered = time.perf_counter()
     if error:
         raise SystemExit(f"FAILED: the template could not be used: {error}")

@@ -370,6 +370,49 @@ def test_the_summary_is_written_from_the_record(bot: Harness, clock: ManualClock
     assert "> Customers get 502s at checkout\n> and the cart spins" in summary
 
 
+def test_each_version_says_what_changed_since_the_previous(
+    bot: Harness, clock: ManualClock
+) -> None:
+    fake = bot.fake
+    incident = bot.declare(fake.alice, severity="sev2", title="Login errors")
+    channel = incident.channel_id
+    assert channel is not None
+    fake.post_user_message(fake.alice, channel, "investigating")
+    _recorded(bot, incident, "investigating")
+    story = Story(incident, channel, "", "", "")
+    first = _pir(bot, story)
+    assert "Draft v1, generated" in first and "## Changes since" not in first
+
+    second = _pir(bot, story)  # nothing happened in between
+    assert "Draft v2, generated" in second and "## Changes since" not in second
+
+    clock.advance(timedelta(minutes=20))
+    _do(bot, fake.alice, channel, "note Session store full", "*Note* from")
+    _do(bot, fake.alice, channel, "severity sev1", "changed the severity")
+    _form(
+        bot,
+        fake.alice,
+        channel,
+        "resolve",
+        {"resolution": "Flushed the store", "root_cause": "Sessions never expired"},
+    )
+    wait_for(lambda: (bot.incident(incident.reference) or incident).status == "resolved")
+    third = _pir(bot, story)
+    assert "Draft v3, generated" in third
+    changes = _section(third, "Changes since v2")
+    assert third.index("## Changes since v2") < third.index("## Summary")
+    assert "- Overview: Severity and priority changes added; End, Duration, Severity, Status" in (
+        changes
+    )
+    assert "- Summary: Cause, Fix filled in; updated" in changes
+    assert "- Timeline: 4 entries added\n" in changes
+    assert "*Note* — alice: Session store full" in changes
+    assert "*Resolved* — by alice: Flushed the store" in changes
+    assert "- Root cause and contributing factors: filled in" in changes
+    assert "- Resolution: filled in" in changes
+    assert "What went well" not in changes
+
+
 def test_durations_and_dates_read_one_way(bot: Harness, clock: ManualClock) -> None:
     fake = bot.fake
     incident = bot.declare(fake.alice, severity="sev2", title="Queue backlog")

@@ -117,9 +117,12 @@ def draft_markdown(ctx: Context, incident_id: int, now: datetime) -> tuple[str, 
             )
         record = review_record.load(session, incident)
         version = review_draft.next_version(session, incident)
+        previous = review_draft.latest(session, incident)
     people = look_up_people(ctx, review_record.people(record))  # Slack: outside the transaction
     context = review_draft.compose(record, ctx.policy, now, people=people, version=version)
-    markdown, template_error = review_draft.render(context, ctx.policy.templates_dir)
+    markdown, template_error = review_draft.render(
+        context, ctx.policy.templates_dir, previous=previous
+    )
     return markdown, template_error, version
 
 

@@ -2,7 +2,8 @@
 
 Nothing is invented: a section with no data says "To be investigated". The draft is
 written from an incident's record (`review_record.load`, whose people the caller looks
-up), composed into the template's context (`compose`) and rendered (`render`).
+up), composed into the template's context (`compose`) and rendered (`render`), with what
+changed since the previous version.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from sqlmodel import Session, col, select
 from bot.models import Incident, PirDraft, TimelineEvent, TimelineKind
 from bot.policy import Policy
 from bot.render import TEMPLATES_DIR
-from bot.services import follow_up_actions, review_record, review_timeline
+from bot.services import follow_up_actions, review_changes, review_record, review_timeline
 from bot.services import review_wording as wording
 from bot.services.markdown_text import Names, Person, cell, one_line, quote
 from bot.services.review_wording import TBI
@@ -285,10 +286,25 @@ def _render(context: dict[str, Any], templates_dir: Path | None) -> tuple[str, s
         return _environment(None).get_template(TEMPLATE).render(**context), error
 
 
-def render(context: dict[str, Any], templates_dir: Path | None) -> tuple[str, str | None]:
-    """The masked Markdown draft, and the error of a team template that could not be used."""
-    text, error = _render(context, templates_dir)
-    return mask_secrets(text), error
+def render(
+    context: dict[str, Any],
+    templates_dir: Path | None,
+    *,
+    previous: PirDraft | None = None,
+) -> tuple[str, str | None]:
+    """The masked Markdown draft, and the error of a team template that could not be used.
+
+    With the previous version, the draft lists what changed since (nothing when unchanged).
+    """
+    text, error = _render({**context, "changes_since": None}, templates_dir)
+    text = mask_secrets(text)
+    if previous is not None:
+        changes = review_changes.between(previous.markdown, text)
+        if changes:
+            since = {"version": previous.version, "changes": changes}
+            text, error = _render({**context, "changes_since": since}, templates_dir)
+            text = mask_secrets(text)
+    return text, error
 
 
 def next_version(session: Session, incident: Incident) -> int:
