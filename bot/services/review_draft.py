@@ -337,6 +337,10 @@ def has_content(session: Session, incident: Incident) -> bool:
                     TimelineKind.SLACK_SETUP,
                     TimelineKind.BOT_POST,
                     TimelineKind.COMMAND,
+                    TimelineKind.MEMBER_JOINED,
+                    TimelineKind.MEMBER_LEFT,
+                    TimelineKind.SYSTEM,
+                    TimelineKind.REMINDER,
                 ]
             ),
         )
