@@ -11,6 +11,7 @@ from sqlmodel import col, select
 
 from bot.cli import main
 from bot.clock import ManualClock
+from bot.flows import review_generation
 from bot.models import (
     ActionItem,
     Incident,
@@ -133,11 +134,11 @@ def test_pir_draft_from_a_complete_timeline(bot: Harness) -> None:
     ):
         assert secret not in markdown
     for mask in (
-        "app:[masked]@db.internal",
-        "[masked Slack token]",
+        "app:[masked password]@db.internal",
+        "[masked slack-bot-token]",
         "[masked email]",
-        "[masked AWS key]",
-        "Bearer [masked]",
+        "[masked aws-access-key]",
+        "Bearer [masked bearer-token]",
     ):
         assert mask in markdown
     with bot.db.session() as session:
@@ -251,7 +252,7 @@ def test_resolving_a_sev2_drafts_the_review_and_schedules_its_reminder(
     sweep(bot.ctx)
     (draft,) = _drafts(bot, incident)
     assert "Bad index" in draft.markdown
-    assert "Time to resolve" in draft.markdown and "target 8h met" in draft.markdown
+    assert "Time to resolve" in draft.markdown and "target 8 h met" in draft.markdown
     with bot.db.session() as session:
         (review,) = session.exec(
             select(ScheduledTask).where(
@@ -310,6 +311,19 @@ def test_actions(bot: Harness, clock: ManualClock) -> None:
     _run(bot, fake.alice, channel, "pir")
     (draft,) = _drafts(bot, incident)
     assert "Completion: 1 of 2 done (50%)" in draft.markdown
+    # Additions and completions are on the timeline as what they are, not as notes.
+    with bot.db.session() as session:
+        kinds = [
+            e.kind
+            for e in session.exec(
+                select(TimelineEvent)
+                .where(col(TimelineEvent.kind).in_(["action_added", "action_done", "note"]))
+                .order_by(col(TimelineEvent.id))
+            ).all()
+        ]
+    assert kinds == ["action_added", "action_added", "action_done"]
+    assert "*Action added* — #1 Add an index (owner bob, due " in draft.markdown
+    assert "*Action done* — #1 Add an index, by alice" in draft.markdown
 
 
 def test_cli_exports_and_lists(
@@ -338,3 +352,125 @@ def test_cli_exports_and_lists(
     assert main(["actions", "--overdue"]) == 0
     assert "Fix retries" not in capsys.readouterr().out
     assert main(["pir", "INC-19990101-001"]) == 2
+
+
+# -- failures ------------------------------------------------------------------------------
+
+
+def _pir_task(bot: Harness, incident: Incident) -> ScheduledTask:
+    with bot.db.session() as session:
+        return session.exec(
+            select(ScheduledTask).where(
+                ScheduledTask.incident_id == incident.id, ScheduledTask.kind == "pir"
+            )
+        ).one()
+
+
+def _failure_notices(fake: FakeSlack, channel: str) -> list[str]:
+    return [m.text for m in fake.messages(channel) if "could not be generated" in m.text]
+
+
+def _resolved_sev2(bot: Harness) -> tuple[Incident, str]:
+    fake = bot.fake
+    incident = bot.declare(fake.alice, severity="sev2")
+    channel = incident.channel_id
+    assert channel is not None
+    fake.post_user_message(fake.alice, channel, "found it")
+    _resolve(bot, channel)
+    wait_for(lambda: (bot.incident(incident.reference) or incident).status == "resolved")
+    return incident, channel
+
+
+def test_a_failed_automatic_draft_backs_off_then_tells_the_channel_once(
+    bot: Harness, clock: ManualClock
+) -> None:
+    fake = bot.fake
+    incident, channel = _resolved_sev2(bot)
+    fake.server_error("files.completeUploadExternal", times=100)
+    resolved_at = clock.now()
+    delays = []
+    for _ in range(review_generation.MAX_ATTEMPTS - 1):
+        sweep(bot.ctx)
+        task = _pir_task(bot, incident)
+        assert task.state == TaskState.PENDING and task.claim_token is None
+        assert "server_error" in (task.last_error or "")
+        delays.append(task.due_at - clock.now())
+        assert _failure_notices(fake, channel) == []
+        clock.set(task.due_at)
+    assert [d.total_seconds() for d in delays] == [5, 10, 20, 40, 80, 160, 320]
+    assert clock.now() - resolved_at < timedelta(minutes=15)  # not ten years
+    sweep(bot.ctx)  # the last attempt
+    task = _pir_task(bot, incident)
+    assert task.state == TaskState.DEAD
+    (notice,) = _failure_notices(fake, channel)
+    assert "Slack answered `server_error`" in notice and "`/incident pir`" in notice
+    clock.advance(timedelta(hours=1))
+    sweep(bot.ctx)
+    assert len(_failure_notices(fake, channel)) == 1
+    assert len(fake.calls_to("files.completeUploadExternal")) == review_generation.MAX_ATTEMPTS
+    assert _drafts(bot, incident) == []
+
+    # Once Slack works again, a person asks and gets the draft.
+    fake.clear_faults()
+    assert "Draft v1" in _run(bot, fake.alice, channel, "pir")
+    assert _pir_task(bot, incident).state == TaskState.DONE
+
+
+def test_a_rate_limited_upload_waits_for_retry_after(bot: Harness, clock: ManualClock) -> None:
+    fake = bot.fake
+    incident, channel = _resolved_sev2(bot)
+    fake.rate_limit("files.getUploadURLExternal", retry_after=90)
+    sweep(bot.ctx)
+    task = _pir_task(bot, incident)
+    assert task.state == TaskState.PENDING
+    assert task.due_at == clock.now() + timedelta(seconds=90)
+    assert _drafts(bot, incident) == []
+    clock.advance(timedelta(seconds=89))
+    sweep(bot.ctx)
+    assert _drafts(bot, incident) == []
+    clock.advance(timedelta(seconds=1))
+    sweep(bot.ctx)
+    (draft,) = _drafts(bot, incident)
+    assert draft.version == 1 and _failure_notices(fake, channel) == []
+    assert _pir_task(bot, incident).state == TaskState.DONE
+
+
+def test_a_refused_upload_is_not_retried(bot: Harness, clock: ManualClock) -> None:
+    fake = bot.fake
+    incident, channel = _resolved_sev2(bot)
+    fake.fail("files.completeUploadExternal", "file_uploads_except_images_disabled")
+    sweep(bot.ctx)
+    assert _pir_task(bot, incident).state == TaskState.DEAD
+    (notice,) = _failure_notices(fake, channel)
+    assert "file_uploads_except_images_disabled" in notice
+
+
+def test_a_failed_request_is_explained_and_retried(bot: Harness, clock: ManualClock) -> None:
+    fake = bot.fake
+    incident, channel = _busy_incident(bot)
+    fake.fail("files.completeUploadExternal", "internal_error")
+    text = _run(bot, fake.alice, channel, "pir")
+    assert "could not be generated: Slack answered `internal_error`" in text
+    assert "I will try again at" in text
+    assert _drafts(bot, incident) == []
+    clock.set(_pir_task(bot, incident).due_at)
+    sweep(bot.ctx)
+    (draft,) = _drafts(bot, incident)
+    assert draft.created_by is None and _failure_notices(fake, channel) == []
+
+
+def test_nothing_to_review_is_not_a_failure(bot: Harness, clock: ManualClock) -> None:
+    incident = bot.declare(bot.fake.alice, severity="sev4")
+    assert incident.id is not None and incident.channel_id is not None
+    with bot.db.session() as session:
+        tasks.arm(
+            session=session,
+            incident_id=incident.id,
+            kind="pir",
+            due_at=clock.now(),
+            now=clock.now(),
+        )
+    sweep(bot.ctx)
+    task = _pir_task(bot, incident)
+    assert task.state == TaskState.DONE and task.last_error is None
+    assert bot.fake.files == {} and _failure_notices(bot.fake, incident.channel_id) == []

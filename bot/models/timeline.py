@@ -36,6 +36,8 @@ class TimelineKind(StrEnum):
     RESOLVED = "resolved"
     CLOSED = "closed"
     REOPENED = "reopened"
+    ACTION_ADDED = "action_added"  # a follow-up action was added
+    ACTION_DONE = "action_done"  # a follow-up action was completed
     REMINDER = "reminder"  # a nag or an escalation ping the bot posted
     SNOOZED = "snoozed"
     REVIEW_HELD = "review_held"  # the post-incident review meeting took place

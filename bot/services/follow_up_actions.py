@@ -112,7 +112,7 @@ def add(
     timeline_entries.record(
         session,
         incident.id,
-        TimelineKind.NOTE,
+        TimelineKind.ACTION_ADDED,
         now=now,
         actor=actor,
         text=f"Action #{number}: {text}",
@@ -124,7 +124,7 @@ def add(
 def complete(
     session: Session, incident: Incident, number: int, *, actor: str, now: datetime
 ) -> ActionItem:
-    """Mark an action done (and stop its overdue reminders)."""
+    """Mark an action done (and stop its overdue reminders); the timeline records it."""
     item = session.exec(
         select(ActionItem).where(ActionItem.incident_id == incident.id, ActionItem.number == number)
     ).first()
@@ -137,6 +137,16 @@ def complete(
     item.done_by = actor
     session.add(item)
     reminder_rules.cancel_key(session, incident, TaskKind.ACTION_OVERDUE, f"a{item.id}", now)
+    assert incident.id is not None
+    timeline_entries.record(
+        session,
+        incident.id,
+        TimelineKind.ACTION_DONE,
+        now=now,
+        actor=actor,
+        text=f"Action #{number} done: {item.text}",
+        data={"action": number, "owner": item.owner_id},
+    )
     return item
 
 

@@ -1,13 +1,14 @@
 """The post-incident review draft: facts from the record, gaps named, secrets masked.
 
-Nothing is invented: a section with no data says "To be investigated".
+Nothing is invented: a section with no data says "To be investigated". The draft is
+written from an incident's record (`review_record.load`, whose people the caller looks
+up), composed into the template's context (`compose`) and rendered (`render`), with what
+changed since the previous version.
 """
 
 from __future__ import annotations
 
-import re
-from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -17,253 +18,220 @@ import jinja2
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from bot.models import (
-    AuditEntry,
-    Incident,
-    PirDraft,
-    RoleAssignment,
-    StatusUpdate,
-    TimelineEvent,
-    TimelineKind,
-)
-from bot.policy import Policy, format_duration
+from bot.models import Incident, PirDraft, TimelineEvent, TimelineKind
+from bot.policy import Policy
 from bot.render import TEMPLATES_DIR
-from bot.services import follow_up_actions, impact_periods, incident_lifecycle
+from bot.services import follow_up_actions, review_changes, review_record, review_timeline
+from bot.services import review_wording as wording
+from bot.services.markdown_text import Names, Person, cell, one_line, quote
+from bot.services.review_wording import TBI
+from bot.services.secret_masking import mask_secrets
 
-TBI = "To be investigated"
 TEMPLATE = "pir.md.j2"
-KEY_KINDS = {
-    TimelineKind.DECLARED,
-    TimelineKind.STATUS_CHANGED,
-    TimelineKind.SEVERITY_CHANGED,
-    TimelineKind.PRIORITY_CHANGED,
-    TimelineKind.ROLE_ASSIGNED,
-    TimelineKind.HANDOFF,
-    TimelineKind.STATUS_UPDATE,
-    TimelineKind.NOTE,
-    TimelineKind.IMPACT_STARTED,
-    TimelineKind.RESOLVED,
-    TimelineKind.CLOSED,
-    TimelineKind.REOPENED,
-}
-CHATTER_KINDS = {
-    TimelineKind.MESSAGE,
-    TimelineKind.FILE_SHARED,
-    TimelineKind.BOT_MESSAGE,
-    TimelineKind.MEMBER_JOINED,
-    TimelineKind.MEMBER_LEFT,
-}
-
-_SECRETS = [
-    (re.compile(r"\bxox[abposre]-[A-Za-z0-9-]{8,}"), "[masked Slack token]"),
-    (re.compile(r"\bxapp-[A-Za-z0-9-]{8,}"), "[masked Slack token]"),
-    (re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"), "[masked AWS key]"),
-    (
-        re.compile(
-            r"(?i)\b(aws_secret_access_key|secret|password|passwd|api[_-]?key|token)"
-            r"(\s*[:=]\s*)[^\s,;]+"
-        ),
-        r"\1\2[masked]",
-    ),
-    (re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{8,}"), "Bearer [masked]"),
-    (re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|sk-[A-Za-z0-9]{20,})\b"), "[masked token]"),
-    (re.compile(r"([a-z][a-z0-9+.-]*://[^\s:/@]+):[^\s@/]+@", re.IGNORECASE), r"\1:[masked]@"),
-    (re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"), "[masked email]"),
-]
 
 
-def mask_secrets(text: str) -> str:
-    """Mask emails, tokens, keys and passwords in URLs."""
-    for pattern, replacement in _SECRETS:
-        text = pattern.sub(replacement, text)
-    return text
+def _clock(moment: datetime, reference: datetime) -> str:
+    """A moment, with its date only when it falls on another day than `reference`."""
+    if moment.date() != reference.date():
+        return wording.moment(moment)
+    return f"{wording.moment(moment, with_date=False)} UTC"
 
 
-@dataclass
-class Entry:
-    """One line of the review's timeline."""
-
-    at: datetime
-    text: str
-    key: bool = True
-
-
-def _fmt(moment: datetime | None, *, with_date: bool = True) -> str:
-    if moment is None:
-        return TBI
-    return moment.strftime("%Y-%m-%d %H:%M UTC" if with_date else "%H:%M")
-
-
-def _duration(start: datetime | None, end: datetime | None) -> str:
-    if start is None or end is None:
-        return TBI
-    return format_duration(max(end - start, timedelta(0)) // 60 * 60) or "under a minute"
-
-
-def _target(actual: timedelta | None, target: timedelta | None) -> str:
-    if target is None:
-        return format_duration(max(actual, timedelta(0)) // 60 * 60) if actual else TBI
-    if actual is None:
-        return f"{TBI} (target {format_duration(target)})"
-    verdict = "met" if actual <= target else "missed"
-    took = format_duration(max(actual, timedelta(0)) // 60 * 60)
-    return f"{took} — target {format_duration(target)} {verdict}"
-
-
-def _text(value: str | None) -> str:
-    cleaned = (value or "").strip()
-    return (
-        cleaned
-        if cleaned and cleaned.lower().rstrip(".") not in incident_lifecycle.PLACEHOLDERS
-        else TBI
+def _summary(record: review_record.Record, policy: Policy, names: Names) -> str:
+    """What happened, when, and for how long, in sentences written from the record."""
+    incident = record.incident
+    title = one_line(names.markdown(incident.title))
+    severity = wording.severity(policy, incident.severity)
+    services = wording.known(incident.affected_services)
+    what = f"**{title}**: a {severity} ({incident.priority}) {incident.category} incident"
+    what += (
+        f" affecting {one_line(names.markdown(services))}."
+        if services
+        else f". Affected services: {TBI}."
     )
+    declared = incident.declared_at
+    start = incident.impact_started_at or declared
+    if start < declared:
+        when = (
+            f"The impact began {wording.moment(start)}; the incident was declared"
+            f" {wording.duration(declared - start)} later, at {_clock(declared, start)}."
+        )
+    else:
+        when = f"The impact began and the incident was declared {wording.moment(declared)}."
+    if incident.resolved_at is not None:
+        reopened = max(len(record.periods) - 1, 0)
+        end = (
+            f" It was resolved at {_clock(incident.resolved_at, start)}, after"
+            f" {wording.duration(incident.resolved_at - start)}"
+        )
+        if reopened:
+            end += f" and {reopened} reopening{'s' if reopened != 1 else ''}"
+        end += "."
+        if incident.closed_at is not None:
+            end += f" It was closed at {_clock(incident.closed_at, start)}."
+    else:
+        end = f" It is still open ({wording.status(incident.status)})."
+    return f"{what} {when}{end}"
 
 
-def build(session: Session, incident: Incident, policy: Policy, now: datetime) -> dict[str, Any]:
-    """The template's context for one incident."""
+def _value(policy: Policy, name: str, value: str | None) -> str:
+    """A changed field's value as people read it (a severity's label, not its key)."""
+    return wording.severity(policy, value) if name == "severity" else value or TBI
+
+
+def _written(value: str | None, names: Names) -> str:
+    """A field people wrote, as Markdown, or To be investigated."""
+    text = wording.known(value)
+    return names.markdown(text) if text else TBI
+
+
+def compose(
+    record: review_record.Record,
+    policy: Policy,
+    now: datetime,
+    *,
+    people: Mapping[str, Person] | None,
+    version: int,
+) -> dict[str, Any]:
+    """The template's context: every text converted to Markdown, every person named.
+
+    `people` are the names Slack gave (None: not looked up, so people show as their IDs).
+    """
+    incident = record.incident
+    names = Names(people=people or {}, channels=record.channels, looked_up=people is not None)
     severity = policy.severity(incident.severity)
-    rows = list(
-        session.exec(
-            select(TimelineEvent)
-            .where(TimelineEvent.incident_id == incident.id)
-            .order_by(col(TimelineEvent.occurred_at), col(TimelineEvent.id))
-        ).all()
-    )
     end = incident.resolved_at or now
-    spans_days = incident.declared_at.date() != end.date()
-    entries: list[Entry] = []
-    chatter: Counter[str] = Counter()
-    people: dict[str, set[str]] = {}
-    for row in rows:
-        is_key = row.is_key_event or row.kind in KEY_KINDS
-        if is_key and row.deleted_at is None:
-            who = f"<@{row.actor_id}> " if row.actor_id else ""
-            label = "📌 " if row.is_key_event else ""
-            entries.append(Entry(row.occurred_at, f"{label}{who}{_line(row)}"))
-        elif row.kind in CHATTER_KINDS and row.deleted_at is None:
-            bucket = row.occurred_at.strftime("%Y-%m-%d %H:00" if spans_days else "%H:00")
-            chatter[bucket] += 1
-            people.setdefault(bucket, set()).add(row.actor_id or "?")
-    routine = [
-        {"hour": hour, "count": count, "people": len(people[hour])}
-        for hour, count in sorted(chatter.items())
-    ]
-    audit = list(
-        session.exec(
-            select(AuditEntry)
-            .where(
-                AuditEntry.incident_id == incident.id,
-                col(AuditEntry.field).in_(["severity", "priority"]),
-            )
-            .order_by(col(AuditEntry.at))
-        ).all()
-    )
-    roles = list(
-        session.exec(
-            select(RoleAssignment)
-            .where(RoleAssignment.incident_id == incident.id)
-            .order_by(col(RoleAssignment.assigned_at))
-        ).all()
-    )
-    handoffs = [row for row in rows if row.kind == TimelineKind.HANDOFF]
-    updates = int(
-        session.exec(
-            select(func.count())
-            .select_from(StatusUpdate)
-            .where(StatusUpdate.incident_id == incident.id)
-        ).one()
-    )
-    items = follow_up_actions.of_incident(session, incident)
-    done, total = follow_up_actions.completion(items)
-    periods = impact_periods.periods(session, incident)
     start = incident.impact_started_at or incident.declared_at
-    detect = (
-        incident.declared_at - incident.impact_started_at if incident.impact_started_at else None
-    )
+    spans_days = min(start, incident.declared_at).date() != end.date()
+    writer = review_timeline.Writer(policy=policy, names=names, with_date=spans_days)
+    detect = incident.declared_at - start
+    impact = _written(incident.impact_summary, names)
+    root_cause = _written(incident.root_cause, names)
+    resolution = _written(incident.resolution, names)
+    description = wording.known(incident.description)
+    done, total = follow_up_actions.completion(record.actions)
+    handoffs = [
+        row for row in record.timeline.shown if row.kind == TimelineKind.HANDOFF and row.data
+    ]
+    commander = incident.commander_id
     return {
         "incident": incident,
         "severity": severity,
-        "start": _fmt(start),
-        "end": _fmt(incident.resolved_at) if incident.resolved_at else "Ongoing",
-        "duration": _duration(start, incident.resolved_at),
+        "version": version,
+        "generated": wording.moment(now),
+        "title": one_line(names.markdown(incident.title)),
+        "category": incident.category,
+        "status": wording.status(incident.status),
+        "start": wording.moment(start),
+        "end": wording.moment(incident.resolved_at) if incident.resolved_at else "Ongoing",
+        "duration": wording.between(start, incident.resolved_at),
         "changes": [
-            {"field": a.field, "old": a.old_value, "new": a.new_value, "at": _fmt(a.at)}
-            for a in audit
+            {
+                "field": a.field.capitalize(),
+                "old": wording.severity(policy, a.old_value)
+                if a.field == "severity"
+                else a.old_value,
+                "new": wording.severity(policy, a.new_value)
+                if a.field == "severity"
+                else a.new_value,
+                "at": wording.moment(a.at),
+            }
+            for a in record.changes
         ],
-        "summary": _text(incident.description),
-        "impact": _text(incident.impact_summary),
-        "services": _text(incident.affected_services),
+        "summary": _summary(record, policy, names),
+        "summary_points": [
+            {"label": "Impact", "text": one_line(impact, 600)},
+            {"label": "Cause", "text": one_line(root_cause, 600)},
+            {"label": "Fix", "text": one_line(resolution, 600)},
+        ],
+        "description": names.markdown(description) if description else None,
+        "impact": impact,
+        "services": _written(incident.affected_services, names),
         "periods": [
             {
                 "n": p.ordinal,
-                "start": _fmt(p.started_at),
-                "end": _fmt(p.ended_at) if p.ended_at else "ongoing",
-                "duration": _duration(p.started_at, p.ended_at),
+                "start": wording.moment(p.started_at),
+                "end": wording.moment(p.ended_at) if p.ended_at else "ongoing",
+                "duration": wording.between(p.started_at, p.ended_at),
             }
-            for p in periods
+            for p in record.periods
         ],
-        "entries": [{"at": _fmt(e.at, with_date=spans_days), "text": e.text} for e in entries],
-        "routine": routine,
+        "entries": review_timeline.entries(
+            record.timeline, incident, acknowledged_by=record.acknowledged_by, writer=writer
+        ),
+        "routine": review_timeline.routine(record.timeline, with_date=spans_days),
         "spans_days": spans_days,
-        "detected": _fmt(incident.declared_at),
-        "time_to_detect": format_duration(detect // 60 * 60)
-        if detect and detect > timedelta(0)
-        else TBI,
-        "reporter": incident.reporter_id,
+        "day": start.strftime("%Y-%m-%d"),
+        "detected": wording.moment(incident.declared_at),
+        "time_to_detect": wording.duration(detect) if detect > timedelta(0) else TBI,
+        "reporter": names.person(incident.reporter_id),
+        "commander": names.person(commander) if commander else "none assigned",
         "roles": [
             {
                 "role": policy.roles[r.role].name if r.role in policy.roles else r.role,
-                "user": r.user_id,
-                "from": _fmt(r.assigned_at),
-                "to": _fmt(r.ended_at) if r.ended_at else "end",
+                "user": names.person(r.user_id),
+                "from": wording.moment(r.assigned_at),
+                "to": wording.moment(r.ended_at) if r.ended_at else "end",
             }
-            for r in roles
+            for r in record.roles
         ],
         "handoffs": [
             {
-                "at": _fmt(h.occurred_at),
-                "from": h.data.get("from"),
-                "to": h.data.get("to"),
-                "known": h.data.get("known", ""),
+                "at": wording.moment(h.occurred_at),
+                "role": writer.role(h.data.get("role")),
+                "from": names.person(h.data.get("from")),
+                "to": names.person(h.data.get("to")),
+                "known": writer.md(h.data["known"]) if wording.known(h.data.get("known")) else "",
             }
             for h in handoffs
         ],
-        "updates": updates,
-        "tta": _target(
+        "updates": record.updates,
+        "tta": wording.against_target(
             (incident.acknowledged_at - incident.declared_at) if incident.acknowledged_at else None,
             severity.response_target,
         ),
-        "ttm": _target(
+        "ttm": wording.against_target(
             (incident.mitigated_at - start) if incident.mitigated_at else None,
             None,  # the policy sets no mitigation target
         ),
-        "ttr": _target(
+        "ttr": wording.against_target(
             (incident.resolved_at - start) if incident.resolved_at else None,
             severity.resolution_target,
         ),
-        "root_cause": _text(incident.root_cause),
-        "resolution": _text(incident.resolution),
+        "root_cause": root_cause,
+        "resolution": resolution,
         "actions": [
             {
                 "n": item.number,
-                "text": item.text,
-                "owner": item.owner_id,
+                "text": one_line(names.markdown(item.text), 1000),
+                "owner": names.person(item.owner_id) if item.owner_id else None,
                 "due": item.due_date.isoformat() if item.due_date else None,
                 "state": item.state,
             }
-            for item in items
+            for item in record.actions
         ],
         "completion": f"{done} of {total} done ({round(100 * done / total)}%)" if total else TBI,
-        "generated": _fmt(now),
         "tbi": TBI,
     }
 
 
-def _line(row: TimelineEvent) -> str:
-    text = " ".join(row.text.split())
-    if len(text) > 300:
-        text = text[:297] + "…"
-    return text or row.kind.replace("_", " ")
+def build(
+    session: Session,
+    incident: Incident,
+    policy: Policy,
+    now: datetime,
+    *,
+    people: Mapping[str, Person] | None = None,
+    version: int | None = None,
+) -> dict[str, Any]:
+    """The template's context for one incident, read and composed in one step."""
+    return compose(
+        review_record.load(session, incident),
+        policy,
+        now,
+        people=people,
+        version=version if version is not None else next_version(session, incident),
+    )
 
 
 @lru_cache(maxsize=8)
@@ -272,26 +240,47 @@ def _environment(extra: Path | None) -> jinja2.Environment:
     if extra is not None:
         loaders.append(jinja2.FileSystemLoader(str(extra)))
     loaders.append(jinja2.FileSystemLoader(str(TEMPLATES_DIR)))
-    return jinja2.Environment(
+    environment = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
         undefined=jinja2.StrictUndefined,
         autoescape=False,  # noqa: S701 - Markdown, not HTML
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    environment.filters["cell"] = cell
+    environment.filters["quote"] = quote
+    return environment
 
 
-def render(context: dict[str, Any], templates_dir: Path | None) -> tuple[str, str | None]:
-    """The masked Markdown draft, and the error of a team template that could not be used."""
-    error = None
+def _render(context: dict[str, Any], templates_dir: Path | None) -> tuple[str, str | None]:
     try:
-        text = _environment(templates_dir).get_template(TEMPLATE).render(**context)
+        return _environment(templates_dir).get_template(TEMPLATE).render(**context), None
     except jinja2.TemplateError as exc:
         if templates_dir is None:
             raise
         error = f"{type(exc).__name__}: {exc}"
-        text = _environment(None).get_template(TEMPLATE).render(**context)
-    return mask_secrets(text), error
+        return _environment(None).get_template(TEMPLATE).render(**context), error
+
+
+def render(
+    context: dict[str, Any],
+    templates_dir: Path | None,
+    *,
+    previous: PirDraft | None = None,
+) -> tuple[str, str | None]:
+    """The masked Markdown draft, and the error of a team template that could not be used.
+
+    With the previous version, the draft lists what changed since (nothing when unchanged).
+    """
+    text, error = _render({**context, "changes_since": None}, templates_dir)
+    text = mask_secrets(text)
+    if previous is not None:
+        changes = review_changes.between(previous.markdown, text)
+        if changes:
+            since = {"version": previous.version, "changes": changes}
+            text, error = _render({**context, "changes_since": since}, templates_dir)
+            text = mask_secrets(text)
+    return text, error
 
 
 def next_version(session: Session, incident: Incident) -> int:
@@ -324,6 +313,10 @@ def has_content(session: Session, incident: Incident) -> bool:
                     TimelineKind.SLACK_SETUP,
                     TimelineKind.BOT_POST,
                     TimelineKind.COMMAND,
+                    TimelineKind.MEMBER_JOINED,
+                    TimelineKind.MEMBER_LEFT,
+                    TimelineKind.SYSTEM,
+                    TimelineKind.REMINDER,
                 ]
             ),
         )

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session
+from sqlalchemy import func
+from sqlmodel import Session, select
 
 from bot.errors import UserError
 from bot.models import Incident, IncidentStatus, StatusUpdate, TimelineKind
@@ -84,3 +85,14 @@ def post_update(
         },
     )
     return update, change
+
+
+def update_count(session: Session, incident: Incident) -> int:
+    """How many status updates an incident has had."""
+    return int(
+        session.exec(
+            select(func.count())
+            .select_from(StatusUpdate)
+            .where(StatusUpdate.incident_id == incident.id)
+        ).one()
+    )

@@ -278,13 +278,16 @@ def release(
     now: datetime,
     error: str,
     retry_after: timedelta | None = None,
+    max_attempts: int = MAX_ATTEMPTS,
+    give_up: bool = False,
 ) -> datetime | None:
     """Give the task back after a failure, due again after Retry-After or a back-off.
 
-    Returns the new due time, or None when the task has failed too often and is set aside.
+    Returns the new due time, or None when the task is set aside for good (state `dead`,
+    its last error kept): after `max_attempts` attempts, or at once with `give_up`.
     """
     table = ScheduledTask.__table__  # type: ignore[attr-defined]
-    give_up = claim.attempts >= MAX_ATTEMPTS
+    give_up = give_up or claim.attempts >= max_attempts
     due = now + (retry_after if retry_after is not None else backoff(claim.attempts))
     session.execute(
         update(table)
