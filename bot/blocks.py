@@ -35,6 +35,7 @@ SECTION_TEXT_MAX = 3000
 MESSAGE_TEXT_MAX = 4000  # notification text; Slack allows 40,000 but shows ~4,000
 OPTION_TEXT_MAX = 75
 HEADER_MAX = 150
+TOPIC_MAX = 250  # Slack cuts channel topics at 250 characters
 LEVELS = ("high", "medium", "low")
 
 
@@ -245,6 +246,12 @@ def summary_text(incident: Incident, policy: Policy) -> str:
         render("announcement.j2", incident=incident, severity=severity, notify=[]),
         MESSAGE_TEXT_MAX,
     )
+
+
+def topic_text(incident: Incident, policy: Policy) -> str:
+    """The channel topic: reference, severity, status, commander."""
+    severity = policy.severity(incident.severity)
+    return truncate(render("topic.j2", incident=incident, severity=severity), TOPIC_MAX)
 
 
 def announcement_blocks(incident: Incident, policy: Policy, notify: list[str]) -> list[Block]:

@@ -13,7 +13,13 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.context import Context
-from bot.flows import channel_setup, event_recording, reminder_delivery, review_generation
+from bot.flows import (
+    channel_invites,
+    channel_setup,
+    event_recording,
+    reminder_delivery,
+    review_generation,
+)
 from bot.flows.event_recording import processor
 from bot.models import TaskKind
 from bot.services import event_inbox, heartbeats, tasks
@@ -32,6 +38,7 @@ RUNNERS: dict[str, Runner] = {
     TaskKind.PIR: review_generation.run_claimed,
     TaskKind.PIR_REVIEW: reminder_delivery.run_claimed,
     TaskKind.ACTION_OVERDUE: reminder_delivery.run_claimed,
+    TaskKind.ROLE_INVITE: channel_invites.retry_claimed,
 }
 
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import update
 from sqlmodel import col, select
 
 from bot.clock import ManualClock
+from bot.db import Database
 from bot.models import Incident, ScheduledTask, TaskState
+from bot.policy import default_policy
 from bot.scheduler import sweep
+from bot.services.declaration import DeclareInput, declare
 from tests.conftest import Harness
 from tests.fakeslack import FakeSlack
 
@@ -56,3 +60,35 @@ def run_command(bot: Harness, user: str, channel: str, text: str) -> None:
 def nags_in(fake: FakeSlack, channel: str) -> list[Any]:
     """The status-update nags in a channel."""
     return [m for m in reminders_in(fake, channel) if "status update" in m.text]
+
+
+def seed_due_nags(db: Database, fake: FakeSlack, count: int, due: datetime) -> list[int]:
+    """`count` incidents with channels and one nag each, due at `due`; nothing else due."""
+    ids = []
+    with db.session() as session:
+        for index in range(count):
+            incident = declare(
+                session=session,
+                data=DeclareInput(
+                    title=f"load {index}",
+                    severity="sev2",
+                    category="software",
+                    impact="low",
+                    urgency="low",
+                ),
+                reporter_id=fake.alice,  # type: ignore[attr-defined]
+                policy=default_policy(),
+                now=due - timedelta(hours=1),
+            )
+            incident.channel_id = fake.add_channel(f"load-{index}", bot_member=True)
+            incident.next_update_due_at = due
+            incident.provisioned_at = due
+            session.add(incident)
+            assert incident.id is not None
+            ids.append(incident.id)
+        table = ScheduledTask.__table__  # type: ignore[attr-defined]
+        session.execute(
+            update(table).where(table.c.kind != "nag").values(state=TaskState.CANCELLED)
+        )
+        session.execute(update(table).where(table.c.kind == "nag").values(due_at=due))
+    return ids

@@ -12,19 +12,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import update
 from sqlmodel import col, select
 
 from bot.clock import ManualClock
 from bot.db import Database
 from bot.models import Incident, ScheduledTask, TaskState, TimelineEvent
-from bot.policy import default_policy
 from bot.scheduler import sweep
 from bot.services import tasks
-from bot.services.declaration import DeclareInput, declare
 from tests.conftest import Harness, make_policy, start_bot, wait_for
 from tests.fakeslack import FakeSlack
-from tests.support import nags_in, pending_tasks, reminders_in, run_command, sweep_at
+from tests.support import (
+    nags_in,
+    pending_tasks,
+    reminders_in,
+    run_command,
+    seed_due_nags,
+    sweep_at,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -309,38 +313,6 @@ def test_rate_limit_moves_the_reminder_without_doubling(bot: Harness, clock: Man
 # -- several processes, crashes --------------------------------------------------------
 
 
-def _seed(db: Database, fake: FakeSlack, count: int, due: datetime) -> list[int]:
-    """`count` incidents with channels and one nag each, due at `due`; nothing else due."""
-    ids = []
-    with db.session() as session:
-        for index in range(count):
-            incident = declare(
-                session=session,
-                data=DeclareInput(
-                    title=f"load {index}",
-                    severity="sev2",
-                    category="software",
-                    impact="low",
-                    urgency="low",
-                ),
-                reporter_id=fake.alice,  # type: ignore[attr-defined]
-                policy=default_policy(),
-                now=due - timedelta(hours=1),
-            )
-            incident.channel_id = fake.add_channel(f"load-{index}", bot_member=True)
-            incident.next_update_due_at = due
-            incident.provisioned_at = due
-            session.add(incident)
-            assert incident.id is not None
-            ids.append(incident.id)
-        table = ScheduledTask.__table__  # type: ignore[attr-defined]
-        session.execute(
-            update(table).where(table.c.kind != "nag").values(state=TaskState.CANCELLED)
-        )
-        session.execute(update(table).where(table.c.kind == "nag").values(due_at=due))
-    return ids
-
-
 def _sweeper(url: str, fake: FakeSlack, moment: datetime, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [
@@ -375,7 +347,7 @@ def test_several_processes_post_every_reminder_once(
     if not database_url.startswith("sqlite") and processes == 2:
         pytest.skip("SQLite runs with 2 processes; PostgreSQL with 3")
     due = clock.now()
-    _seed(db, fake_slack, 300, due)
+    seed_due_nags(db, fake_slack, 300, due)
     runners = [_sweeper(database_url, fake_slack, due) for _ in range(processes)]
     counts = []
     for runner in runners:
@@ -400,7 +372,7 @@ def test_a_killed_sweeper_loses_and_doubles_nothing(
     db: Database, database_url: str, fake_slack: FakeSlack, clock: ManualClock, applied: bool
 ) -> None:
     due = clock.now()
-    (incident_id,) = _seed(db, fake_slack, 1, due)
+    (incident_id,) = seed_due_nags(db, fake_slack, 1, due)
     fake_slack.delay("chat.postMessage", 4, times=1, then_apply=applied)
     runner = _sweeper(database_url, fake_slack, due, "--once")
     wait_for(lambda: _claimed(db), timeout=20)

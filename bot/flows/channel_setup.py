@@ -21,10 +21,11 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from bot import blocks
 from bot.context import Context
 from bot.flows import setup_reports, setup_steps, slack_refusals
 from bot.flows.setup_reports import STEP_WORDS, explain
-from bot.flows.setup_steps import notify_targets, topic_text
+from bot.flows.setup_steps import notify_targets
 from bot.ids import MetadataType
 from bot.models import Incident, ScheduledTask, TaskKind, TaskState
 from bot.services import tasks
@@ -55,7 +56,6 @@ __all__ = [
     "provision",
     "run_claimed",
     "run_for",
-    "topic_text",
 ]
 
 
@@ -100,7 +100,7 @@ def _to_do(ctx: Context, incident: Incident, step: str) -> bool:
     if step in incident.setup_problems:
         return False
     if step == "topic":
-        return incident.topic != topic_text(ctx, incident)
+        return incident.topic != blocks.topic_text(incident, ctx.policy)
     return not _done(ctx, incident, step)
 
 

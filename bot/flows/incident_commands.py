@@ -18,7 +18,7 @@ from sqlmodel import Session
 from bot import blocks
 from bot.context import Context
 from bot.errors import UserError
-from bot.flows import incident_posts
+from bot.flows import channel_invites, incident_posts
 from bot.ids import MetadataType
 from bot.models import Incident, IncidentStatus, StatusUpdate, TimelineKind
 from bot.policy import format_duration
@@ -394,7 +394,9 @@ def publish_role(ctx: Context, assignment: Assignment) -> None:
     """The Slack side of a role change: invite, announce, brief by DM, sync."""
     incident = assignment.incident
     assert incident.id is not None and incident.channel_id is not None
-    ctx.slack.invite(incident.channel_id, [assignment.user_id])
+    invited = channel_invites.invite(ctx, incident, [assignment.user_id])
+    if not invited.complete:
+        channel_invites.retry_later(ctx, incident, invited)
     name = ctx.policy.role_name(assignment.role)
     text = render(
         "role_assigned.j2",
@@ -405,7 +407,8 @@ def publish_role(ctx: Context, assignment: Assignment) -> None:
         actor=assignment.actor,
         handoff=assignment.handoff,
     )
-    incident_posts.post_and_sync(ctx, incident.id, text)
+    refused = channel_invites.refusal_text(incident, invited)
+    incident_posts.post_and_sync(ctx, incident.id, f"{text}\n{refused}" if refused else text)
     incident_posts.dm(
         ctx,
         assignment.user_id,

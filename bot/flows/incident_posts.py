@@ -11,7 +11,6 @@ from typing import Any
 
 from bot import blocks
 from bot.context import Context
-from bot.flows.channel_setup import topic_text
 from bot.ids import MetadataType
 from bot.models import Incident
 from bot.render import render
@@ -80,7 +79,7 @@ def sync(ctx: Context, incident_id: int) -> None:
             text=blocks.summary_text(incident, ctx.policy),
             blocks=blocks.as_dicts(blocks.summary_blocks(incident, ctx.policy, holders)),
         )
-    topic = topic_text(ctx, incident)
+    topic = blocks.topic_text(incident, ctx.policy)
     if incident.topic is not None and topic != incident.topic:
         ctx.slack.set_topic(incident.channel_id, topic)
         with ctx.db.session() as session:

@@ -20,14 +20,12 @@ from bot.context import Context
 from bot.flows import announcement_channel, channel_invites, event_recording
 from bot.ids import MetadataType
 from bot.models import Incident
-from bot.render import render, truncate
 from bot.services import timeline_entries
 from bot.slack.gateway import Channel, SlackCallFailed
 from bot.slack.names import channel_name
 
 log = logging.getLogger(__name__)
 
-TOPIC_MAX = 250
 MAX_NAME_ATTEMPTS = 20
 # A channel the bot created this long before the incident was declared is not its channel.
 ADOPT_WINDOW = timedelta(minutes=5)
@@ -111,12 +109,6 @@ def post_once(
     return ctx.slack.post_message(channel, text=text, blocks=blocks_, metadata=metadata)
 
 
-def topic_text(ctx: Context, incident: Incident) -> str:
-    """The channel topic: reference, severity, status, commander."""
-    severity = ctx.policy.severity(incident.severity)
-    return truncate(render("topic.j2", incident=incident, severity=severity), TOPIC_MAX)
-
-
 def notify_targets(ctx: Context, incident: Incident) -> list[str]:
     """Slack IDs the severity's notify list resolves to (unset contacts are skipped)."""
     targets = []
@@ -153,7 +145,7 @@ def _invite_step(ctx: Context, incident: Incident, look_first: bool) -> Incident
 
 def _topic_step(ctx: Context, incident: Incident, look_first: bool) -> Incident:
     assert incident.channel_id is not None
-    topic = topic_text(ctx, incident)
+    topic = blocks.topic_text(incident, ctx.policy)
     ctx.slack.set_topic(incident.channel_id, topic)
     return save(ctx, incident_id(incident), topic=topic)
 
