@@ -3,12 +3,15 @@ a refusal is told in plain words and the role still stands; a passing failure is
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
+from typing import Any
 
 from sqlmodel import select
 
 from bot.clock import ManualClock
 from bot.models import RoleAssignment, ScheduledTask, TaskKind, TaskState
+from bot.policy import Policy
 from bot.scheduler import sweep
 from tests.conftest import Harness, make_policy, start_bot, wait_for
 from tests.fakeslack import FakeSlack
@@ -85,5 +88,48 @@ def test_an_announcement_channel_given_by_name_is_looked_up_once(
         assert any(second.reference in text for text in announced)
         assert first.announcement_channel_id == fake.incidents
         assert len(fake.calls_to("conversations.list")) == 1
+    finally:
+        bot.runtime.stop()
+
+
+def test_the_start_log_says_when_nothing_will_be_announced(
+    fake_slack: FakeSlack, database_url: str, clock: ManualClock, caplog: Any
+) -> None:
+    caplog.set_level(logging.INFO)
+    bot = start_bot(fake_slack, database_url, clock=clock, policy=make_policy())
+    try:
+        assert "no announcement will be made" in caplog.text
+        incident = bot.declare(fake_slack.alice)
+        assert incident.announcement_ts is None
+        assert not [m for m in fake_slack.messages(fake_slack.incidents) if m.user == "UBOT"]
+    finally:
+        bot.runtime.stop()
+
+
+def test_the_declare_form_holds_the_largest_policy_slack_allows(
+    fake_slack: FakeSlack, database_url: str, clock: ManualClock
+) -> None:
+    data = make_policy().model_dump(mode="json")
+    data["severities"] = {
+        f"level{n}": {
+            "label": f"Level {n} " + "x" * 10,
+            "definition": "d" * 75,
+            "response_target": "1h",
+            "resolution_target": "4h",
+            "update_interval": "1h",
+        }
+        for n in range(10)
+    }
+    data["categories"] = [f"{n:03d}-" + "c" * 36 for n in range(100)]
+    policy = Policy.model_validate(data)
+    bot = start_bot(fake_slack, database_url, clock=clock, policy=policy)
+    try:
+        title = "declare " + "t" * 500
+        view = bot.open_declare(fake_slack.alice, fake_slack.incidents, title)
+        by_block = {b.get("block_id"): b for b in view["blocks"]}
+        assert len(by_block["severity"]["element"]["options"]) == 10
+        assert len(by_block["category"]["element"]["options"]) == 100
+        assert len(by_block["title"]["element"]["initial_value"]) == 150
+        assert fake_slack.internal_errors == [] and not fake_slack.warnings
     finally:
         bot.runtime.stop()

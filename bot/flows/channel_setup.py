@@ -28,7 +28,7 @@ from bot.flows.setup_reports import STEP_WORDS, explain
 from bot.flows.setup_steps import notify_targets
 from bot.ids import MetadataType
 from bot.models import Incident, ScheduledTask, TaskKind, TaskState
-from bot.services import tasks
+from bot.services import disclosure, tasks
 from bot.slack.gateway import SlackCallFailed
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ class Outcome:
 
 
 def _announces(ctx: Context, incident: Incident) -> bool:
-    return ctx.policy.announcement_channel is not None and not incident.is_private
+    return ctx.policy.announcement_channel is not None and disclosure.may_announce(incident)
 
 
 def _done(ctx: Context, incident: Incident, step: str) -> bool:
