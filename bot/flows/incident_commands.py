@@ -72,7 +72,17 @@ def change_and_show(
     """Apply a change, then tell the channel (and the announcement's thread) and sync."""
     now = ctx.clock.now()
     updated, result = change(ctx, incident_id, lambda s, i: fn(s, i, now))
-    text = render(template, actor=actor, incident=updated, change=result, now=now, **extra)
+    severity = ctx.policy.severity(updated.severity)
+    text = render(
+        template,
+        actor=actor,
+        incident=updated,
+        change=result,
+        now=now,
+        severity=severity,
+        pir_required=severity.pir_required,
+        **extra,
+    )
     incident_posts.post_and_sync(ctx, incident_id, text, announce=announce)
 
 
@@ -219,13 +229,27 @@ def publish_resolution(ctx: Context, resolution: Resolution, actor: str) -> None
 # -- lifecycle ---------------------------------------------------------------------------
 
 
-def set_status(ctx: Context, channel_id: str, actor: str, target: IncidentStatus) -> None:
-    """Move an open incident to another open state."""
+def _in_channel(
+    ctx: Context,
+    channel_id: str,
+    actor: str,
+    fn: Callable[[Session, Incident, datetime], object],
+    template: str,
+    *,
+    announce: bool = False,
+    **extra: Any,
+) -> None:
+    """`change_and_show` for the incident of the channel a command was run in."""
     incident = incident_in(ctx, channel_id)
     assert incident.id is not None
-    change_and_show(
+    change_and_show(ctx, incident.id, actor, fn, template, announce=announce, **extra)
+
+
+def set_status(ctx: Context, channel_id: str, actor: str, target: IncidentStatus) -> None:
+    """Move an open incident to another open state."""
+    _in_channel(
         ctx,
-        incident.id,
+        channel_id,
         actor,
         lambda s, i, now: incident_lifecycle.change_status(s, i, target, actor=actor, now=now),
         "status_changed.j2",
@@ -243,18 +267,15 @@ def describe_status(ctx: Context, channel_id: str) -> str:
 
 def set_severity(ctx: Context, channel_id: str, actor: str, key: str) -> None:
     """Change the severity; the reminders follow the new one's cadence and targets."""
-    incident = incident_in(ctx, channel_id)
-    assert incident.id is not None
-    change_and_show(
+    _in_channel(
         ctx,
-        incident.id,
+        channel_id,
         actor,
         lambda s, i, now: incident_lifecycle.change_severity(
             s, i, key, actor=actor, now=now, policy=ctx.policy
         ),
         "severity_changed.j2",
         announce=True,
-        severity=ctx.policy.severity(key),
     )
 
 
@@ -267,11 +288,9 @@ def set_priority(
     urgency: str | None,
 ) -> None:
     """Change the priority (and the impact and urgency behind it, when given)."""
-    incident = incident_in(ctx, channel_id)
-    assert incident.id is not None
-    change_and_show(
+    _in_channel(
         ctx,
-        incident.id,
+        channel_id,
         actor,
         lambda s, i, now: incident_lifecycle.change_priority(
             s, i, priority, impact=impact, urgency=urgency, actor=actor, now=now
@@ -283,28 +302,21 @@ def set_priority(
 
 def close(ctx: Context, channel_id: str, actor: str) -> None:
     """Close a resolved incident whose required fields are filled."""
-    incident = incident_in(ctx, channel_id)
-    assert incident.id is not None
-    severity = ctx.policy.severity(incident.severity)
-    change_and_show(
+    _in_channel(
         ctx,
-        incident.id,
+        channel_id,
         actor,
         lambda s, i, now: incident_lifecycle.close(s, i, actor=actor, now=now, policy=ctx.policy),
         "closed.j2",
         announce=True,
-        severity=severity,
-        pir_required=severity.pir_required,
     )
 
 
 def reopen(ctx: Context, channel_id: str, actor: str) -> None:
     """Back to investigating, with a new impact period."""
-    incident = incident_in(ctx, channel_id)
-    assert incident.id is not None
-    change_and_show(
+    _in_channel(
         ctx,
-        incident.id,
+        channel_id,
         actor,
         lambda s, i, now: incident_lifecycle.reopen(s, i, actor=actor, now=now, policy=ctx.policy),
         "reopened.j2",
@@ -314,13 +326,11 @@ def reopen(ctx: Context, channel_id: str, actor: str) -> None:
 
 def set_started(ctx: Context, channel_id: str, actor: str, text: str) -> None:
     """Set when the impact began, read in the person's own timezone."""
-    incident = incident_in(ctx, channel_id)
-    assert incident.id is not None
     who = ctx.slack.user(actor)
     when = parse_moment(text, now=ctx.clock.now(), tz=who.tz if who else None)
-    change_and_show(
+    _in_channel(
         ctx,
-        incident.id,
+        channel_id,
         actor,
         lambda s, i, now: incident_lifecycle.set_impact_start(s, i, when, actor=actor, now=now),
         "impact_started.j2",

@@ -52,15 +52,7 @@ def receive(
     `keep=False` is for events whose processing is itself idempotent under a unique key
     (messages, keyed by channel and ts): a processed one needs no inbox row of its own.
     """
-    event = body.get("event") or {}
-    values = {
-        "event_id": event_id[:64],
-        "event_type": str(event.get("subtype") or event.get("type") or "")[:64],
-        "channel_id": channel_id,
-        "received_at": now,
-        "payload": body,
-        "attempts": 1,
-    }
+    values = _row(event_id, body, channel_id, now, attempts=1)
     try:
         with db.session() as session:
             if keep and not _insert(session, {**values, "state": InboxState.DONE}):
@@ -79,6 +71,21 @@ def receive(
                 },
             )
         return "failed"
+
+
+def _row(
+    event_id: str, body: dict[str, Any], channel_id: str | None, now: datetime, *, attempts: int
+) -> dict[str, Any]:
+    """An inbox row's columns for a delivered event."""
+    event = body.get("event") or {}
+    return {
+        "event_id": event_id[:64],
+        "event_type": str(event.get("subtype") or event.get("type") or "")[:64],
+        "channel_id": channel_id,
+        "received_at": now,
+        "payload": body,
+        "attempts": attempts,
+    }
 
 
 _INSERT_COLUMNS = (
@@ -130,18 +137,11 @@ def hold(
     If the channel becomes an incident's channel soon (its set-up may be running on another
     replica right now), `adopt` records the event then; otherwise `purge` forgets it.
     """
-    event = body.get("event") or {}
-    values = {
-        "event_id": event_id[:64],
-        "event_type": str(event.get("subtype") or event.get("type") or "")[:64],
-        "channel_id": channel_id,
-        "received_at": now,
-        "payload": body,
-        "attempts": 0,
-        "state": InboxState.UNMATCHED,
-    }
+    values = _row(event_id, body, channel_id, now, attempts=0)
     with db.session() as session:
-        return "held" if _insert(session, values) else "duplicate"
+        return (
+            "held" if _insert(session, {**values, "state": InboxState.UNMATCHED}) else "duplicate"
+        )
 
 
 def _claim(db: Database, where: Any, now: datetime, limit: int) -> tuple[str, list[Any]]:
