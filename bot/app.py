@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from slack_bolt import App
 from slack_sdk import WebClient
 
@@ -19,6 +22,7 @@ from bot.handlers import (
 from bot.policy import Policy, load_policy
 from bot.settings import Settings
 from bot.slack.gateway import SlackGateway, make_clients
+from bot.storable import storable
 
 
 def build_context(
@@ -49,6 +53,14 @@ def create_app(settings: Settings, ctx: Context) -> App:
         token_verification_enabled=False,
         raise_error_for_unhandled_request=False,
     )
+
+    def make_text_storable(body: dict[str, Any], next: Callable[[], Any]) -> Any:
+        """Before any listener: every string of the request made storable (see
+        `bot.storable`)."""
+        storable(body)
+        return next()
+
+    app.middleware(make_text_storable)
     for module in (
         channel_events,
         slash_command,

@@ -18,7 +18,7 @@ from bot.db import Database
 from bot.errors import ConfigError
 from bot.models import Incident
 from bot.policy import Policy, announcement_note, load_policy
-from bot.services import disclosure, follow_up_actions, review_draft
+from bot.services import disclosure, event_inbox, follow_up_actions, review_draft
 from bot.settings import Settings, load_settings
 
 
@@ -46,6 +46,16 @@ def _parser() -> argparse.ArgumentParser:
         "--include-private",
         action="store_true",
         help="show the text and owners of private incidents' actions",
+    )
+    inbox = sub.add_parser(
+        "inbox", help="list events that failed to record; replay them after a fix"
+    )
+    inbox.add_argument(
+        "--replay",
+        nargs="*",
+        type=int,
+        metavar="ID",
+        help="put these events (all, without IDs) up for the next sweep of a running bot",
     )
     return parser
 
@@ -150,6 +160,26 @@ def _actions(overdue: bool, include_private: bool) -> int:
     return 0
 
 
+def _inbox(replay: list[int] | None) -> int:
+    db = _database()
+    try:
+        if replay is not None:
+            count = event_inbox.replay(db, now=SystemClock().now(), ids=replay or None)
+            _out(f"{count} event(s) put up for the next sweep")
+            return 0
+        rows = event_inbox.problems(db)
+        for row in rows:
+            _out(
+                f"{row.id}\t{row.state}\t{row.event_id}\t{row.event_type}\t"
+                f"{row.channel_id or '-'}\t{row.received_at.isoformat()}\t{row.attempts}\t"
+                f"{(row.last_error or '').splitlines()[0][:200] if row.last_error else '-'}"
+            )
+        _out(f"{len(rows)} event(s) pending or set aside" if rows else "nothing pending")
+    finally:
+        db.dispose()
+    return 0
+
+
 def _migrate() -> int:
     db = _database()
     try:
@@ -188,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
             return _migrate()
         if args.command == "pir":
             return _pir(args.reference, args.output, args.include_private)
+        if args.command == "inbox":
+            return _inbox(args.replay)
         if args.command == "actions":
             return _actions(args.overdue, args.include_private)
         return _check_config(args.path)

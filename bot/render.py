@@ -109,6 +109,11 @@ def truncate(text: str, limit: int) -> str:
     return head + TRUNCATION_MARK
 
 
+def clip(text: str, limit: int) -> str:
+    """A short quote of what someone typed, cut to `limit` with a visible "…"."""
+    return text if len(text) <= limit else text[: max(limit - 1, 0)] + "…"
+
+
 def quote(text: str) -> Slack:
     """User text as a mrkdwn block quote, escaped."""
     lines = escape(text).splitlines() or [""]

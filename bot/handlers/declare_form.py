@@ -14,6 +14,7 @@ from bot.errors import InvalidInput
 from bot.flows import declaring
 from bot.handlers import listener_replies
 from bot.ids import ActionId, BlockId, CallbackId
+from bot.render import clip
 from bot.services.declaration import validate_declaration
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ def open_declare_modal(ctx: Context, invocation: Invocation) -> None:
 def _field_errors(errors: dict[str, str]) -> dict[str, str]:
     known = {str(block_id) for block_id in BlockId}
     return {
-        (field if field in known else BlockId.TITLE): message[:150]
+        (field if field in known else BlockId.TITLE): clip(message, 150)
         for field, message in errors.items()
     }
 

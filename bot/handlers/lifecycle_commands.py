@@ -19,6 +19,7 @@ from bot.handlers import listener_replies
 from bot.handlers.reminder_buttons import run_reminders
 from bot.ids import BlockId, CallbackId
 from bot.models import IncidentStatus
+from bot.render import clip
 from bot.services import incident_lifecycle, incident_roles
 
 _MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
@@ -170,7 +171,7 @@ def _incident_of(view: dict[str, Any]) -> int:
 
 
 def _form_error(ack: Ack, block: str, error: UserError) -> None:
-    ack(response_action="errors", errors={block: error.message[:150]})
+    ack(response_action="errors", errors={block: clip(error.message, 150)})
 
 
 def register(app: App, ctx: Context) -> None:

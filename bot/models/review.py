@@ -44,7 +44,7 @@ class ActionItem(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     incident_id: int = Field(foreign_key="incident.id", index=True)
     number: int
-    text: str = Field(max_length=1000)
+    text: str = Field(sa_column=Column(Text, nullable=False))  # kept whole; shown cut
     owner_id: str | None = Field(default=None, max_length=32)
     due_date: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
     state: str = Field(default=ActionState.OPEN, max_length=8)

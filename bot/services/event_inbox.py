@@ -8,6 +8,7 @@ makes Slack's retries and duplicate deliveries land once, across processes.
 
 from __future__ import annotations
 
+import copy
 import logging
 import uuid
 from collections.abc import Callable
@@ -15,15 +16,21 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, or_, select, update
-from sqlmodel import Session
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlmodel import Session, col
+from sqlmodel import select as sm_select
 
 from bot.db import Database, insert_or_ignore
 from bot.models import InboxEvent, InboxState, Incident
 from bot.services import tasks
+from bot.storable import storable
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+# Longer strings in an event are cut when it is repaired (Slack's messages hold 40,000).
+MAX_TEXT = 100_000
 LEASE = timedelta(minutes=2)
 RETENTION = timedelta(days=7)
 # How long an event of a channel that is no incident's is kept in case it becomes one.
@@ -59,6 +66,20 @@ def receive(
                 return "duplicate"
             return process(session, body)
     except Exception as exc:
+        repaired = None if is_outage(exc) else repair(body)
+        if repaired is not None:
+            try:
+                with db.session() as session:
+                    if keep and not _insert(
+                        session, {**values, "payload": repaired, "state": InboxState.DONE}
+                    ):
+                        return "duplicate"
+                    outcome = process(session, repaired)
+            except Exception:
+                log.exception("event %s failed even with its text repaired", event_id)
+            else:
+                log.warning("event %s recorded with unstorable parts replaced", event_id)
+                return outcome
         log.exception("event %s failed; it will be retried", event_id)
         with db.session() as session:
             _insert(
@@ -71,6 +92,28 @@ def receive(
                 },
             )
         return "failed"
+
+
+def is_outage(error: BaseException) -> bool:
+    """Whether a failure is the database being unreachable or busy (worth retrying as is)."""
+    return isinstance(error, OperationalError | InterfaceError | DisconnectionError | PoolTimeout)
+
+
+def repair(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The event with every string made storable and cut to `MAX_TEXT`, or None when that
+    changes nothing (then retrying it as is is all there is to do)."""
+    repaired = _cut(storable(copy.deepcopy(body)))
+    return repaired if repaired != body else None
+
+
+def _cut(value: Any) -> Any:
+    if isinstance(value, str):
+        return value if len(value) <= MAX_TEXT else value[:MAX_TEXT]
+    if isinstance(value, dict):
+        return {key: _cut(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_cut(item) for item in value]
+    return value
 
 
 def _row(
@@ -181,16 +224,27 @@ def _process_claimed(
             ).first()
             if row is None:
                 continue
+            payload = dict(row.payload)
             try:
                 with session.begin_nested():
-                    process(session, dict(row.payload))
+                    process(session, payload)
             except Exception as exc:
-                _failed(session, inbox_id, attempts, now, exc)
-                continue
+                repaired = None if is_outage(exc) else repair(payload)
+                try:
+                    if repaired is None:
+                        raise
+                    with session.begin_nested():
+                        process(session, repaired)
+                except Exception:
+                    _failed(session, inbox_id, attempts, now, exc)
+                    continue
+                payload = repaired
             session.execute(
                 update(table)
                 .where(table.c.id == inbox_id, table.c.claim_token == token)
-                .values(state=InboxState.DONE, claim_token=None, claimed_until=None)
+                .values(
+                    state=InboxState.DONE, payload=payload, claim_token=None, claimed_until=None
+                )
             )
 
 
@@ -245,3 +299,37 @@ def purge(db: Database, *, now: datetime, limit: int = 200) -> int:
             result = session.execute(delete(table).where(table.c.id.in_(old)))
         removed += int(result.rowcount or 0)  # type: ignore[attr-defined]
     return removed
+
+
+def problems(db: Database) -> list[InboxEvent]:
+    """Events still pending after a failure, and those set aside, oldest first."""
+    with db.session() as session:
+        return list(
+            session.exec(
+                sm_select(InboxEvent)
+                .where(col(InboxEvent.state).in_([InboxState.PENDING, InboxState.DEAD]))
+                .order_by(col(InboxEvent.id))
+            ).all()
+        )
+
+
+def replay(db: Database, *, now: datetime, ids: list[int] | None = None) -> int:
+    """Put pending and set-aside events (these IDs, or all) up for the next sweep, as if
+    they had just failed once; returns how many."""
+    table = InboxEvent.__table__  # type: ignore[attr-defined]
+    where = table.c.state.in_([InboxState.PENDING, InboxState.DEAD])
+    if ids is not None:
+        where = and_(where, table.c.id.in_(ids))
+    with db.session() as session:
+        result = session.execute(
+            update(table)
+            .where(where)
+            .values(
+                state=InboxState.PENDING,
+                attempts=0,
+                next_attempt_at=now,
+                claim_token=None,
+                claimed_until=None,
+            )
+        )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

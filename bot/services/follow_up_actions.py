@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 
 from bot.errors import UserError
 from bot.models import ActionItem, ActionState, Incident, TaskKind, TimelineKind
+from bot.render import clip
 from bot.services import moments, reminder_rules, tasks, timeline_entries
 
 _DUE = re.compile(r"\s+due\s+(.+)$", re.IGNORECASE)
@@ -35,7 +36,7 @@ def parse_due(text: str, *, today: date) -> date:
         return date.fromisoformat(cleaned)
     except ValueError:
         raise UserError(
-            f"`{text.strip()[:40]}` is not a date I can read: write `2026-12-01`, `tomorrow`, "
+            f"`{clip(text.strip(), 40)}` is not a date I can read: write `2026-12-01`, `tomorrow`, "
             "`friday` or `in 3d`."
         ) from None
 
@@ -92,7 +93,7 @@ def add(
     item = ActionItem(
         incident_id=incident.id,
         number=number,
-        text=text[:1000],
+        text=text,
         owner_id=owner,
         due_date=due,
         created_at=now,

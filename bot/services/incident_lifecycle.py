@@ -14,6 +14,7 @@ from bot.errors import UserError
 from bot.models import ImpactPeriod, Incident, IncidentStatus, TimelineKind
 from bot.models.incident import STATUS_ORDER
 from bot.policy import Policy
+from bot.render import clip
 from bot.services import audit_log, impact_periods, reminder_rules, timeline_entries
 
 PLACEHOLDERS = frozenset({"", "to be investigated", "tbd", "tbc", "unknown", "n/a", "?"})
@@ -52,7 +53,7 @@ def parse_status(word: str) -> IncidentStatus:
         if cleaned == status.value:
             return status
     names = ", ".join(s.value for s in STATUS_ORDER)
-    raise UserError(f"`{word[:40]}` is not a status. Use one of: {names}.")
+    raise UserError(f"`{clip(word, 40)}` is not a status. Use one of: {names}.")
 
 
 def change_status(
@@ -266,7 +267,7 @@ def parse_severity(word: str, policy: Policy) -> str:
         ):
             return key
     labels = ", ".join(s.label for s in policy.severities.values())
-    raise UserError(f"`{word[:40]}` is not a severity. Use one of: {labels}.")
+    raise UserError(f"`{clip(word, 40)}` is not a severity. Use one of: {labels}.")
 
 
 def change_severity(

@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 from bot.errors import UserError
 from bot.models import Incident, IncidentStatus, RoleAssignment, TimelineKind
 from bot.policy import Policy
+from bot.render import clip
 from bot.services import audit_log, incident_lifecycle, reminder_rules, timeline_entries
 
 
@@ -36,7 +37,7 @@ def parse_role(word: str, policy: Policy) -> str:
     key = role_aliases(policy).get(word.strip().lower())
     if key is None:
         names = ", ".join(f"`{k.replace('_', '-')}`" for k in policy.roles)
-        raise UserError(f"`{word[:40]}` is not a role. Use one of: {names}.")
+        raise UserError(f"`{clip(word, 40)}` is not a role. Use one of: {names}.")
     return key
 
 

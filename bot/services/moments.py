@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import UserError
+from bot.render import clip
 
 _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?:\s*(am|pm))?$", re.IGNORECASE)
 
@@ -31,10 +32,10 @@ def parse_moment(text: str, *, now: datetime, tz: str | None = None) -> datetime
         hour, minute, meridiem = int(match.group(1)), int(match.group(2)), match.group(3)
         if meridiem:
             if not 1 <= hour <= 12:
-                raise UserError(f"`{cleaned[:40]}` is not a time.")
+                raise UserError(f"`{clip(cleaned, 40)}` is not a time.")
             hour = hour % 12 + (12 if meridiem.lower() == "pm" else 0)
         if hour > 23 or minute > 59:
-            raise UserError(f"`{cleaned[:40]}` is not a time.")
+            raise UserError(f"`{clip(cleaned, 40)}` is not a time.")
         today = now.astimezone(local)
         moment = today.replace(hour=hour, minute=minute, second=0, microsecond=0)
         if moment > today:
@@ -44,7 +45,7 @@ def parse_moment(text: str, *, now: datetime, tz: str | None = None) -> datetime
         moment = datetime.fromisoformat(cleaned.replace("Z", "+00:00"))
     except ValueError:
         raise UserError(
-            f"`{cleaned[:40]}` is not a time I can read: write `14:05`, `2:05pm` or "
+            f"`{clip(cleaned, 40)}` is not a time I can read: write `14:05`, `2:05pm` or "
             "`2026-11-22 14:05` (your timezone), or an ISO time with an offset."
         ) from None
     if moment.tzinfo is None:

@@ -7,6 +7,7 @@ import email.parser
 import email.policy
 import json
 import queue
+import random
 import re
 import secrets
 import threading
@@ -20,7 +21,7 @@ from typing import Any, Concatenate, ParamSpec
 from . import actions, blockkit, delivery, encodings, events, methods
 from .delivery import ActionResult, Delivery, Via
 from .events import Pending
-from .faults import Fault, FaultPlan, RateBudgets
+from .faults import CHAOS_KINDS, Chaos, ChaosKind, Fault, FaultPlan, RateBudgets
 from .serialize import message_dict, view_dict
 from .server import HttpReply, HttpRequest, HttpServer, Service
 from .socket_mode import SocketModeServer
@@ -478,8 +479,40 @@ class FakeSlack(Service):
         """Sleep before answering; with then_apply the call still takes effect."""
         self._faults.add(method, Fault("delay", times, seconds=seconds, then_apply=then_apply))
 
+    def chaos(
+        self,
+        rate: float,
+        *,
+        seed: int = 0,
+        kinds: tuple[ChaosKind, ...] = CHAOS_KINDS,
+        timeout_seconds: float = 1.5,
+        methods: set[str] | None = None,
+        spared: set[str] | None = None,
+    ) -> None:
+        """Fail each Web API call with probability `rate` (seeded, so a run can be repeated):
+        a 429 with Retry-After 1 or 2 s, a 500 before or after acting, or an answer slower than
+        `timeout_seconds` after acting (set the client's timeout below it). `methods` limits
+        it to those methods; `spared` are never hit. `clear_faults()` stops it."""
+        if not 0 <= rate <= 1:
+            raise ValueError("rate must be between 0 and 1")
+        self._faults.chaos(
+            Chaos(
+                rate=rate,
+                kinds=kinds,
+                rng=random.Random(seed),
+                timeout_seconds=timeout_seconds,
+                methods=frozenset(methods) if methods is not None else None,
+                spared=frozenset(spared or ()),
+            )
+        )
+
+    @property
+    def chaos_log(self) -> list[tuple[str, str]]:
+        """Every random fault drawn so far: (method, kind)."""
+        return list(self._faults.chaos_log)
+
     def clear_faults(self) -> None:
-        """Drop every queued fault."""
+        """Drop every queued fault and stop the chaos."""
         self._faults.clear()
 
     def enforce_rate_tiers(self, enabled: bool = True) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -29,12 +30,54 @@ class Fault:
     then_apply: bool = True
 
 
+ChaosKind = Literal["rate_limit", "server_error", "server_error_applied", "timeout_applied"]
+CHAOS_KINDS: tuple[ChaosKind, ...] = (
+    "rate_limit",
+    "server_error",
+    "server_error_applied",
+    "timeout_applied",
+)
+
+
+@dataclass
+class Chaos:
+    """Random faults: each call fails with probability `rate`, in one of `kinds`."""
+
+    rate: float
+    kinds: tuple[ChaosKind, ...]
+    rng: random.Random
+    timeout_seconds: float
+    methods: frozenset[str] | None  # None: every method
+    spared: frozenset[str]
+
+    def roll(self, method: str) -> Fault | None:
+        """The fault this call suffers, if it draws one."""
+        if method in self.spared or (self.methods is not None and method not in self.methods):
+            return None
+        if self.rng.random() >= self.rate:
+            return None
+        kind = self.rng.choice(self.kinds)
+        if kind == "rate_limit":
+            return Fault("rate_limit", 1, retry_after=self.rng.choice((1, 2)))
+        if kind == "timeout_applied":
+            return Fault("delay", 1, seconds=self.timeout_seconds, then_apply=True)
+        return Fault("server_error", 1, status=500, then_apply=kind == "server_error_applied")
+
+
 class FaultPlan:
-    """Faults queued per method; each call consumes one use of the oldest fault."""
+    """Faults queued per method; each call consumes one use of the oldest fault. With
+    chaos on, a call with no queued fault may draw a random one."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._faults: dict[str, deque[Fault]] = {}
+        self._chaos: Chaos | None = None
+        self.chaos_log: list[tuple[str, str]] = []  # (method, fault kind) of each drawn
+
+    def chaos(self, chaos: Chaos | None) -> None:
+        """Turn random faults on (or off with None)."""
+        with self._lock:
+            self._chaos = chaos
 
     def add(self, method: str, fault: Fault) -> None:
         """Queue `fault` for `method`."""
@@ -48,7 +91,10 @@ class FaultPlan:
         with self._lock:
             queue = self._faults.get(method)
             if not queue:
-                return None
+                drawn = self._chaos.roll(method) if self._chaos is not None else None
+                if drawn is not None:
+                    self.chaos_log.append((method, drawn.kind))
+                return drawn
             fault = queue[0]
             fault.remaining -= 1
             if fault.remaining <= 0:
@@ -62,9 +108,10 @@ class FaultPlan:
             return sum(f.remaining for q in queues for f in q)
 
     def clear(self) -> None:
-        """Forget every queued fault."""
+        """Forget every queued fault, and stop the chaos."""
         with self._lock:
             self._faults.clear()
+            self._chaos = None
 
 
 class RateBudgets:

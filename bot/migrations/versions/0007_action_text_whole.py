@@ -1,0 +1,30 @@
+"""Follow-up actions keep their whole text (it was cut at 1,000 characters).
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-11-26 16:40:00.000000
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0007"
+down_revision: str | None = "0006"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("action_item", schema=None) as batch_op:
+        batch_op.alter_column(
+            "text", existing_type=sa.String(length=1000), type_=sa.Text(), nullable=False
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("action_item", schema=None) as batch_op:
+        batch_op.alter_column(
+            "text", existing_type=sa.Text(), type_=sa.String(length=1000), nullable=False
+        )
