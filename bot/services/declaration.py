@@ -17,6 +17,8 @@ from bot.services.references import next_reference
 _FIELD_MESSAGES = {
     "string_too_long": "is too long: at most {max_length} characters (you gave {length})",
     "string_too_short": "cannot be blank",
+    "string_unicode": "holds characters that cannot be stored: retype it without them",
+    "string_type": "must be text",
 }
 
 
