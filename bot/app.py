@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import App
+from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 
 from bot.clock import Clock, SystemClock
@@ -21,8 +24,13 @@ from bot.handlers import (
 )
 from bot.policy import Policy, load_policy
 from bot.settings import Settings
-from bot.slack.gateway import SlackGateway, make_clients
+from bot.slack.gateway import Identity, SlackCallFailed, SlackGateway, make_clients
 from bot.storable import storable
+
+log = logging.getLogger(__name__)
+
+# How long requests go on without asking auth.test again after it failed.
+IDENTITY_RETRY_SECONDS = 30.0
 
 
 def build_context(
@@ -44,13 +52,48 @@ def build_context(
     )
 
 
+def _authorize(token: str, ctx: Context) -> Callable[..., AuthorizeResult]:
+    """Bolt's authorization for the one workspace the bot serves, without a Slack call on
+    the request path once the bot knows who it is. Until then it asks `auth.test` (through
+    the retrying client); if Slack does not answer, the request goes on without the bot's
+    own IDs rather than telling the person to reinstall the app."""
+
+    failed_at = [float("-inf")]
+
+    def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
+        identity: Identity | None = None
+        # After a failure, requests do not wait on auth.test again for a while: an ack
+        # must leave within Slack's three seconds.
+        if time.monotonic() - failed_at[0] > IDENTITY_RETRY_SECONDS:
+            try:
+                identity = ctx.slack.identity()
+            except SlackCallFailed as exc:
+                failed_at[0] = time.monotonic()
+                log.warning("auth.test failed (%s): serving requests without the bot's IDs", exc)
+        return AuthorizeResult(
+            enterprise_id=enterprise_id,
+            team_id=team_id or (identity.team_id if identity else None),
+            bot_token=token,
+            bot_user_id=identity.user_id if identity else None,
+            bot_id=identity.bot_id if identity else None,
+        )
+
+    return authorize
+
+
 def create_app(settings: Settings, ctx: Context) -> App:
     """The Bolt app with every listener registered."""
     app = App(
         signing_secret=settings.slack_signing_secret,
-        client=WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url),
+        # The client Bolt copies for each request: the bot's retry handlers (429, 5xx,
+        # dropped connections); the token comes from `authorize`.
+        client=WebClient(
+            base_url=settings.slack_api_url,
+            timeout=settings.slack_timeout_seconds,
+            retry_handlers=list(ctx.slack.client.retry_handlers),
+        ),
+        authorize=_authorize(settings.slack_bot_token, ctx),
         process_before_response=False,
-        token_verification_enabled=False,
         raise_error_for_unhandled_request=False,
     )
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from bot.clock import Clock
@@ -41,6 +42,7 @@ class Context:
     # Channel names from the policy (`#incidents`) resolved to IDs, once per process.
     resolved_channels: dict[str, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    _deferred: set[Future[object]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.channels = ChannelIndex(self.db)
@@ -48,8 +50,27 @@ class Context:
     def defer(self, fn: Callable[[], object]) -> Future[object]:
         """Run `fn` on the work pool (its errors are logged if nobody else handles them)."""
         future = self.work.submit(fn)
-        future.add_done_callback(_log_failure)
+        with self.lock:
+            self._deferred.add(future)
+        future.add_done_callback(self._done)
         return future
+
+    def _done(self, future: Future[object]) -> None:
+        with self.lock:
+            self._deferred.discard(future)
+        _log_failure(future)
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Wait until the work deferred so far (and what it defers in turn) has finished."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.lock:
+                pending = list(self._deferred)
+            if not pending:
+                return True
+            wait(pending, timeout=max(deadline - time.monotonic(), 0))
+            if time.monotonic() >= deadline:
+                return False
 
     def close(self) -> None:
         """Let deferred work finish, then release the database."""

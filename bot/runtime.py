@@ -19,6 +19,7 @@ from bot.scheduler import Sweeper
 from bot.server import make_server
 from bot.services import heartbeats
 from bot.settings import Settings
+from bot.slack.gateway import SlackCallFailed
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class Runtime:
             migrate.upgrade(self.ctx.db)
         with self.ctx.db.session() as session:
             heartbeats.beat(session, self.ctx.process_id, self.ctx.clock.now())
+        self.ctx.defer(self._learn_identity)
         if self.sweeper is not None:
             self.sweeper.start()
         if self.settings.socket_mode:
@@ -81,6 +83,13 @@ class Runtime:
         log.info(
             "serving Slack requests on http://%s:%s/slack/events", self.settings.host, self.port
         )
+
+    def _learn_identity(self) -> None:
+        """Ask Slack who the bot is, ahead of the first request (a failure is retried then)."""
+        try:
+            self.ctx.slack.identity()
+        except SlackCallFailed as exc:
+            log.warning("auth.test failed at start (%s); it is asked again when needed", exc)
 
     def _serve(self) -> None:
         server = self._server

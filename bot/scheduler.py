@@ -14,8 +14,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.context import Context
 from bot.flows import (
-    channel_invites,
     channel_setup,
+    effect_delivery,
     event_recording,
     reminder_delivery,
     review_generation,
@@ -38,7 +38,9 @@ RUNNERS: dict[str, Runner] = {
     TaskKind.PIR: review_generation.run_claimed,
     TaskKind.PIR_REVIEW: reminder_delivery.run_claimed,
     TaskKind.ACTION_OVERDUE: reminder_delivery.run_claimed,
-    TaskKind.ROLE_INVITE: channel_invites.retry_claimed,
+    TaskKind.ROLE_INVITE: effect_delivery.run_invite,
+    TaskKind.SLACK_POST: effect_delivery.run_post,
+    TaskKind.SLACK_REFRESH: effect_delivery.run_refresh,
 }
 
 

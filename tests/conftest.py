@@ -209,6 +209,7 @@ def start_bot(
     clock: ManualClock | None = None,
     policy: Policy | None = None,
     sweep: bool = False,
+    slack_timeout: int = 10,
 ) -> Harness:
     """Start the bot in HTTP or Socket Mode against the fake Slack."""
     settings = Settings(
@@ -220,6 +221,7 @@ def start_bot(
         port=0,
         host="127.0.0.1",
         sweep_interval_seconds=0.2,
+        slack_timeout_seconds=slack_timeout,
         _env_file=None,  # type: ignore[call-arg]
     )
     runtime = Runtime(

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.context import Context
-from bot.flows import incident_posts, slack_refusals
-from bot.models import Incident, TaskKind
+from bot.flows import slack_refusals
+from bot.models import Incident
 from bot.render import render
-from bot.services import tasks
 from bot.slack.gateway import SlackCallFailed
 
 
@@ -94,64 +93,3 @@ def refusal_text(incident: Incident, outcome: InviteOutcome) -> str:
     if not outcome.refused:
         return ""
     return render("invite_refused.j2", incident=incident, refused=outcome.refused)
-
-
-def retry_claimed(ctx: Context, claim: tasks.Claim) -> None:
-    """The sweeper's runner: try again to add a role holder Slack failed to add before.
-
-    A transient failure is retried on the set-up's schedule (`slack_refusals.retry_delay`);
-    after the last attempt, or on a refusal, the channel is told in plain words.
-    """
-    with ctx.db.session() as session:
-        incident = session.get(Incident, claim.incident_id)
-    if incident is None or incident.channel_id is None:
-        return
-    outcome = invite(ctx, incident, [claim.key])
-    now = ctx.clock.now()
-    if outcome.complete:
-        with ctx.db.session() as session:
-            tasks.complete(session=session, claim=claim, now=now)
-        text = refusal_text(incident, outcome)
-        if text:
-            incident_posts.post(ctx, incident, text)
-        return
-    assert outcome.error is not None
-    delay = slack_refusals.retry_delay(claim.attempts, outcome.retry_after)
-    with ctx.db.session() as session:
-        tasks.release(
-            session=session,
-            claim=claim,
-            now=now,
-            error=str(outcome.error),
-            retry_after=delay,
-            give_up=delay is None,
-        )
-    if delay is None:
-        incident_posts.post(
-            ctx,
-            incident,
-            render(
-                "invite_gave_up.j2",
-                incident=incident,
-                user=claim.key,
-                reason=slack_refusals.explain(outcome.error, "incident"),
-                attempts=claim.attempts,
-            ),
-        )
-
-
-def retry_later(ctx: Context, incident: Incident, outcome: InviteOutcome) -> None:
-    """Arm a retry for each person a transient failure kept out of the channel."""
-    assert incident.id is not None
-    now = ctx.clock.now()
-    delay = slack_refusals.retry_delay(1, outcome.retry_after) or timedelta(0)
-    with ctx.db.session() as session:
-        for user_id in outcome.retry:
-            tasks.arm(
-                session=session,
-                incident_id=incident.id,
-                kind=TaskKind.ROLE_INVITE,
-                key=user_id,
-                due_at=now + delay,
-                now=now,
-            )

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlmodel import Session
+
 from bot.context import Context
 from bot.errors import UserError
-from bot.flows import incident_commands, incident_posts, review_generation
-from bot.models import ActionItem
+from bot.flows import effect_delivery, incident_commands, review_generation
+from bot.models import ActionItem, Incident
 from bot.render import render
-from bot.services import follow_up_actions, incident_lifecycle, incident_queries
+from bot.services import effect_queue, follow_up_actions, incident_lifecycle, incident_queries
 from bot.services.moments import zone
 
 
@@ -67,17 +71,16 @@ def add_action(ctx: Context, channel_id: str, actor: str, args: str) -> ActionIt
                 "The owner must be a person in this workspace: pick them with @."
             ) from None
     now = ctx.clock.now()
-    _, item = incident_commands.change(
+    changed = incident_commands.change(
         ctx,
         incident.id,
         lambda s, i: follow_up_actions.add(
             s, i, text=text, owner=owner, due=due, actor=actor, now=now, tz=tz
         ),
+        _tell("action_added.j2", actor),
     )
-    incident_posts.post(
-        ctx, incident, render("action_added.j2", actor=actor, incident=incident, item=item)
-    )
-    return item
+    effect_delivery.deliver(ctx, changed.effects)
+    return changed.result
 
 
 def complete_action(ctx: Context, channel_id: str, actor: str, number: int) -> None:
@@ -85,14 +88,24 @@ def complete_action(ctx: Context, channel_id: str, actor: str, number: int) -> N
     incident = incident_commands.incident_in(ctx, channel_id)
     assert incident.id is not None
     now = ctx.clock.now()
-    _, item = incident_commands.change(
+    changed = incident_commands.change(
         ctx,
         incident.id,
         lambda s, i: follow_up_actions.complete(s, i, number, actor=actor, now=now),
+        _tell("action_done.j2", actor),
     )
-    incident_posts.post(
-        ctx, incident, render("action_done.j2", actor=actor, incident=incident, item=item)
-    )
+    effect_delivery.deliver(ctx, changed.effects)
+
+
+def _tell(template: str, actor: str) -> incident_commands.Show[ActionItem]:
+    """The post in the channel that tells of an action added or done."""
+
+    def show(session: Session, incident: Incident, item: ActionItem, at: datetime) -> list[int]:
+        assert incident.id is not None
+        text = render(template, actor=actor, incident=incident, item=item)
+        return [effect_queue.post(session, incident.id, to=effect_queue.CHANNEL, text=text, now=at)]
+
+    return show
 
 
 def list_actions(ctx: Context, channel_id: str) -> str:

@@ -1,9 +1,11 @@
 """Running an incident from its channel: each `/incident` subcommand and form as a flow.
 
 A change loads the incident under a row lock (`SELECT … FOR UPDATE` on PostgreSQL; SQLite
-lets one writer in at a time with BEGIN IMMEDIATE), applies a service change and commits;
-only then does it call Slack to show the change: the echo in the channel, the pinned
-summary, the topic and the announcement.
+lets one writer in at a time with BEGIN IMMEDIATE), applies a service change and, in the
+same transaction, records what Slack must show for it (`effect_queue`): the echo in the
+channel and under the announcement, a refresh of the pinned summary, topic and
+announcement, an invite, a direct message. Only after the commit does it call Slack, to
+carry those out (`effect_delivery`); what Slack does not take then, the sweeper does later.
 """
 
 from __future__ import annotations
@@ -11,20 +13,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlmodel import Session
 
 from bot import blocks
 from bot.context import Context
 from bot.errors import UserError
-from bot.flows import channel_invites, incident_posts
+from bot.flows import effect_delivery
 from bot.ids import MetadataType
 from bot.models import Incident, IncidentStatus, StatusUpdate, TimelineKind
 from bot.policy import format_duration
 from bot.render import render
 from bot.services import (
     disclosure,
+    effect_queue,
     incident_lifecycle,
     incident_queries,
     incident_roles,
@@ -48,15 +51,68 @@ def incident_in(ctx: Context, channel_id: str) -> Incident:
         return incident_queries.require_by_channel(session, channel_id)
 
 
+@dataclass(frozen=True)
+class Changed(Generic[T]):
+    """A committed change: the incident after it, the service's result, and the effects it
+    owes Slack (task IDs, in the order they are to run)."""
+
+    incident: Incident
+    result: T
+    effects: list[int]
+
+
+Show = Callable[[Session, Incident, T, datetime], list[int]]
+
+
 def change(
-    ctx: Context, incident_id: int, fn: Callable[[Session, Incident], T]
-) -> tuple[Incident, T]:
-    """Apply a service change to the locked incident in one transaction."""
+    ctx: Context,
+    incident_id: int,
+    fn: Callable[[Session, Incident], T],
+    show: Show[T] | None = None,
+) -> Changed[T]:
+    """Apply a service change to the locked incident and record its effects on Slack
+    (`show`), all in one transaction; the incident's revision counts the change."""
+    now = ctx.clock.now()
     with ctx.db.session() as session:
         incident = incident_queries.lock(session, incident_id)
         result = fn(session, incident)
+        incident.revision += 1
+        session.add(incident)
         session.flush()
-        return incident, result
+        effects = show(session, incident, result, now) if show is not None else []
+        return Changed(incident, result, effects)
+
+
+def echo(
+    session: Session,
+    incident: Incident,
+    text: str,
+    now: datetime,
+    *,
+    announce: bool = False,
+    kind: MetadataType = MetadataType.NOTICE,
+    update_id: int | None = None,
+) -> list[int]:
+    """The effects of a change people read about: its post in the channel (and under the
+    announcement), then a refresh of the summary, topic and announcement."""
+    assert incident.id is not None
+    effects = [
+        effect_queue.post(
+            session,
+            incident.id,
+            to=effect_queue.CHANNEL,
+            text=text,
+            now=now,
+            kind=kind,
+            update_id=update_id,
+        )
+    ]
+    if announce and disclosure.may_announce(incident):
+        effects.append(
+            effect_queue.post(session, incident.id, to=effect_queue.THREAD, text=text, now=now)
+        )
+    effects.append(effect_queue.refresh(session, incident.id, now))
+    return effects
 
 
 def change_and_show(
@@ -69,21 +125,25 @@ def change_and_show(
     announce: bool = False,
     **extra: Any,
 ) -> None:
-    """Apply a change, then tell the channel (and the announcement's thread) and sync."""
+    """Apply a change, tell the channel (and the announcement's thread) and refresh."""
     now = ctx.clock.now()
-    updated, result = change(ctx, incident_id, lambda s, i: fn(s, i, now))
-    severity = ctx.policy.severity(updated.severity)
-    text = render(
-        template,
-        actor=actor,
-        incident=updated,
-        change=result,
-        now=now,
-        severity=severity,
-        pir_required=severity.pir_required,
-        **extra,
-    )
-    incident_posts.post_and_sync(ctx, incident_id, text, announce=announce)
+
+    def show(session: Session, updated: Incident, result: object, at: datetime) -> list[int]:
+        severity = ctx.policy.severity(updated.severity)
+        text = render(
+            template,
+            actor=actor,
+            incident=updated,
+            change=result,
+            now=now,
+            severity=severity,
+            pir_required=severity.pir_required,
+            **extra,
+        )
+        return echo(session, updated, text, at, announce=announce)
+
+    changed = change(ctx, incident_id, lambda s, i: fn(s, i, now), show)
+    effect_delivery.deliver(ctx, changed.effects)
 
 
 def record_command(ctx: Context, channel_id: str, user_id: str, text: str) -> None:
@@ -153,45 +213,46 @@ def open_resolve_form(ctx: Context, channel_id: str, trigger_id: str) -> None:
 
 def record_update(
     ctx: Context, incident_id: int, actor: str, data: status_updates.UpdateInput
-) -> StatusUpdate:
-    """Save a submitted status update (before the form closes)."""
+) -> list[int]:
+    """Save a submitted status update (before the form closes) and what Slack must show of
+    it; returns those effects."""
     now = ctx.clock.now()
-    _, (update, _status_change) = change(
+
+    def show(
+        session: Session, incident: Incident, result: tuple[StatusUpdate, object], at: datetime
+    ) -> list[int]:
+        update = result[0]
+        severity = ctx.policy.severity(incident.severity)
+        text = render("status_update.j2", incident=incident, update=update, severity=severity)
+        return echo(
+            session,
+            incident,
+            text,
+            at,
+            announce=True,
+            kind=MetadataType.UPDATE,
+            update_id=update.id,
+        )
+
+    changed = change(
         ctx,
         incident_id,
         lambda s, i: status_updates.post_update(s, i, data, actor=actor, now=now),
+        show,
     )
-    return update
+    return changed.effects
 
 
-def publish_update(ctx: Context, incident_id: int, update: StatusUpdate) -> None:
-    """Post a saved status update in the channel and the announcement's thread; sync."""
-    incident, _ = incident_posts.load(ctx, incident_id)
-    severity = ctx.policy.severity(incident.severity)
-    text = render("status_update.j2", incident=incident, update=update, severity=severity)
-    ts = incident_posts.post(ctx, incident, text, kind=MetadataType.UPDATE)
-    if ts is not None:
-        with ctx.db.session() as session:
-            row = session.get(StatusUpdate, update.id)
-            if row is not None:
-                row.channel_ts = ts
-                session.add(row)
-    incident_posts.copy_to_announcement(ctx, incident, text)
-    incident_posts.sync(ctx, incident_id)
-
-
-@dataclass(frozen=True)
-class Resolution:
-    """What a resolve form saved: the incident and the template that tells of it."""
-
-    incident: Incident
-    template: str
+def publish(ctx: Context, effects: list[int]) -> None:
+    """Carry out what a saved form owes Slack (after the form has closed)."""
+    effect_delivery.deliver(ctx, effects)
 
 
 def record_resolution(
     ctx: Context, incident_id: int, actor: str, fields: dict[str, str]
-) -> Resolution:
-    """Resolve, or fill in the resolution details of a resolved incident."""
+) -> list[int]:
+    """Resolve, or fill in the resolution details of a resolved incident; returns what the
+    change owes Slack."""
     now = ctx.clock.now()
 
     def apply(session: Session, incident: Incident) -> str:
@@ -205,25 +266,18 @@ def record_resolution(
         )
         return "resolved.j2"
 
-    updated, template = change(ctx, incident_id, apply)
-    return Resolution(updated, template)
+    def show(session: Session, incident: Incident, template: str, at: datetime) -> list[int]:
+        severity = ctx.policy.severity(incident.severity)
+        text = render(
+            template,
+            actor=actor,
+            incident=incident,
+            severity=severity,
+            pir_required=severity.pir_required,
+        )
+        return echo(session, incident, text, at, announce=template == "resolved.j2")
 
-
-def publish_resolution(ctx: Context, resolution: Resolution, actor: str) -> None:
-    """Tell the channel (and, on a resolve, the announcement's thread) and sync."""
-    incident = resolution.incident
-    assert incident.id is not None
-    severity = ctx.policy.severity(incident.severity)
-    text = render(
-        resolution.template,
-        actor=actor,
-        incident=incident,
-        severity=severity,
-        pir_required=severity.pir_required,
-    )
-    incident_posts.post_and_sync(
-        ctx, incident.id, text, announce=resolution.template == "resolved.j2"
-    )
+    return change(ctx, incident_id, apply, show).effects
 
 
 # -- lifecycle ---------------------------------------------------------------------------
@@ -343,8 +397,16 @@ def add_note(ctx: Context, channel_id: str, actor: str, text: str) -> None:
     incident = incident_in(ctx, channel_id)
     assert incident.id is not None
     now = ctx.clock.now()
-    change(ctx, incident.id, lambda s, i: status_updates.add_note(s, i, text, actor=actor, now=now))
-    incident_posts.post(ctx, incident, render("note.j2", actor=actor, text=text))
+    note = render("note.j2", actor=actor, text=text)
+    changed = change(
+        ctx,
+        incident.id,
+        lambda s, i: status_updates.add_note(s, i, text, actor=actor, now=now),
+        lambda s, i, _r, at: [
+            effect_queue.post(s, incident.id or 0, to=effect_queue.CHANNEL, text=note, now=at)
+        ],
+    )
+    effect_delivery.deliver(ctx, changed.effects)
 
 
 # -- roles -------------------------------------------------------------------------------
@@ -363,20 +425,7 @@ def request_role(
         open_form(ctx, trigger_id, view.to_dict())
         return
     assert incident.id is not None
-    assignment = record_role(ctx, incident.id, role, user_id, actor=actor, handoff=None)
-    publish_role(ctx, assignment)
-
-
-@dataclass(frozen=True)
-class Assignment:
-    """A saved role change, and what the channel and the new holder are told."""
-
-    incident: Incident
-    role: str
-    user_id: str
-    actor: str
-    previous: str | None
-    handoff: dict[str, str] | None
+    publish(ctx, record_role(ctx, incident.id, role, user_id, actor=actor, handoff=None))
 
 
 def record_role(
@@ -387,49 +436,43 @@ def record_role(
     *,
     actor: str,
     handoff: dict[str, str] | None,
-) -> Assignment:
-    """Save a role change (the previous holder's assignment ends)."""
+) -> list[int]:
+    """Save a role change (the previous holder's assignment ends) and what Slack must do
+    for it: add the new holder to the channel, tell the channel, brief them by DM."""
     now = ctx.clock.now()
-    updated, previous = change(
+
+    def show(session: Session, incident: Incident, previous: str | None, at: datetime) -> list[int]:
+        assert incident.id is not None
+        text = render(
+            "role_assigned.j2",
+            user=user_id,
+            role_name=ctx.policy.role_name(role),
+            incident=incident,
+            previous=previous,
+            actor=actor,
+            handoff=handoff,
+        )
+        duties = render(
+            "role_duties.j2",
+            role=ctx.policy.roles[role],
+            incident=disclosure.outside(incident),
+            handoff=handoff if not incident.is_private else None,
+            actor=actor,
+        )
+        return [
+            effect_queue.invite(session, incident.id, user_id, at),
+            *echo(session, incident, text, at),
+            effect_queue.post(session, incident.id, to=user_id, text=duties, now=at),
+        ]
+
+    return change(
         ctx,
         incident_id,
         lambda s, i: incident_roles.assign_role(
             s, i, role, user_id, actor=actor, now=now, policy=ctx.policy, handoff=handoff
         ),
-    )
-    return Assignment(updated, role, user_id, actor, previous, handoff)
-
-
-def publish_role(ctx: Context, assignment: Assignment) -> None:
-    """The Slack side of a role change: invite, announce, brief by DM, sync."""
-    incident = assignment.incident
-    assert incident.id is not None and incident.channel_id is not None
-    invited = channel_invites.invite(ctx, incident, [assignment.user_id])
-    if not invited.complete:
-        channel_invites.retry_later(ctx, incident, invited)
-    name = ctx.policy.role_name(assignment.role)
-    text = render(
-        "role_assigned.j2",
-        user=assignment.user_id,
-        role_name=name,
-        incident=incident,
-        previous=assignment.previous,
-        actor=assignment.actor,
-        handoff=assignment.handoff,
-    )
-    refused = channel_invites.refusal_text(incident, invited)
-    incident_posts.post_and_sync(ctx, incident.id, f"{text}\n{refused}" if refused else text)
-    incident_posts.dm(
-        ctx,
-        assignment.user_id,
-        render(
-            "role_duties.j2",
-            role=ctx.policy.roles[assignment.role],
-            incident=disclosure.outside(incident),
-            handoff=assignment.handoff if not incident.is_private else None,
-            actor=assignment.actor,
-        ),
-    )
+        show,
+    ).effects
 
 
 # -- listing -----------------------------------------------------------------------------

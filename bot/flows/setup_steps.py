@@ -17,7 +17,7 @@ from sqlmodel import select
 
 from bot import blocks
 from bot.context import Context
-from bot.flows import announcement_channel, channel_invites, event_recording
+from bot.flows import announcement_channel, channel_invites, effect_delivery, event_recording
 from bot.ids import MetadataType
 from bot.models import Incident
 from bot.services import timeline_entries
@@ -147,7 +147,9 @@ def _topic_step(ctx: Context, incident: Incident, look_first: bool) -> Incident:
     assert incident.channel_id is not None
     topic = blocks.topic_text(incident, ctx.policy)
     ctx.slack.set_topic(incident.channel_id, topic)
-    return save(ctx, incident_id(incident), topic=topic)
+    saved = save(ctx, incident_id(incident), topic=topic)
+    effect_delivery.refresh_if_stale(ctx, incident_id(incident), incident.revision)
+    return saved
 
 
 def _summary_step(ctx: Context, incident: Incident, look_first: bool) -> Incident:
@@ -162,8 +164,11 @@ def _summary_step(ctx: Context, incident: Incident, look_first: bool) -> Inciden
         blocks_=blocks.as_dicts(blocks.summary_blocks(incident, ctx.policy)),
         look_first=look_first,
     )
+    # On a retry the summary may be one an earlier attempt posted, showing an older state.
+    shown = incident.revision if not look_first else -1
     incident = save(ctx, incident_id(incident), summary_ts=ts)
     record_post(ctx, incident, channel, ts, "summary")
+    effect_delivery.refresh_if_stale(ctx, incident_id(incident), shown)
     return incident
 
 
@@ -203,8 +208,10 @@ def _announcement_step(ctx: Context, incident: Incident, look_first: bool) -> In
             blocks_=blocks_,
             look_first=False,
         )
+    shown = incident.revision if not look_first else -1  # as for the summary
     incident = save(ctx, incident_id(incident), announcement_channel_id=channel, announcement_ts=ts)
     record_post(ctx, incident, channel, ts, "announcement")
+    effect_delivery.refresh_if_stale(ctx, incident_id(incident), shown)
     return incident
 
 

@@ -182,7 +182,7 @@ def register(app: App, ctx: Context) -> None:
         user = str(body["user"]["id"])
         try:
             data = blocks.parse_update_state(view, now=ctx.clock.now())
-            update = flow.record_update(ctx, incident_id, user, data)
+            effects = flow.record_update(ctx, incident_id, user, data)
         except blocks.FormError as exc:
             ack(response_action="errors", errors=exc.errors)
             return
@@ -190,7 +190,7 @@ def register(app: App, ctx: Context) -> None:
             _form_error(ack, BlockId.STATUS, exc)
             return
         ack()
-        listener_replies.defer(ctx, body, lambda: flow.publish_update(ctx, incident_id, update))
+        listener_replies.defer(ctx, body, lambda: flow.publish(ctx, effects))
 
     def handle_resolve_submission(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         incident_id = _incident_of(view)
@@ -206,12 +206,12 @@ def register(app: App, ctx: Context) -> None:
             ack(response_action="errors", errors=empty)
             return
         try:
-            resolution = flow.record_resolution(ctx, incident_id, user, fields)
+            effects = flow.record_resolution(ctx, incident_id, user, fields)
         except UserError as exc:
             _form_error(ack, BlockId.RESOLUTION, exc)
             return
         ack()
-        listener_replies.defer(ctx, body, lambda: flow.publish_resolution(ctx, resolution, user))
+        listener_replies.defer(ctx, body, lambda: flow.publish(ctx, effects))
 
     def handle_handoff_submission(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         incident_id = _incident_of(view)
@@ -228,14 +228,12 @@ def register(app: App, ctx: Context) -> None:
         }
         actor = str(body["user"]["id"])
         try:
-            assignment = flow.record_role(
-                ctx, incident_id, role, user_id, actor=actor, handoff=note
-            )
+            effects = flow.record_role(ctx, incident_id, role, user_id, actor=actor, handoff=note)
         except UserError as exc:
             _form_error(ack, BlockId.KNOWN, exc)
             return
         ack()
-        listener_replies.defer(ctx, body, lambda: flow.publish_role(ctx, assignment))
+        listener_replies.defer(ctx, body, lambda: flow.publish(ctx, effects))
 
     app.view(CallbackId.UPDATE)(handle_update_submission)
     app.view(CallbackId.RESOLVE)(handle_resolve_submission)

@@ -20,7 +20,12 @@ def explain(error: Exception) -> str:
         return error.message
     if isinstance(error, SlackCallFailed):
         log.warning("Slack call failed in a listener: %s", error)
-        return f"Slack refused that ({error.error}). Please try again in a moment."
+        if error.transient:
+            return (
+                f"Slack did not answer in time ({error.error}), so nothing was changed. "
+                "Please run it again in a moment."
+            )
+        return f"Slack refused that ({error.error}), so nothing was changed."
     log.error("Unexpected error in a listener", exc_info=error)
     return "Something went wrong on my side; it is logged. Please try again."
 

@@ -77,6 +77,9 @@ class Incident(IncidentBase, table=True):
     closed_at: datetime | None = utc_field()
     review_held_at: datetime | None = utc_field()  # the post-incident review meeting
     updated_at: datetime = required_utc_field()
+    # Counts the changes made through `/incident` and its forms: a refresh of the summary,
+    # topic and announcement knows whether it showed the latest one.
+    revision: int = 0
     last_update_at: datetime | None = utc_field()
     next_update_due_at: datetime | None = utc_field()
 

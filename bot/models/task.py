@@ -24,7 +24,9 @@ class TaskKind(StrEnum):
     PIR = "pir"  # generating the review draft (the claim makes it one at a time)
     PIR_REVIEW = "pir_review"  # hold the review within 5 business days
     ACTION_OVERDUE = "action_overdue"  # a follow-up action is past its due date
-    ROLE_INVITE = "role_invite"  # adding a new role holder to the channel, tried again
+    ROLE_INVITE = "role_invite"  # adding a new role holder to the channel
+    SLACK_POST = "slack_post"  # a post a committed change owes Slack (channel, thread, DM)
+    SLACK_REFRESH = "slack_refresh"  # summary, topic and announcement shown as they are now
 
 
 class TaskState(StrEnum):

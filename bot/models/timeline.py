@@ -41,6 +41,7 @@ class TimelineKind(StrEnum):
     REMINDER = "reminder"  # a nag or an escalation ping the bot posted
     SNOOZED = "snoozed"
     REVIEW_HELD = "review_held"  # the post-incident review meeting took place
+    SLACK_PROBLEM = "slack_problem"  # something a change owed Slack that Slack did not take
 
 
 # Kinds that are Slack messages: one row per (channel, ts) whatever delivered them.

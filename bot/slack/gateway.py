@@ -261,15 +261,39 @@ class SlackGateway:
         return str(data["channel"]["id"])
 
     def find_message(
-        self, channel: str, *, event_type: str, match: dict[str, Any], oldest: str | None = None
+        self,
+        channel: str,
+        *,
+        event_type: str,
+        match: dict[str, Any],
+        oldest: str | None = None,
+        thread_ts: str | None = None,
     ) -> str | None:
-        """The ts of the bot's newest message in `channel` whose metadata matches, if any."""
-        pages = self._pages(
-            "conversations.history",
-            lambda c, cursor: c.conversations_history(
-                channel=channel, include_all_metadata=True, oldest=oldest, limit=200, cursor=cursor
-            ),
-        )
+        """The ts of the bot's newest message in `channel` (in the thread of `thread_ts`,
+        when given: a channel's history does not hold replies) whose metadata matches."""
+        if thread_ts is not None:
+            pages = self._pages(
+                "conversations.replies",
+                lambda c, cursor: c.conversations_replies(
+                    channel=channel,
+                    ts=thread_ts,
+                    include_all_metadata=True,
+                    oldest=oldest,
+                    limit=200,
+                    cursor=cursor,
+                ),
+            )
+        else:
+            pages = self._pages(
+                "conversations.history",
+                lambda c, cursor: c.conversations_history(
+                    channel=channel,
+                    include_all_metadata=True,
+                    oldest=oldest,
+                    limit=200,
+                    cursor=cursor,
+                ),
+            )
         for data in itertools.islice(pages, 10):
             for message in data.get("messages", []):
                 metadata = message.get("metadata") or {}

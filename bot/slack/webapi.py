@@ -109,6 +109,46 @@ class ShortRateLimitRetryHandler(RateLimitErrorRetryHandler):
         return True
 
 
+# Methods that only read: repeating one that timed out changes nothing.
+READ_METHODS = frozenset(
+    {
+        "auth.test",
+        "chat.getPermalink",
+        "conversations.history",
+        "conversations.list",
+        "conversations.replies",
+        "usergroups.users.list",
+        "users.conversations",
+        "users.info",
+    }
+)
+
+
+class UnansweredRetryHandler(ConnectionErrorRetryHandler):
+    """Retries a call whose connection failed (refused, reset: Slack never saw it), and a
+    read that timed out, but not a write that timed out: Slack may still carry that one out
+    later, and an edit repeated at once could then be overtaken by the stale original. Such
+    a timeout goes back to the caller, which tries again later (`bot.flows.effect_delivery`)."""
+
+    def _can_retry(
+        self,
+        *,
+        state: Any,
+        request: Any,
+        response: Any = None,
+        error: Exception | None = None,
+    ) -> bool:
+        timed_out = isinstance(error, TimeoutError) or isinstance(
+            getattr(error, "reason", None), TimeoutError
+        )
+        method = str(getattr(request, "url", "")).rsplit("/", 1)[-1].split("?")[0]
+        if timed_out and method not in READ_METHODS:
+            return False
+        return bool(
+            super()._can_retry(state=state, request=request, response=response, error=error)
+        )
+
+
 def make_clients(
     token: str, base_url: str, timeout: int = DEFAULT_TIMEOUT
 ) -> tuple[WebClient, WebClient]:
@@ -120,7 +160,7 @@ def make_clients(
         retry_handlers=[
             ShortRateLimitRetryHandler(),
             ServerErrorRetryHandler(max_retry_count=2),
-            ConnectionErrorRetryHandler(max_retry_count=2),
+            UnansweredRetryHandler(max_retry_count=2),
         ],
     )
     creating = WebClient(

@@ -162,6 +162,8 @@ class FakeSlack(Service):
         self.responses: list[ResponseUrlPost] = []
         self.internal_errors: list[str] = []
         self._calls_changed = threading.Condition()
+        self._in_flight = 0
+        self._in_flight_changed = threading.Condition()
         self._faults = FaultPlan()
         self._budgets = RateBudgets(self._now)
         self._enforce_tiers = False
@@ -536,6 +538,26 @@ class FakeSlack(Service):
         return HttpReply.text(404, "not_found")
 
     def _api(self, request: HttpRequest, method: str) -> HttpReply:
+        with self._in_flight_changed:
+            self._in_flight += 1
+        try:
+            return self._api_call(request, method)
+        finally:
+            with self._in_flight_changed:
+                self._in_flight -= 1
+                self._in_flight_changed.notify_all()
+
+    def wait_quiet(self, timeout: float = 10.0) -> None:
+        """Wait until no Web API call is being answered (a slow or late one has landed)."""
+        deadline = time.monotonic() + timeout
+        with self._in_flight_changed:
+            while self._in_flight:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"{self._in_flight} Web API call(s) still running")
+                self._in_flight_changed.wait(remaining)
+
+    def _api_call(self, request: HttpRequest, method: str) -> HttpReply:
         args, parse_error = parse_args(request)
         token: str | None = None
         authorization = request.header("authorization") or ""

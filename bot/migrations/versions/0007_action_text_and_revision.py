@@ -1,4 +1,5 @@
-"""Follow-up actions keep their whole text (it was cut at 1,000 characters).
+"""Follow-up actions keep their whole text (it was cut at 1,000 characters); an incident
+counts its changes (`revision`), so that what shows it in Slack is never older than it.
 
 Revision ID: 0007
 Revises: 0006
@@ -21,9 +22,13 @@ def upgrade() -> None:
         batch_op.alter_column(
             "text", existing_type=sa.String(length=1000), type_=sa.Text(), nullable=False
         )
+    with op.batch_alter_table("incident", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("revision", sa.Integer(), nullable=False, server_default="0"))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("incident", schema=None) as batch_op:
+        batch_op.drop_column("revision")
     with op.batch_alter_table("action_item", schema=None) as batch_op:
         batch_op.alter_column(
             "text", existing_type=sa.Text(), type_=sa.String(length=1000), nullable=False
