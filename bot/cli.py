@@ -54,20 +54,20 @@ def _out(line: str) -> None:
     sys.stdout.write(line + "\n")
 
 
+def configure_logging(level: str) -> None:
+    """The log set-up of `incident-bot run`: one line per record on stderr."""
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Slack's SDKs log whole requests at DEBUG, tokens and people's messages included.
+    for noisy in ("slack_sdk", "slack_bolt"):
+        logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLevelName(level)))
+
+
 def _run() -> int:
     # Bolt, waitress and the scheduler are imported only by the command that needs them.
     from bot.runtime import Runtime  # noqa: PLC0415
 
     settings = load_settings()
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # Slack's SDKs log whole requests at DEBUG, tokens and people's messages included.
-    for noisy in ("slack_sdk", "slack_bolt"):
-        logging.getLogger(noisy).setLevel(
-            max(logging.INFO, logging.getLevelName(settings.log_level))
-        )
+    configure_logging(settings.log_level)
     runtime = Runtime(settings)
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
