@@ -7,7 +7,9 @@
   `/incident`;
 - under SERVER `waitress` (the bot's server set-up, `bot.server.make_server`) or `gunicorn`
   (one gthread worker), with THREADS request threads, on a free port of 127.0.0.1,
-  logging as `incident-bot run` does (INFO, to stderr).
+  logging as `incident-bot run` does (INFO, to stderr) and, as it does, with the start-up
+  heap frozen once serving (`bot.runtime.freeze_startup_heap`; in the gunicorn worker once
+  the app is loaded).
 
 It prints one JSON line, `{"port": N}`, once it answers requests, and stops when its stdin
 closes.
@@ -31,7 +33,7 @@ from bot.app import build_context, create_app
 from bot.cli import configure_logging
 from bot.db import Database
 from bot.policy import Policy, default_policy_data
-from bot.runtime import Runtime
+from bot.runtime import Runtime, freeze_startup_heap
 from bot.server import BotWSGI, make_server
 from bot.settings import Settings
 
@@ -86,6 +88,7 @@ def _serve_waitress(app: str, api_url: str, database_url: str, channel: str, thr
             bot_settings(api_url, database_url, threads), policy=bot_policy(channel), sweep=False
         )
         runtime.start()
+        freeze_startup_heap()
         _announce(runtime.port)
         sys.stdin.read()
         runtime.stop()
@@ -94,6 +97,7 @@ def _serve_waitress(app: str, api_url: str, database_url: str, channel: str, thr
     server = make_server(bare_app(api_url), db, host="127.0.0.1", port=0, threads=threads)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
+    freeze_startup_heap()
     _announce(server.effective_port)
     sys.stdin.read()
     server.close()
@@ -115,6 +119,10 @@ def _serve_gunicorn(app: str, api_url: str, database_url: str, channel: str, thr
         ctx = build_context(settings, policy=bot_policy(channel))
         return BotWSGI(create_app(settings, ctx), ctx.db)
 
+    def ready(worker: Any) -> None:
+        freeze_startup_heap()
+        _announce(worker.sockets[0].getsockname()[1])
+
     class Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             settings = {
@@ -122,7 +130,7 @@ def _serve_gunicorn(app: str, api_url: str, database_url: str, channel: str, thr
                 "workers": 1,
                 "worker_class": "gthread",
                 "threads": threads,
-                "post_worker_init": lambda worker: _announce(worker.sockets[0].getsockname()[1]),
+                "post_worker_init": ready,
                 # gunicorn ≥ 25 opens a control socket at a fixed path by default.
                 "control_socket_disable": True,
             }
