@@ -2,7 +2,8 @@
 
 Line protocol on stdin/stdout: the first output line is JSON with the API URL, team, user
 and channel; then each input line is a request and gets one JSON line back:
-`trigger` (a fresh trigger_id), `reset` (forget recorded calls),
+`trigger` (a fresh trigger_id), `triggers <n>` (n fresh ones), `settle` (wait until no Web
+API call or response_url post has come for a moment), `reset` (forget recorded calls),
 `declare <app_url>` (run one whole declaration through the app and return the Web API
 calls it caused, once they have stopped), `channels <prefix> <n>` (add n channels named
 `<prefix>-0000`… with the bot as a member and return their IDs), `reminders` (per channel,
@@ -32,7 +33,7 @@ def _quiet(fake: FakeSlack, settle: float = 0.5, timeout: float = 15) -> None:
     deadline = time.monotonic() + timeout
     seen = -1
     while time.monotonic() < deadline:
-        count = len(fake.calls)
+        count = len(fake.calls) + len(fake.responses)
         if count == seen:
             return
         seen = count
@@ -125,6 +126,11 @@ def main() -> None:
             word, _, rest = line.strip().partition(" ")
             if word == "trigger":
                 print(json.dumps(fake.trigger_id(user)), flush=True)
+            elif word == "triggers":
+                print(json.dumps([fake.trigger_id(user) for _ in range(int(rest))]), flush=True)
+            elif word == "settle":
+                _quiet(fake, settle=0.2)
+                print("null", flush=True)
             elif word == "reset":
                 fake.reset_calls()
                 uploads.count = 0

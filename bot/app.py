@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.middleware import Middleware
 from slack_sdk import WebClient
 
 from bot.clock import Clock, SystemClock
@@ -50,6 +50,21 @@ def build_context(
         slack=SlackGateway(retrying, creating),
         clock=clock if clock is not None else SystemClock(),
     )
+
+
+class TextMadeStorable(Middleware):
+    """Before any listener: every string of the request made storable (`bot.storable`).
+
+    A class, which Bolt calls directly, rather than a function middleware, whose arguments
+    Bolt builds anew for every request.
+    """
+
+    def process(
+        self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
+    ) -> BoltResponse | None:
+        """Clean the parsed body in place, then go on."""
+        storable(req.body)
+        return next()
 
 
 def _authorize(token: str, ctx: Context) -> Callable[..., AuthorizeResult]:
@@ -97,13 +112,7 @@ def create_app(settings: Settings, ctx: Context) -> App:
         raise_error_for_unhandled_request=False,
     )
 
-    def make_text_storable(body: dict[str, Any], next: Callable[[], Any]) -> Any:
-        """Before any listener: every string of the request made storable (see
-        `bot.storable`)."""
-        storable(body)
-        return next()
-
-    app.middleware(make_text_storable)
+    app.middleware(TextMadeStorable())
     for module in (
         channel_events,
         slash_command,

@@ -74,7 +74,7 @@ def configure_logging(level: str) -> None:
 
 def _run() -> int:
     # Bolt, waitress and the scheduler are imported only by the command that needs them.
-    from bot.runtime import Runtime  # noqa: PLC0415
+    from bot.runtime import Runtime, freeze_startup_heap  # noqa: PLC0415
 
     settings = load_settings()
     configure_logging(settings.log_level)
@@ -85,6 +85,7 @@ def _run() -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     runtime.start()
+    freeze_startup_heap()
     try:
         runtime.wait()
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from typing import Any
@@ -22,6 +23,20 @@ from bot.settings import Settings
 from bot.slack.gateway import SlackCallFailed
 
 log = logging.getLogger(__name__)
+
+
+def freeze_startup_heap() -> None:
+    """Collect what start-up left behind, then keep every object still alive out of the
+    garbage collector's later full passes.
+
+    What a process builds at start (the Bolt app and its listeners, the ORM's mappers,
+    templates, the policy, the libraries' modules) lives as long as the process. A full
+    collection walks every tracked object and stops every thread while it does: the bot's
+    start-up heap made that about 50 ms, acknowledgements included. For the process that
+    owns the interpreter (`incident-bot run`), called once it serves.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 class Runtime:

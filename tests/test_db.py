@@ -80,3 +80,16 @@ def test_stored_moment_survives_engine_round_trip(db: Database) -> None:
         session.add(_incident(now))
     with db.session() as session:
         assert session.exec(select(Incident)).one().declared_at == now
+
+
+def test_connection_commits_on_success_and_rolls_back_on_error(db: Database) -> None:
+    now = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+    with db.session() as session:
+        session.add(_incident(now))
+    with db.connection() as connection:
+        connection.execute(text("UPDATE incident SET title = 'kept'"))
+    with pytest.raises(RuntimeError), db.connection() as connection:
+        connection.execute(text("UPDATE incident SET title = 'undone'"))
+        raise RuntimeError("boom")
+    with db.connection() as connection:
+        assert connection.execute(text("SELECT title FROM incident")).scalar() == "kept"

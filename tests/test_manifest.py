@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from bot.handlers import channel_events
 from bot.ids import COMMAND
 from bot.slack.gateway import METHODS
 
@@ -71,12 +72,20 @@ def test_events_match() -> None:
     settings = _manifest()["settings"]
     assert isinstance(settings, dict)
     manifest_events = set(settings["event_subscriptions"]["bot_events"])
-    code_events = _code_registrations("event")
+    code_events = _code_registrations("event") | set(channel_events.RECORDED_EVENTS)
     # A `message` listener needs the message.* subscriptions for the channel types it reads.
     if "message" in code_events:
         code_events = (code_events - {"message"}) | {"message.channels", "message.groups"}
     assert manifest_events == code_events
     assert settings["interactivity"]["is_enabled"] is True
+
+
+def test_the_recorded_events_listener_matches_exactly_those_events() -> None:
+    pattern = channel_events.RECORDED_EVENT_TYPES
+    for event in channel_events.RECORDED_EVENTS:
+        assert pattern.search(event)
+    for other in ("app_mention", "messages", "xmessage", "pin_added\n", "member_joined_channel"):
+        assert not pattern.search(other), other
 
 
 def test_every_called_method_is_declared() -> None:

@@ -148,13 +148,15 @@ def change_and_show(
 
 def record_command(ctx: Context, channel_id: str, user_id: str, text: str) -> None:
     """Put a command run in an incident channel on that incident's timeline."""
+    # Through the process's channel index: an incident channel is known without a query,
+    # and any other channel costs one small statement, not an incident row in a session.
+    incident_id = ctx.channels.incident_id(channel_id)
+    if incident_id is None:
+        return
     with ctx.db.session() as session:
-        incident = incident_queries.by_channel(session, channel_id)
-        if incident is None or incident.id is None:
-            return
         timeline_entries.record(
             session,
-            incident.id,
+            incident_id,
             TimelineKind.COMMAND,
             now=ctx.clock.now(),
             actor=user_id,

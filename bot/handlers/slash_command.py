@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -36,8 +37,15 @@ def help_text(registry: Registry) -> str:
     return render("help.j2", command=COMMAND, entries=registry.entries)
 
 
+@cache
+def _help() -> str:
+    # The registry is complete once built and help.j2 is the bot's own (no team override),
+    # so the text is the same for every request.
+    return help_text(_REGISTRY)
+
+
 def _run_help(ctx: Context, invocation: Invocation) -> None:
-    invocation.respond(help_text(_REGISTRY))
+    invocation.respond(_help())
 
 
 _REGISTRY = build_registry()
@@ -64,9 +72,7 @@ def register(app: App, ctx: Context) -> None:
         found = _REGISTRY.get(invocation.name)
         if found is None:
             invocation.respond(
-                render("unknown_command.j2", command=COMMAND, word=word)
-                + "\n\n"
-                + help_text(_REGISTRY)
+                render("unknown_command.j2", command=COMMAND, word=word) + "\n\n" + _help()
             )
             return
         entry = found

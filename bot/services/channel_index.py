@@ -10,12 +10,17 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 
-from sqlmodel import Session, select
+import sqlalchemy
+from sqlmodel import Session, col, select
 
 from bot.db import Database
 from bot.models import Incident
 
 MAX_ENTRIES = 10_000
+# Built once: a lookup outside a session is one Core statement on a connection.
+_INCIDENT_OF_CHANNEL = sqlalchemy.select(col(Incident.id)).where(
+    col(Incident.channel_id) == sqlalchemy.bindparam("channel")
+)
 
 
 class ChannelIndex:
@@ -33,12 +38,16 @@ class ChannelIndex:
             if found is not None:
                 self._found.move_to_end(channel)
                 return found
-        query = select(Incident.id).where(Incident.channel_id == channel)
+        incident_id: int | None
         if session is not None:
-            incident_id = session.exec(query).first()
+            incident_id = session.exec(
+                select(Incident.id).where(Incident.channel_id == channel)
+            ).first()
         else:
-            with self.db.session() as own:
-                incident_id = own.exec(query).first()
+            with self.db.connection() as connection:
+                incident_id = connection.execute(
+                    _INCIDENT_OF_CHANNEL, {"channel": channel}
+                ).scalar()
         if incident_id is not None:
             self.remember(channel, incident_id)
         return incident_id
