@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 
@@ -24,7 +25,7 @@ from bot.handlers import (
 )
 from bot.policy import Policy, load_policy
 from bot.settings import Settings
-from bot.slack.gateway import Identity, SlackCallFailed, SlackGateway, make_clients
+from bot.slack.gateway import SlackCallFailed, SlackGateway, make_clients
 from bot.storable import storable
 
 log = logging.getLogger(__name__)
@@ -68,23 +69,30 @@ class TextMadeStorable(Middleware):
 
 
 def _authorize(token: str, ctx: Context) -> Callable[..., AuthorizeResult]:
-    """Bolt's authorization for the one workspace the bot serves, without a Slack call on
-    the request path once the bot knows who it is. Until then it asks `auth.test` (through
-    the retrying client); if Slack does not answer, the request goes on without the bot's
-    own IDs rather than telling the person to reinstall the app."""
+    """Bolt's authorization for the one workspace the bot serves, with no Slack call on the
+    request path: an acknowledgement must leave within Slack's three seconds. While the bot
+    does not know its own IDs yet (`auth.test` failed at start), it asks for them in the
+    background, at most every `IDENTITY_RETRY_SECONDS`, and requests go on without them
+    rather than telling the person to reinstall the app."""
 
-    failed_at = [float("-inf")]
+    asked_at = [float("-inf")]
+    lock = threading.Lock()
+
+    def learn() -> None:
+        try:
+            ctx.slack.identity()
+        except SlackCallFailed as exc:
+            log.warning("auth.test failed (%s): serving requests without the bot's IDs", exc)
 
     def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
-        identity: Identity | None = None
-        # After a failure, requests do not wait on auth.test again for a while: an ack
-        # must leave within Slack's three seconds.
-        if time.monotonic() - failed_at[0] > IDENTITY_RETRY_SECONDS:
-            try:
-                identity = ctx.slack.identity()
-            except SlackCallFailed as exc:
-                failed_at[0] = time.monotonic()
-                log.warning("auth.test failed (%s): serving requests without the bot's IDs", exc)
+        identity = ctx.slack.known_identity
+        if identity is None:
+            with lock:
+                due = time.monotonic() - asked_at[0] > IDENTITY_RETRY_SECONDS
+                if due:
+                    asked_at[0] = time.monotonic()
+            if due:
+                ctx.defer(learn)
         return AuthorizeResult(
             enterprise_id=enterprise_id,
             team_id=team_id or (identity.team_id if identity else None),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 from sqlmodel import col, select
@@ -179,3 +180,52 @@ def test_unreadable_form_text_gets_a_message_a_person_understands() -> None:
         }
     else:
         raise AssertionError("the form was accepted")
+
+
+def test_the_inbox_command_lists_and_replays_stuck_events(
+    bot: Harness, capsys: Any, monkeypatch: Any
+) -> None:
+    from bot.cli import main
+    from bot.scheduler import sweep
+
+    fake = bot.fake
+    incident = bot.declare(fake.alice)
+    channel = incident.channel_id
+    assert channel is not None
+    with bot.db.engine.begin() as connection:  # a fault the operator fixes later
+        if bot.db.is_sqlite:
+            connection.exec_driver_sql(
+                "CREATE TRIGGER outage BEFORE INSERT ON timeline_event "
+                "WHEN NEW.text = 'stuck' BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+            )
+        else:
+            connection.exec_driver_sql(
+                "CREATE FUNCTION outage() RETURNS trigger AS $$ BEGIN IF NEW.text = 'stuck' "
+                "THEN RAISE EXCEPTION 'disk full'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
+            )
+            connection.exec_driver_sql(
+                "CREATE TRIGGER outage BEFORE INSERT ON timeline_event "
+                "FOR EACH ROW EXECUTE FUNCTION outage()"
+            )
+    post = fake.post_user_message(fake.alice, channel, "stuck")
+    monkeypatch.setenv("DATABASE_URL", bot.db.engine.url.render_as_string(hide_password=False))
+    assert main(["inbox"]) == 0
+    listed = capsys.readouterr().out
+    assert "pending" in listed and "disk full" in listed and "stuck" not in listed
+    with bot.db.engine.begin() as connection:
+        if bot.db.is_sqlite:
+            connection.exec_driver_sql("DROP TRIGGER outage")
+        else:
+            connection.exec_driver_sql("DROP TRIGGER outage ON timeline_event")
+            connection.exec_driver_sql("DROP FUNCTION outage()")
+    assert main(["inbox", "--replay"]) == 0
+    assert "1 event(s) put up" in capsys.readouterr().out
+    bot.ctx.clock.advance(timedelta(minutes=1))  # type: ignore[attr-defined]
+    sweep(bot.ctx)
+    with bot.db.session() as session:
+        row = session.exec(
+            select(TimelineEvent).where(TimelineEvent.slack_ts == post.message.ts)
+        ).first()
+    assert row is not None and row.text == "stuck"
+    assert main(["inbox"]) == 0
+    assert "nothing pending" in capsys.readouterr().out

@@ -188,10 +188,11 @@ def run_post(ctx: Context, claim: tasks.Claim) -> bool:
                 metadata={"event_type": kind, "event_payload": mark},
                 thread_ts=thread_ts,
             )
-        bot_user_id = ctx.slack.identity().user_id if to == effect_queue.CHANNEL else None
+        if to == effect_queue.CHANNEL:
+            ctx.slack.identity()  # known before the timeline's transaction needs it
     except SlackCallFailed as exc:
         return _failed(ctx, claim, incident, exc, what)
-    _recorded(ctx, claim, task, incident, ts, bot_user_id, text, kind)
+    _recorded(ctx, claim, task, incident, ts, to == effect_queue.CHANNEL, text, kind)
     return _finish(ctx, claim)
 
 
@@ -201,24 +202,15 @@ def _recorded(
     task: ScheduledTask,
     incident: Incident,
     ts: str,
-    bot_user_id: str | None,
+    in_channel: bool,
     text: str,
     kind: str,
 ) -> None:
     """Put a channel post on the timeline, and a status update's post on its row."""
-    if bot_user_id is None or incident.channel_id is None or incident.id is None:
+    if not in_channel or incident.channel_id is None or incident.id is None:
         return
     with ctx.db.session() as session:
-        timeline_entries.record_bot_post(
-            session,
-            incident.id,
-            channel_id=incident.channel_id,
-            ts=ts,
-            text=text,
-            bot_user_id=bot_user_id,
-            now=ctx.clock.now(),
-            kind=kind,
-        )
+        incident_posts.record_own_post(ctx, session, incident, ts, text, kind)
         update_id = task.data.get("update_id")
         if isinstance(update_id, int):
             update = session.get(StatusUpdate, update_id)

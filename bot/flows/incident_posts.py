@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from sqlmodel import Session
+
 from bot import blocks
 from bot.context import Context
 from bot.ids import MetadataType
@@ -48,18 +50,32 @@ def post(
         metadata={"event_type": str(kind), "event_payload": {"reference": incident.reference}},
         thread_ts=thread_ts,
     )
-    assert incident.id is not None
-    bot_user_id = ctx.slack.identity().user_id  # may call Slack once: not inside a transaction
+    ctx.slack.identity()  # may call Slack once: before, not inside, the transaction
     with ctx.db.session() as session:
-        timeline_entries.record_bot_post(
-            session,
-            incident.id,
-            channel_id=incident.channel_id,
-            ts=ts,
-            text=text,
-            bot_user_id=bot_user_id,
-            now=ctx.clock.now(),
-            kind=str(kind),
-            thread_ts=thread_ts,
-        )
+        record_own_post(ctx, session, incident, ts, text, str(kind), thread_ts=thread_ts)
     return ts
+
+
+def record_own_post(
+    ctx: Context,
+    session: Session,
+    incident: Incident,
+    ts: str,
+    text: str,
+    kind: str,
+    *,
+    thread_ts: str | None = None,
+) -> None:
+    """Put one of the bot's posts in an incident's channel on its timeline (once)."""
+    assert incident.id is not None and incident.channel_id is not None
+    timeline_entries.record_bot_post(
+        session,
+        incident.id,
+        channel_id=incident.channel_id,
+        ts=ts,
+        text=text,
+        bot_user_id=ctx.slack.identity().user_id,  # callers have it cached by now
+        now=ctx.clock.now(),
+        kind=kind,
+        thread_ts=thread_ts,
+    )

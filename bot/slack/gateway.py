@@ -197,6 +197,11 @@ class SlackGateway:
 
     # -- identity ------------------------------------------------------------------------
 
+    @property
+    def known_identity(self) -> Identity | None:
+        """The bot's identity if it is known already (never calls Slack)."""
+        return self._identity
+
     def identity(self) -> Identity:
         """The bot's own user, bot and team IDs (asked once, then cached)."""
         with self._identity_lock:
