@@ -162,7 +162,7 @@ def test_racing_commands_leave_one_commander_distinct_actions_and_one_severity(
     with ThreadPoolExecutor(max_workers=12) as pool:
         acks = list(pool.map(lambda text: bot.command(fake.alice, channel, text), commands))
     assert all(ack.status == 200 for ack in acks)
-    bot.ctx.work.shutdown(wait=True)  # every command has run
+    assert bot.ctx.wait_idle()  # every command has run
     replies = [str(r.body.get("text", "")) for r in fake.responses]
     assert not [text for text in replies if "went wrong" in text or "refused" in text], replies
     with bot.db.session() as session:

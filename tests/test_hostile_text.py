@@ -115,7 +115,7 @@ def test_hostile_text_through_every_entry(bot: Harness) -> None:
             assert list(errors) == ["title"] and "blank" in errors["title"], errors
         else:
             declared += 1
-    bot.ctx.work.shutdown(wait=True)  # every deferred command and set-up has run
+    assert bot.ctx.wait_idle(timeout=120)  # every deferred command and set-up has run
 
     assert set(statuses) == {200}
     replies = [str(r.body.get("text", "")) for r in fake.responses]
@@ -229,3 +229,31 @@ def test_the_inbox_command_lists_and_replays_stuck_events(
     assert row is not None and row.text == "stuck"
     assert main(["inbox"]) == 0
     assert "nothing pending" in capsys.readouterr().out
+
+
+def test_history_read_to_fill_a_gap_is_made_storable_too(bot: Harness) -> None:
+    from sqlalchemy import delete
+
+    from bot.models import ProcessHeartbeat
+
+    fake = bot.fake
+    incident = bot.declare(fake.alice)
+    channel = incident.channel_id
+    assert channel is not None
+    assert bot.command(fake.alice, channel, "note Context for the review").status == 200
+    wait_for(lambda: [m for m in fake.messages(channel) if "Context for" in m.text])
+    missed = fake.post_user_message(
+        fake.alice, channel, "nul \x00 and half \ud83d emoji", deliver=False
+    )
+    with bot.db.session() as session:  # no process was alive while it was posted
+        session.execute(delete(ProcessHeartbeat))
+    bot.ctx.clock.advance(timedelta(minutes=10))  # type: ignore[attr-defined]
+    before = len(fake.responses)
+    assert bot.command(fake.alice, channel, "pir").status == 200
+    reply = wait_for(lambda: fake.responses[before:] or None)[0].body["text"]
+    assert "Draft v1" in reply
+    with bot.db.session() as session:
+        row = session.exec(
+            select(TimelineEvent).where(TimelineEvent.slack_ts == missed.message.ts)
+        ).one()
+    assert row.text == "nul \u2400 and half \ufffd emoji"

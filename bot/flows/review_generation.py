@@ -19,6 +19,7 @@ from bot.render import render
 from bot.services import event_ingest, heartbeats, review_draft, review_record, tasks
 from bot.services.markdown_text import Person
 from bot.slack.gateway import SlackCallFailed
+from bot.storable import storable
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,8 @@ def _record(
 ) -> None:
     with ctx.db.session() as session:
         for message in messages:
-            event = {**message, "type": "message", "channel": channel}
+            # History read from Slack comes in at this edge, as events come in at Bolt's.
+            event = storable({**message, "type": "message", "channel": channel})
             event_ingest.ingest(session, incident_id, event, now=now, bot_user_id=bot_user)
 
 
