@@ -14,6 +14,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
+import sqlite3
+import statistics
 import subprocess
 import sys
 import threading
@@ -22,6 +25,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -232,3 +236,42 @@ def percentile(values: list[float], q: float) -> float:
     the largest."""
     ordered = sorted(values)
     return ordered[min(int(q * len(ordered)), len(ordered) - 1)]
+
+
+# --- reporting --------------------------------------------------------------------------------
+
+ROUNDS = 3  # each comparison is run this many times, interleaved, and its median ratio printed
+
+
+def spread(values: list[float], digits: int = 2) -> str:
+    """`median (min-max)` of some figures."""
+    low, high = min(values), max(values)
+    return f"{statistics.median(values):.{digits}f} ({low:.{digits}f}-{high:.{digits}f})"
+
+
+def cores() -> str:
+    """The machine's cores, and how many this process may use."""
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{os.cpu_count()} cores ({usable} usable by this process)"
+
+
+def engine_versions(urls: dict[str, str]) -> str:
+    """Python, SQLAlchemy and psycopg, and each engine's own version (asked of the server)."""
+    parts = [
+        f"Python {platform.python_version()}",
+        f"SQLAlchemy {version('sqlalchemy')}",
+        f"psycopg {version('psycopg')}",
+    ]
+    for engine, url in urls.items():
+        if engine == "sqlite":
+            parts.append(f"SQLite {sqlite3.sqlite_version}")
+            continue
+        db = Database.from_url(url)
+        try:
+            with db.engine.connect() as connection:
+                parts.append(
+                    f"PostgreSQL {connection.exec_driver_sql('SHOW server_version').scalar()}"
+                )
+        finally:
+            db.dispose()
+    return ", ".join(parts)

@@ -14,7 +14,11 @@ work does not share this process's interpreter lock with the servers.
 After each run the rows are counted: every event must have produced exactly one timeline
 row and none may be left failed in the inbox, or the script fails.
 
-Run: `python bench/timeline_ingest.py [--events N] [--clients N] [--engines sqlite,postgresql]`.
+The bot and the bare app are measured `--rounds` times (3), interleaved, and the median
+ratio is printed with its spread (min-max), with the machine's cores and the versions.
+
+Run: `python bench/timeline_ingest.py [--events N] [--clients N] [--rounds N]
+[--engines sqlite,postgresql]`.
 """
 
 from __future__ import annotations
@@ -23,23 +27,28 @@ import argparse
 import http.client
 import json
 import logging
-import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
 from common import (
+    ROUNDS,
     FakeSlackProcess,
     add_engine_arguments,
     bare_server,
     chosen_engines,
+    cores,
+    engine_versions,
     fresh_database,
     percentile,
     signed_headers,
+    spread,
     start_runtime,
 )
 from slack_bolt import App
@@ -250,9 +259,10 @@ class Figures:
         return 1000 * percentile(self.latencies, q)
 
 
-def _verify(db: Database, base: int, sent: int) -> str:
+def _verify(db: Database, base: int, numbers: set[int]) -> str:
     """Every event sent to the bot has exactly one timeline row and none failed."""
-    expected = {_ts(base, n) for n in range(sent)}
+    sent = len(numbers)
+    expected = {_ts(base, n) for n in numbers}
     with db.session() as session:
         per_ts = dict(
             session.exec(
@@ -295,34 +305,54 @@ def _verify(db: Database, base: int, sent: int) -> str:
 
 
 def _run_engine(
-    engine: str, args: argparse.Namespace, fake: FakeSlackProcess, driver: Driver, tmp: str
-) -> tuple[Figures, Figures, str]:
+    engine: str,
+    url: str,
+    args: argparse.Namespace,
+    fake: FakeSlackProcess,
+    driver: Driver,
+) -> tuple[list[Figures], list[Figures], str]:
+    """`args.rounds` measurements of the bot and of the bare app, interleaved (the order
+    flips each round), each after a warm-up; then every event is checked to be recorded."""
     info = fake.info
-    with fresh_database(engine, tmp, args.pg_url, "timeline-bench") as url:
-        runtime = start_runtime(info, url)
-        bare = bare_server(info["api_url"], runtime.ctx.db, runtime.settings.http_threads, _listen)
-        try:
-            _declare_incident(runtime, info["user"])
-            base = int(time.time())
-            spec = {
-                "team": info["team"],
-                "user": info["user"],
-                "channel": CHANNEL,
-                "base": base,
-                "clients": args.clients,
-            }
-            warmup = {**spec, "start": 0, "count": WARMUP}
-            measured = {**spec, "start": WARMUP, "count": args.events}
-            figures = []
-            for port in (runtime.port, bare.effective_port):
-                driver.run({**warmup, "port": port})
-                result = driver.run({**measured, "port": port})
-                figures.append(Figures(args.events, result["elapsed"], result["latencies"]))
-            verified = _verify(runtime.ctx.db, base, WARMUP + args.events)
-        finally:
-            _close_server(bare)
-            runtime.stop()
-    return figures[0], figures[1], verified
+    runtime = start_runtime(info, url)
+    bare = bare_server(info["api_url"], runtime.ctx.db, runtime.settings.http_threads, _listen)
+    bots: list[Figures] = []
+    bares: list[Figures] = []
+    try:
+        _declare_incident(runtime, info["user"])
+        base = int(time.time())
+        spec = {
+            "team": info["team"],
+            "user": info["user"],
+            "channel": CHANNEL,
+            "base": base,
+            "clients": args.clients,
+        }
+        sent = 0
+        for number in range(args.rounds):
+            order = [(runtime.port, bots), (bare.effective_port, bares)]
+            for port, found in order if number % 2 == 0 else reversed(order):
+                driver.run({**spec, "start": sent, "count": WARMUP, "port": port})
+                sent += WARMUP
+                result = driver.run({**spec, "start": sent, "count": args.events, "port": port})
+                sent += args.events
+                found.append(Figures(args.events, result["elapsed"], result["latencies"]))
+        # The bare app records nothing: only the events sent to the bot must be on record.
+        verified = _verify(runtime.ctx.db, base, _bot_sent(args))
+    finally:
+        _close_server(bare)
+        runtime.stop()
+    return bots, bares, verified
+
+
+def _bot_sent(args: argparse.Namespace) -> set[int]:
+    """The numbers of the events sent to the bot (in rounds where it went first or second)."""
+    numbers: set[int] = set()
+    block = WARMUP + args.events
+    for number in range(args.rounds):
+        first = 2 * number * block + (0 if number % 2 == 0 else block)
+        numbers.update(range(first, first + block))
+    return numbers
 
 
 def main() -> None:
@@ -330,6 +360,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=3000, help="measured events per engine")
     parser.add_argument("--clients", type=int, default=8, help="concurrent HTTP client threads")
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="interleaved measurements")
     add_engine_arguments(parser)
     parser.add_argument("--drive", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -343,34 +374,44 @@ def main() -> None:
     fake = FakeSlackProcess()
     driver = Driver()
     try:
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+            urls = {
+                engine: stack.enter_context(
+                    fresh_database(engine, tmp, args.pg_url, "timeline-bench")
+                )
+                for engine in engines
+            }
             print(
-                f"Timeline ingestion: {args.events} signed message events per engine"
-                f" (after {WARMUP} warm-up), {args.clients} client threads on keep-alive"
-                f" connections, {Settings.model_fields['http_threads'].default} server threads,"
-                f" {os.cpu_count()} CPUs"
+                f"Timeline ingestion: {args.events} signed message events per measurement"
+                f" (after {WARMUP} warm-up), {args.rounds} rounds with the bot and the bare app"
+                f" interleaved, {args.clients} client threads on keep-alive connections,"
+                f" {Settings.model_fields['http_threads'].default} server threads"
             )
+            print(f"{cores()}; {engine_versions(urls)}")
             print(
-                f"{'engine':<10} {'app':<5} {'events/s':>9} {'per-event ms':>13}"
-                f" {'p50 ms':>8} {'p99 ms':>8}"
+                f"{'engine':<10} {'app':<5} {'events/s':>22} {'per-event ms':>22}"
+                f" {'p50 ms':>8} {'p99 ms':>8}   (median of the rounds, min-max)"
             )
             for engine in engines:
-                bot, bare, verified = _run_engine(engine, args, fake, driver, tmp)
-                for name, figures in (("bot", bot), ("bare", bare)):
+                bots, bares, verified = _run_engine(engine, urls[engine], args, fake, driver)
+                for name, runs in (("bot", bots), ("bare", bares)):
                     print(
-                        f"{engine:<10} {name:<5} {figures.rate:9.0f} {figures.cost_ms:13.3f}"
-                        f" {figures.percentile_ms(0.5):8.2f} {figures.percentile_ms(0.99):8.2f}"
+                        f"{engine:<10} {name:<5} {spread([f.rate for f in runs], 0):>22}"
+                        f" {spread([f.cost_ms for f in runs], 3):>22}"
+                        f" {statistics.median(f.percentile_ms(0.5) for f in runs):8.2f}"
+                        f" {statistics.median(f.percentile_ms(0.99) for f in runs):8.2f}"
                     )
-                ratio = bot.cost_ms / bare.cost_ms
-                verdict = "met" if ratio <= TARGET_COST_RATIO else "MISSED"
+                ratios = [bot.cost_ms / bare.cost_ms for bot, bare in zip(bots, bares, strict=True)]
+                verdict = "met" if statistics.median(ratios) <= TARGET_COST_RATIO else "MISSED"
                 print(
-                    f"{engine:<10} per-event cost bot/bare: {ratio:.2f}"
-                    f" (target ≤ {TARGET_COST_RATIO:g}: {verdict})"
+                    f"{engine:<10} per-event cost bot/bare, per round: {spread(ratios)}"
+                    f" (target ≤ {TARGET_COST_RATIO:g} for the median: {verdict})"
                 )
                 if engine == "sqlite":
-                    met = bot.rate >= TARGET_EVENTS_PER_SECOND
+                    rate = statistics.median(f.rate for f in bots)
+                    met = rate >= TARGET_EVENTS_PER_SECOND
                     print(
-                        f"{engine:<10} bot throughput: {bot.rate:.0f} events/s"
+                        f"{engine:<10} bot throughput: {rate:.0f} events/s, median"
                         f" (target ≥ {TARGET_EVENTS_PER_SECOND}: {'met' if met else 'MISSED'})"
                     )
                 print(f"{engine:<10} verified: {verified}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
@@ -23,12 +24,15 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
 
 from bot.errors import ConfigError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# A pooled PostgreSQL connection idle this long is checked before it is used again.
+PING_AFTER_IDLE_SECONDS = 10.0
 # RETURNING (claims, inserts that report their id) arrived in SQLite 3.35.
 MIN_SQLITE = (3, 35, 0)
 
@@ -110,14 +114,40 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         )
         _configure_sqlite(engine)
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
         echo=echo,
         hide_parameters=True,
-        pool_pre_ping=True,
         pool_size=10,
         max_overflow=20,
     )
+    _ping_after_idle(engine)
+    return engine
+
+
+def _ping_after_idle(engine: Engine) -> None:
+    """Check a pooled connection before use only when it has been idle for a while.
+
+    A connection that served a request a moment ago is alive; one that sat in the pool
+    through a database restart or a firewall's idle cut is not. Pinging on every checkout
+    (SQLAlchemy's `pool_pre_ping`) costs a round trip per transaction; pinging after
+    `PING_AFTER_IDLE_SECONDS` keeps the safety where it matters. A failed ping makes the
+    pool replace the connection and try again (`DisconnectionError`).
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is not None and time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise DisconnectionError("the pooled connection is gone") from exc
 
 
 @lru_cache(maxsize=32)
@@ -176,6 +206,16 @@ class Database:
         """A Core connection in a transaction that commits on success and rolls back on
         error: for a short statement that needs no ORM session (it costs a third of one)."""
         with self._lock or nullcontext(), self.engine.begin() as connection:
+            yield connection
+
+    @contextmanager
+    def autocommit(self) -> Iterator[Connection]:
+        """A Core connection whose each statement commits on its own: one round trip for
+        a single-statement write (PostgreSQL; a transaction would add BEGIN and COMMIT)."""
+        with (
+            self._lock or nullcontext(),
+            self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection,
+        ):
             yield connection
 
     def dispose(self) -> None:

@@ -9,6 +9,7 @@ inbox for a while: the channel may be one whose set-up is running on another rep
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session
@@ -68,10 +69,17 @@ def record_event(ctx: Context, body: dict[str, Any], bot_user_id: str | None) ->
     if channel is None or not isinstance(event_id, str):
         return "ignored"
     now = ctx.clock.now()
-    if ctx.channels.incident_id(channel) is None:
+    incident_id = ctx.channels.incident_id(channel)
+    if incident_id is None:
         if event.get("channel_type") in NOT_INCIDENT_CHANNEL_TYPES:
             return "ignored"
         return event_inbox.hold(ctx.db, event_id=event_id, body=body, channel_id=channel, now=now)
+    if (
+        not ctx.db.is_sqlite
+        and event.get("type") == "message"
+        and _recorded_at_once(ctx, incident_id, body, bot_user_id, now)
+    ):
+        return "recorded"
     return event_inbox.receive(
         ctx.db,
         event_id=event_id,
@@ -83,6 +91,32 @@ def record_event(ctx: Context, body: dict[str, Any], bot_user_id: str | None) ->
         # and pins need the event_id to tell a retry apart.
         keep=event.get("type") not in ("message", "app_mention"),
     )
+
+
+def _recorded_at_once(
+    ctx: Context,
+    incident_id: int,
+    body: dict[str, Any],
+    bot_user_id: str | None,
+    now: datetime,
+) -> bool:
+    """The common case on PostgreSQL, a new message, in one round trip: its row inserted
+    on its own (a message needs no inbox row: its channel-and-ts key dedupes it). Anything
+    else, or any failure, goes the inbox's way (`event_inbox.receive`)."""
+    try:
+        with ctx.db.autocommit() as connection:
+            return event_ingest.record_new_message(
+                connection,
+                incident_id,
+                body["event"],
+                now=now,
+                bot_user_id=bot_user_id or authorized_bot_user(body),
+            )
+    except Exception:
+        log.warning(
+            "event %s: the quick path failed; recording it the long way", body.get("event_id")
+        )
+        return False
 
 
 def adopt(ctx: Context, channel_id: str | None = None) -> int:

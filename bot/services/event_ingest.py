@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -125,7 +126,7 @@ def _upsert(
 
 
 def _insert_new(
-    session: Session,
+    session: Session | Connection,
     incident_id: int,
     channel: str,
     ts: str,
@@ -147,10 +148,34 @@ def _insert_new(
         "is_key_event": False,
     }
     table = TimelineEvent.__table__  # type: ignore[attr-defined]
-    statement = insert_or_ignore(
-        table, INSERT_COLUMNS, "dedupe_key", session.get_bind().dialect.name
-    )
+    bind = session if isinstance(session, Connection) else session.get_bind()
+    statement = insert_or_ignore(table, INSERT_COLUMNS, "dedupe_key", bind.dialect.name)
     return session.execute(statement, params).scalar() is not None
+
+
+def record_new_message(
+    connection: Connection,
+    incident_id: int,
+    event: dict[str, Any],
+    *,
+    now: datetime,
+    bot_user_id: str | None,
+) -> bool:
+    """Record a message seen for the first time in one statement, outside any transaction
+    (True); False when it is anything else — an edit, a deletion, a message already
+    recorded or held as a placeholder — which `ingest` records instead."""
+    channel = channel_of(event)
+    ts = event.get("ts")
+    if (
+        channel is None
+        or not ts
+        or event.get("type") not in ("message", "app_mention")
+        or event.get("subtype") in ("message_changed", "message_deleted", *IGNORED_SUBTYPES)
+        or event.get("hidden")
+    ):
+        return False
+    fill = _content(event, bot_user_id)
+    return _insert_new(connection, incident_id, channel, str(ts), now, fill)
 
 
 INSERT_COLUMNS = (
