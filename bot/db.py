@@ -218,6 +218,14 @@ class Database:
         ):
             yield connection
 
+    @contextmanager
+    def single_statement(self) -> Iterator[Connection]:
+        """A Core connection for one statement that stands on its own (a claim, a purge, a
+        renewal): committed by itself in one round trip on PostgreSQL; on SQLite the usual
+        write transaction, which takes the one writer's lock up front."""
+        with self.connection() if self.is_sqlite else self.autocommit() as connection:
+            yield connection
+
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()

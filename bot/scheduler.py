@@ -48,8 +48,8 @@ def sweep(ctx: Context, *, limit: int = 50, long_running: int = 2) -> int:
     """Record held and failed events, then claim and run every due task (up to `limit`,
     plus up to `long_running` review drafts, each claimed on its own)."""
     now = ctx.clock.now()
-    with ctx.db.session() as session:
-        heartbeats.beat(session, ctx.process_id, now)
+    with ctx.db.single_statement() as connection:
+        heartbeats.beat(connection, ctx.process_id, now)
     # Neither needs Slack: the bot's user ID comes from each stored event's envelope.
     event_inbox.drain(ctx.db, now=now, process=processor(ctx))
     event_recording.adopt(ctx)

@@ -198,8 +198,8 @@ def _claim(db: Database, where: Any, now: datetime, limit: int) -> tuple[str, li
         .with_for_update(skip_locked=True)
         .scalar_subquery()
     )
-    with db.session() as session:
-        claimed = session.execute(
+    with db.single_statement() as connection:
+        claimed = connection.execute(
             update(table)
             .where(table.c.id.in_(chosen))
             .values(
@@ -287,18 +287,23 @@ def purge(db: Database, *, now: datetime, limit: int = 200) -> int:
     """Forget processed events older than the retention (Slack retries within minutes), and
     held events whose channel did not become an incident's in time."""
     table = InboxEvent.__table__  # type: ignore[attr-defined]
-    removed = 0
-    for state, kept in ((InboxState.DONE, RETENTION), (InboxState.UNMATCHED, UNMATCHED_TTL)):
-        old = (
-            select(table.c.id)
-            .where(table.c.state == state, table.c.received_at < now - kept)
-            .limit(limit)
-            .scalar_subquery()
+    old = (
+        select(table.c.id)
+        .where(
+            or_(
+                and_(table.c.state == InboxState.DONE, table.c.received_at < now - RETENTION),
+                and_(
+                    table.c.state == InboxState.UNMATCHED,
+                    table.c.received_at < now - UNMATCHED_TTL,
+                ),
+            )
         )
-        with db.session() as session:
-            result = session.execute(delete(table).where(table.c.id.in_(old)))
-        removed += int(result.rowcount or 0)  # type: ignore[attr-defined]
-    return removed
+        .limit(limit)
+        .scalar_subquery()
+    )
+    with db.single_statement() as connection:
+        result = connection.execute(delete(table).where(table.c.id.in_(old)))
+    return int(result.rowcount or 0)
 
 
 def problems(db: Database) -> list[InboxEvent]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import Connection, insert, update
 from sqlmodel import Session, col, select
 
 from bot.models import ProcessHeartbeat
@@ -13,12 +13,14 @@ from bot.models import ProcessHeartbeat
 GRACE = timedelta(minutes=6)
 
 
-def beat(session: Session, process_id: str, now: datetime) -> None:
+def beat(connection: Connection | Session, process_id: str, now: datetime) -> None:
     """Record that this process is alive (creating its row the first time)."""
     table = ProcessHeartbeat.__table__  # type: ignore[attr-defined]
-    result = session.execute(update(table).where(table.c.id == process_id).values(last_seen_at=now))
+    result = connection.execute(
+        update(table).where(table.c.id == process_id).values(last_seen_at=now)
+    )
     if not result.rowcount:  # type: ignore[attr-defined]
-        session.add(ProcessHeartbeat(id=process_id, started_at=now, last_seen_at=now))
+        connection.execute(insert(table).values(id=process_id, started_at=now, last_seen_at=now))
 
 
 def gaps(session: Session, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:

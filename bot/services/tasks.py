@@ -149,8 +149,8 @@ def _claim(db: Database, now: datetime, lease: timedelta, where: object, limit: 
         )
         .returning(table.c.id, table.c.incident_id, table.c.kind, table.c.key, table.c.attempts)
     )
-    with db.session() as session:
-        rows = session.execute(statement).all()
+    with db.single_statement() as connection:
+        rows = connection.execute(statement).all()
     claims = [
         Claim(
             task_id=row.id,
@@ -191,8 +191,8 @@ def claim_due(
 def renew(*, db: Database, claim: Claim, now: datetime, lease: timedelta = DEFAULT_LEASE) -> bool:
     """Extend a claim's lease before acting on it; False when another process took it over."""
     table = ScheduledTask.__table__  # type: ignore[attr-defined]
-    with db.session() as session:
-        result = session.execute(
+    with db.single_statement() as connection:
+        result = connection.execute(
             update(table)
             .where(
                 table.c.id == claim.task_id,
@@ -201,7 +201,7 @@ def renew(*, db: Database, claim: Claim, now: datetime, lease: timedelta = DEFAU
             )
             .values(claimed_until=now + lease)
         )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount)
 
 
 def claim_task(
