@@ -6,11 +6,14 @@ server set-up) and under gunicorn's threaded worker (one gthread worker), all wi
 bot's `HTTP_THREADS`. The fake Slack that answers the bot's Web API calls and
 response_url posts runs in a process of its own too, and this process only sends
 requests: N client threads, each on a keep-alive connection made before the clock starts,
-send signed `/incident help` and `/incident declare …` commands one after another and
-time each from sending to the full reply.
+send signed `/incident help`, `/incident declare …` and `/incident note …` (a lifecycle change
+in the channel of an incident the bot's server set up, with the timeline entry, the row lock
+and the post it owes Slack) commands one after another and time each from sending to the
+full reply.
 
 Every (path, concurrency) cell is measured once per round for each set-up, in a rotating
-order, for three rounds; the bot's deferred work (its replies, the modal it opens) is let
+order, for three rounds; the bot's deferred work (its replies, the modal it opens, the note's
+post) is let
 finish before the next measurement. Prints p50 and p99 per set-up (median of the rounds,
 with min-max), the server processes' CPU time per request, and the bot's ratio to each
 bare set-up (median of the per-round ratios, with min-max); then the Web API calls one
@@ -43,7 +46,9 @@ from bot.settings import Settings
 
 MINIMUM_DECLARE_CALLS = 8  # views.open + the seven set-up steps
 TARGET_P99_RATIO = 1.5
-PATHS = {"help": "help", "declare": "declare Bench incident"}
+# help: the registry's answer; declare: opens the form; note: a lifecycle change in the
+# incident's channel (the timeline entry, the row lock, the effect it owes Slack).
+PATHS = {"help": "help", "declare": "declare Bench incident", "note": "note Bench note"}
 CONCURRENCY = (1, 20)
 TRIGGER_BATCH = 10  # fresh trigger_ids a client takes at a time (they live three seconds)
 HERE = Path(__file__).resolve().parent

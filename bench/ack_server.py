@@ -22,6 +22,7 @@ import os
 import signal
 import sys
 import threading
+from datetime import UTC, datetime
 from typing import Any
 
 from common import SECRET, TOKEN
@@ -32,12 +33,14 @@ from bot import migrate
 from bot.app import build_context, create_app
 from bot.cli import configure_logging
 from bot.db import Database
-from bot.policy import Policy, default_policy_data
+from bot.policy import Policy, default_policy, default_policy_data
 from bot.runtime import Runtime, freeze_startup_heap
 from bot.server import BotWSGI, make_server
+from bot.services.declaration import declare, validate_declaration
 from bot.settings import Settings
 
 APPS = ("bot", "bare")
+REPORTER = "U0BENCHREPORTER"
 SERVERS = ("waitress", "gunicorn")
 
 
@@ -82,12 +85,39 @@ def bot_policy(channel: str) -> Policy:
     return Policy.model_validate(data)
 
 
+def incident_in(db: Database, channel: str, reporter: str) -> None:
+    """An incident whose channel is CHANNEL, set up already: the channel `/incident note`
+    and the other lifecycle commands are run in."""
+    with db.session() as session:
+        data = validate_declaration(
+            {
+                "title": "Bench incident",
+                "severity": "sev3",
+                "category": "software",
+                "impact": "low",
+                "urgency": "low",
+            },
+            default_policy(),
+        )
+        incident = declare(
+            session=session,
+            data=data,
+            reporter_id=reporter,
+            policy=default_policy(),
+            now=datetime.now(UTC),
+        )
+        incident.channel_id = channel
+        incident.provisioned_at = datetime.now(UTC)
+        session.add(incident)
+
+
 def _serve_waitress(app: str, api_url: str, database_url: str, channel: str, threads: int) -> None:
     if app == "bot":
         runtime = Runtime(
             bot_settings(api_url, database_url, threads), policy=bot_policy(channel), sweep=False
         )
         runtime.start()
+        incident_in(runtime.ctx.db, channel, REPORTER)
         freeze_startup_heap()
         _announce(runtime.port)
         sys.stdin.read()
@@ -110,6 +140,7 @@ def _serve_gunicorn(app: str, api_url: str, database_url: str, channel: str, thr
     if app == "bot":
         db = Database.from_url(database_url)
         migrate.upgrade(db)  # once, before the worker starts
+        incident_in(db, channel, REPORTER)
         db.dispose()
 
     def load() -> Any:
