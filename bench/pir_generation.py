@@ -11,7 +11,7 @@ own) with the bot as a member, and `process_heartbeat` rows say when a bot proce
 alive. Only the messages a bot missed are in the fake's channel: a gap read returns what
 Slack would return for that stretch, and the recorded messages lie outside it.
 
-Measured, as medians of single runs after one warm-up run:
+Measured, as medians of `--repeats` (5) single runs after one warm-up run:
 
 - complete timeline (one process covered the whole incident): `bot.flows.review_generation.request`
   end to end (history read, names, build, render, upload, stored draft), and the draft's
@@ -27,12 +27,18 @@ Measured, as medians of single runs after one warm-up run:
   before the next run, so that every run fills the same gap.
 
 The baseline, taken in the same run: a bare SQLAlchemy Core `SELECT` of the incident's
-10,000 timeline rows (column types applied, no ORM objects), and the ratios to it.
+10,000 timeline rows (column types applied, no ORM objects), and the ratios to it. The
+baseline and the two cases are measured `--rounds` times (3), interleaved (their order
+rotates each round; the missed messages are posted once, before the first round): each
+figure is printed as the median of the rounds' medians with min-max, each ratio as the
+median of the per-round ratios with min-max, with the machine's cores and the versions of
+Python, SQLAlchemy, psycopg and each engine; the target is judged on the median.
 The clock is a ManualClock set after the incident; the missed messages get real Slack ts
 (the fake stamps them with the wall clock), so the incident is laid out around the moment
 each engine's run starts. PostgreSQL gets a VACUUM ANALYZE of the loaded tables.
 
-Run: `python bench/pir_generation.py [--repeats N] [--engines sqlite,postgresql] [--profile]`.
+Run: `python bench/pir_generation.py [--repeats N] [--rounds N] [--engines sqlite,postgresql]
+[--profile]`.
 """
 
 from __future__ import annotations
@@ -41,25 +47,29 @@ import argparse
 import cProfile
 import io
 import math
-import os
 import pstats
 import statistics
 import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from common import (
+    ROUNDS,
     FakeSlackProcess,
     Values,
     add_engine_arguments,
     bulk_insert,
     chosen_engines,
+    cores,
+    engine_versions,
     fresh_database,
     make_context,
+    spread,
     vacuum_analyze,
 )
 from sqlalchemy import delete, func, insert, select
@@ -460,20 +470,57 @@ def _cover(db: Database, layout: Layout, gap: tuple[datetime, datetime] | None) 
 
 @dataclass
 class Row:
-    """One measured figure."""
+    """One measured figure: its times in each round, and the Web API calls the fake saw
+    during each measured generation."""
 
     engine: str
     case: str
     what: str
-    times: list[float]
+    rounds: list[list[float]] = field(default_factory=list)
     target_ms: float | None = None
-    calls: dict[str, int] = field(default_factory=dict)
+    calls_seen: list[dict[str, int]] = field(default_factory=list)
     expected_calls: dict[str, int] = field(default_factory=dict)
+    calls: dict[str, int] = field(default_factory=dict)  # one generation's: see `settle`
+
+    @property
+    def medians_ms(self) -> list[float]:
+        """The median time of each round, in milliseconds."""
+        return [1000 * statistics.median(times) for times in self.rounds]
 
     @property
     def median_ms(self) -> float:
-        """The median time, in milliseconds."""
-        return 1000 * statistics.median(self.times)
+        """The median of the rounds' medians, in milliseconds."""
+        return statistics.median(self.medians_ms)
+
+    def settle(self) -> None:
+        """Take the calls of one generation (every measured one must have made the same)."""
+        if self.calls_seen:
+            self.calls = _same_calls(self.calls_seen)
+            self.calls.pop(HISTORY_MESSAGES, None)
+
+
+class Figures:
+    """The rows of one engine, in the order first measured, added to round by round."""
+
+    def __init__(self, engine: str) -> None:
+        self.engine = engine
+        self.rows: dict[tuple[str, str], Row] = {}
+
+    def add(
+        self,
+        case: str,
+        what: str,
+        times: list[float],
+        target_ms: float | None = None,
+        calls_seen: list[dict[str, int]] | None = None,
+        expected_calls: dict[str, int] | None = None,
+    ) -> None:
+        """One round's times of a figure (and the calls of its generations)."""
+        row = self.rows.setdefault((case, what), Row(self.engine, case, what, target_ms=target_ms))
+        row.rounds.append(times)
+        row.calls_seen.extend(calls_seen or [])
+        if expected_calls is not None:
+            row.expected_calls = expected_calls
 
 
 def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -606,21 +653,27 @@ def _profile(label: str, fn: Callable[[], Any]) -> None:
     print("\n".join(line for line in out.getvalue().splitlines() if line.strip()))
 
 
-@dataclass
-class CaseResult:
-    """The rows of one case, and what was verified."""
-
-    rows: list[Row]
-    verified: list[str]
+BASELINE = ("(baseline)", "Core SELECT")
 
 
-def _complete_case(
-    engine: str,
+def _baseline_round(
+    ctx: Context, loaded: Loaded, args: argparse.Namespace, figures: Figures
+) -> None:
+    times, count = _baseline(ctx.db, loaded.incident_id, args.repeats)
+    if count != args.messages:
+        raise SystemExit(f"FAILED: the baseline read {count} rows")
+    figures.add(*BASELINE, times)
+
+
+def _complete_round(
     ctx: Context,
     fake: FakeSlackProcess,
     loaded: Loaded,
     args: argparse.Namespace,
-) -> CaseResult:
+    figures: Figures,
+    profile: bool,
+) -> list[PirDraft]:
+    """One round of the complete-timeline case; returns the drafts its generations stored."""
     case = "complete timeline"
     _cover(ctx.db, loaded.layout, None)
     people = _people(ctx, loaded)
@@ -645,55 +698,60 @@ def _complete_case(
     _check_draft(drafts[-1].markdown, loaded, args.key_events)
     if markdown != drafts[-1].markdown:
         raise SystemExit("FAILED: build + render alone gives another draft than the flow")
-    calls = _same_calls(calls_seen)
-    calls.pop(HISTORY_MESSAGES, None)
-    if args.profile:
+    if profile:
         _profile(
-            f"{engine}, {case}: request()", lambda: pir_flow.request(ctx, loaded.incident_id, ACTOR)
+            f"{figures.engine}, {case}: request()",
+            lambda: pir_flow.request(ctx, loaded.incident_id, ACTOR),
         )
-    return CaseResult(
-        [
-            Row(engine, case, "request()", times, TARGET_MS, calls, expected),
-            Row(
-                engine,
-                case,
-                "build + render",
-                [b + n + r for b, n, r in zip(builds, names, renders, strict=True)],
-            ),
-            Row(engine, case, "  build", builds),
-            Row(engine, case, f"  names ({people})", names),
-            Row(engine, case, "  render", renders),
-        ],
-        [
-            f"{len(drafts)} drafts v{drafts[0].version}..v{drafts[-1].version} stored,"
-            f" {len(drafts[-1].markdown):,} characters, no history read"
-        ],
-    )
+    figures.add(case, "request()", times, TARGET_MS, calls_seen, expected)
+    totals = [b + n + r for b, n, r in zip(builds, names, renders, strict=True)]
+    figures.add(case, "build + render", totals)
+    figures.add(case, "  build", builds)
+    figures.add(case, f"  names ({people})", names)
+    figures.add(case, "  render", renders)
+    return drafts
 
 
-def _gap_case(
-    engine: str,
-    ctx: Context,
-    fake: FakeSlackProcess,
-    loaded: Loaded,
-    args: argparse.Namespace,
-) -> CaseResult:
-    case = f"{args.missing:,} missed"
-    channel = loaded.channel
+@dataclass
+class Gap:
+    """The messages the bot missed, in the fake's channel, and the stretch no process
+    covered (heartbeats leave it out in the gap case)."""
+
+    missing: list[str]
+    span: tuple[datetime, datetime]
+
+
+def _make_gap(fake: FakeSlackProcess, loaded: Loaded, args: argparse.Namespace) -> Gap:
+    """Post the missed messages into the fake's channel, once for all rounds."""
     time.sleep(0.3)  # nothing else in the channel comes within 0.2 s of the gap
-    missing: list[str] = fake.ask(f"missing {channel} {args.missing}")
+    missing: list[str] = fake.ask(f"missing {loaded.channel} {args.missing}")
     time.sleep(0.3)
-    gap = (
+    span = (
         datetime.fromtimestamp(float(missing[0]), UTC) - timedelta(seconds=0.2),
         datetime.fromtimestamp(float(missing[-1]), UTC) + timedelta(seconds=0.2),
     )
-    if not loaded.layout.declared < gap[0] < gap[1] < loaded.layout.now:
-        raise SystemExit(f"FAILED: the gap {gap} is not inside the incident")
-    _cover(ctx.db, loaded.layout, gap)
+    if not loaded.layout.declared < span[0] < span[1] < loaded.layout.now:
+        raise SystemExit(f"FAILED: the gap {span} is not inside the incident")
+    return Gap(missing, span)
+
+
+def _gap_round(
+    ctx: Context,
+    fake: FakeSlackProcess,
+    loaded: Loaded,
+    gap: Gap,
+    args: argparse.Namespace,
+    figures: Figures,
+    profile: bool,
+) -> str:
+    """One round of the gap case; returns what it verified."""
+    case = f"{args.missing:,} missed"
+    channel, missing = loaded.channel, gap.missing
+    _cover(ctx.db, loaded.layout, gap.span)
     pages = math.ceil(args.missing / pir_flow.PAGE_SIZE)
     expected = {HISTORY: pages, REPLIES: 0, GET_URL: 1, COMPLETE: 1, UPLOAD_POST: 1, USERS: 0}
     times, calls_seen, builds, renders = [], [], [], []
-    verified: list[str] = []
+    verified = ""
     for n in range(WARMUP + args.repeats):
         before, total_before = _count_missing(ctx.db, channel, missing)
         if before:
@@ -719,32 +777,21 @@ def _gap_case(
             builds.append(built.build + built.names)
             renders.append(built.render)
         if n == WARMUP + args.repeats - 1:
-            verified.append(
+            verified = (
                 f"each run: history returned {calls[HISTORY_MESSAGES]:,} messages and all"
                 f" {found:,} missed messages were on the timeline afterwards"
                 f" ({total:,} rows in the channel)"
             )
-            if args.profile:
+            if profile:
                 _forget_missing(ctx.db, channel, missing)
                 _profile(
-                    f"{engine}, {case}: request()",
+                    f"{figures.engine}, {case}: request()",
                     lambda: pir_flow.request(ctx, loaded.incident_id, ACTOR),
                 )
         _forget_missing(ctx.db, channel, missing)
-    calls = _same_calls(calls_seen)
-    calls.pop(HISTORY_MESSAGES, None)
-    return CaseResult(
-        [
-            Row(engine, case, "request()", times, TARGET_MS, calls, expected),
-            Row(
-                engine,
-                case,
-                "build + render",
-                [b + r for b, r in zip(builds, renders, strict=True)],
-            ),
-        ],
-        verified,
-    )
+    figures.add(case, "request()", times, TARGET_MS, calls_seen, expected)
+    figures.add(case, "build + render", [b + r for b, r in zip(builds, renders, strict=True)])
+    return verified
 
 
 def _people(ctx: Context, loaded: Loaded) -> int:
@@ -771,38 +818,57 @@ def _same_calls(seen: list[dict[str, int]]) -> dict[str, int]:
 class EngineResult:
     """Everything measured on one engine."""
 
+    baseline: Row
     rows: list[Row]
-    baseline: list[float]
     verified: list[str]
 
 
 def _run_engine(
-    engine: str, args: argparse.Namespace, fake: FakeSlackProcess, tmp: str
+    engine: str, url: str, args: argparse.Namespace, fake: FakeSlackProcess
 ) -> EngineResult:
+    """Load the incident, then `args.rounds` rounds of the baseline and the two cases, in an
+    order that rotates each round."""
     policy = default_policy()
     layout = Layout.around(datetime.now(UTC))
     (channel,) = fake.ask(f"channels pir-{engine}-{uuid.uuid4().hex[:6]} 1")
-    with fresh_database(engine, tmp, args.pg_url, "pir-bench") as url:
-        ctx = make_context(Database.from_url(url), fake.info["api_url"], layout.now, policy)
-        try:
-            loaded = _load(ctx.db, policy, layout, channel, args.messages, args.key_events)
-            print(
-                f"{engine:<10} loaded {loaded.rows:,} timeline rows in {loaded.seconds:.1f} s",
-                flush=True,
-            )
-            baseline, count = _baseline(ctx.db, loaded.incident_id, args.repeats)
-            if count != args.messages:
-                raise SystemExit(f"FAILED: the baseline read {count} rows")
-            complete = _complete_case(engine, ctx, fake, loaded, args)
-            gap = _gap_case(engine, ctx, fake, loaded, args)
-            with ctx.db.engine.connect() as connection:
-                drafts = connection.execute(
-                    select(func.count()).select_from(PirDraft.__table__)  # type: ignore[attr-defined]
-                ).scalar_one()
-        finally:
-            ctx.close()
-    verified = [*complete.verified, *gap.verified, f"{drafts} drafts stored in all"]
-    return EngineResult([*complete.rows, *gap.rows], baseline, verified)
+    ctx = make_context(Database.from_url(url), fake.info["api_url"], layout.now, policy)
+    figures = Figures(engine)
+    drafts: list[PirDraft] = []
+    verified_gap: list[str] = []
+    try:
+        loaded = _load(ctx.db, policy, layout, channel, args.messages, args.key_events)
+        print(
+            f"{engine:<10} loaded {loaded.rows:,} timeline rows in {loaded.seconds:.1f} s",
+            flush=True,
+        )
+        gap = _make_gap(fake, loaded, args)
+        steps = ["baseline", "complete", "gap"]
+        for number in range(args.rounds):
+            profile = args.profile and number == args.rounds - 1
+            shift = number % len(steps)
+            for step in steps[shift:] + steps[:shift]:
+                if step == "baseline":
+                    _baseline_round(ctx, loaded, args, figures)
+                elif step == "complete":
+                    drafts.extend(_complete_round(ctx, fake, loaded, args, figures, profile))
+                else:
+                    verified_gap.append(_gap_round(ctx, fake, loaded, gap, args, figures, profile))
+        with ctx.db.engine.connect() as connection:
+            stored = connection.execute(
+                select(func.count()).select_from(PirDraft.__table__)  # type: ignore[attr-defined]
+            ).scalar_one()
+    finally:
+        ctx.close()
+    for row in figures.rows.values():
+        row.settle()
+    verified = [
+        f"{len(drafts)} drafts stored by the measured complete-timeline runs, the last"
+        f" v{drafts[-1].version} with {len(drafts[-1].markdown):,} characters, no history read",
+        verified_gap[-1],
+        f"{stored} drafts stored in all",
+    ]
+    rows = [row for key, row in figures.rows.items() if key != BASELINE]
+    return EngineResult(figures.rows[BASELINE], rows, verified)
 
 
 def _calls_ok(method: str, actual: int, target: int) -> bool:
@@ -823,20 +889,20 @@ def _calls_text(row: Row) -> str:
     return ", ".join(parts) + (f" {other}" if other else "")
 
 
-def _print_table(results: dict[str, EngineResult]) -> list[str]:
-    """Print the figures; returns the targets missed."""
+def _print_table(results: dict[str, EngineResult], rounds: int) -> list[str]:
+    """Print the figures; returns the targets missed (judged on the medians)."""
     print(
-        f"{'engine':<10} {'case':<18} {'measured':<15} {'ms (median)':>11} {'target':>10}"
-        f" {'baseline ms':>11} {'ratio':>6}  Slack calls per generation: actual (target)"
+        f"ms: the median of the {rounds} rounds' medians (min-max); / baseline: the median of the"
+        " per-round ratios to the Core SELECT (min-max)"
+    )
+    print(
+        f"{'engine':<10} {'case':<18} {'measured':<15} {'ms':>22} {'target':>10}"
+        f" {'/ baseline':>18}  Slack calls per generation: actual (target)"
     )
     missed = []
     for engine, result in results.items():
-        base_ms = 1000 * statistics.median(result.baseline)
-        print(
-            f"{engine:<10} {'(baseline)':<18} {'Core SELECT':<15} {base_ms:11.1f} {'':>10}"
-            f" {base_ms:11.1f} {1:6.1f}"
-        )
-        for row in result.rows:
+        base = result.baseline
+        for row in (base, *result.rows):
             target = ""
             if row.target_ms is not None:
                 met = row.median_ms < row.target_ms
@@ -847,9 +913,11 @@ def _print_table(results: dict[str, EngineResult]) -> list[str]:
                 not _calls_ok(m, row.calls.get(m, 0), row.expected_calls[m]) for m in SHOWN
             ):
                 missed.append(f"{engine} {row.case}: calls {row.calls}")
+            ratios = [r / b for r, b in zip(row.medians_ms, base.medians_ms, strict=True)]
+            ratio = spread(ratios) if row is not base else ""
             line = (
-                f"{engine:<10} {row.case:<18} {row.what:<15} {row.median_ms:11.1f} {target:>10}"
-                f" {base_ms:11.1f} {row.median_ms / base_ms:6.1f}  {_calls_text(row)}"
+                f"{engine:<10} {row.case:<18} {row.what:<15} {spread(row.medians_ms, 1):>22}"
+                f" {target:>10} {ratio:>18}  {_calls_text(row)}"
             )
             print(line.rstrip())
     return missed
@@ -861,10 +929,13 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=10_000, help="timeline rows")
     parser.add_argument("--key-events", type=int, default=200, help="of them, key events")
     parser.add_argument("--missing", type=int, default=1000, help="messages the bot missed")
-    parser.add_argument("--repeats", type=int, default=5, help="measured runs per figure")
+    parser.add_argument("--repeats", type=int, default=5, help="measured runs per figure a round")
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="interleaved measurements")
     add_engine_arguments(parser)
     parser.add_argument(
-        "--profile", action="store_true", help="print a cProfile of one generation per case"
+        "--profile",
+        action="store_true",
+        help="print a cProfile of one generation per case (in the last round)",
     )
     args = parser.parse_args()
     engines = chosen_engines(parser, args)
@@ -872,18 +943,24 @@ def main() -> None:
     started = time.perf_counter()
     fake = FakeSlackProcess()
     try:
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+            urls = {
+                engine: stack.enter_context(fresh_database(engine, tmp, args.pg_url, "pir-bench"))
+                for engine in engines
+            }
             print(
                 f"PIR generation: {args.messages:,} timeline rows ({args.key_events} key events),"
-                f" a resolved incident over two days; median of {args.repeats} runs after"
-                f" {WARMUP} warm-up; PAGE_SIZE {pir_flow.PAGE_SIZE}; fake Slack in its own"
-                f" process; {os.cpu_count()} CPUs",
+                f" a resolved incident over two days; each figure the median of {args.repeats}"
+                f" runs after {WARMUP} warm-up, in {args.rounds} rounds with the baseline and the"
+                f" two cases interleaved (the order rotates each round); PAGE_SIZE"
+                f" {pir_flow.PAGE_SIZE}; fake Slack in its own process",
                 flush=True,
             )
-            results = {engine: _run_engine(engine, args, fake, tmp) for engine in engines}
+            print(f"{cores()}; {engine_versions(urls)}", flush=True)
+            results = {engine: _run_engine(engine, urls[engine], args, fake) for engine in engines}
     finally:
         fake.close()
-    missed = _print_table(results)
+    missed = _print_table(results, args.rounds)
     for engine, result in results.items():
         for line in result.verified:
             print(f"{engine:<10} verified: {line}")
