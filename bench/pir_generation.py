@@ -15,8 +15,9 @@ Measured, as medians of `--repeats` (5) single runs after one warm-up run:
 
 - complete timeline (one process covered the whole incident): `bot.flows.review_generation.request`
   end to end (history read, names, build, render, upload, stored draft), and the draft's
-  build (`review_record.load` plus `pir.compose`), its people's names (`users.info`, once per person
-  named) and `pir.render` (with the changes since the previous version) alone; the Web API
+  build (`review_record.load` plus `review_draft.compose`), its people's names (`users.info`,
+  once per person named) and `review_draft.render` (with the changes since the previous
+  version) alone; the Web API
   calls the fake saw during each generation (target: no conversations.history or
   conversations.replies call, the upload's two calls and its POST, at most one users.info
   call per person named: none once they are cached);
@@ -559,7 +560,7 @@ class Built:
 
 def _build_and_render(ctx: Context, incident_id: int) -> Built:
     """The newest draft again, as the flow made it: load and compose (`build`, in a session
-    as the flow reads), the people's names, and `pir.render`, timed apart."""
+    as the flow reads), the people's names, and `review_draft.render`, timed apart."""
     now = ctx.clock.now()
     start = time.perf_counter()
     with ctx.db.session() as session:
