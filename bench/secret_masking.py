@@ -6,15 +6,16 @@ names, SQL, HTTP status lines, digests; one line in 200 carries a secret (a Slac
 Stripe or AWS key, a JWT, a URL or environment password, an e-mail address, a short PEM
 block). Lines are about 100 characters, so 10,000 lines are about 1 MB.
 
-Measured for 1,000 and 10,000 lines: `bot.services.secret_masking.mask_secrets` on the
-whole transcript, and the baseline in the same run: the hand-written list the review used
-before the maintained rule set (`_OLD_SECRETS`, copied here from the former
-`bot/services/pir.py` so that the baseline outlives its removal there). The two are
-measured `--rounds` times (3), interleaved (the order flips each round), each time as the median of `--repeats` runs after one warm-up run; each time is
-printed as the median of the rounds with min-max, and the ratio new/old as the median of the
-per-round ratios with min-max, with the machine's cores and the versions of Python and
-detect-secrets. The figures also say how many of the planted secrets each left in the output
-(the same in every round, or the script fails), and the targets are judged on the medians.
+Measured for 1,000 and 10,000 lines: `bot.services.secret_masking.mask_secrets` on the whole
+transcript, and the baseline in the same run: the hand-written list the review used before
+the maintained rule set (`_OLD_SECRETS`, copied here from the former `bot/services/pir.py`
+so that the baseline outlives its removal there). The two are measured `--rounds` times (3),
+interleaved (the order flips each round), each time as the median of `--repeats` runs after
+one warm-up run; each time is printed as the median of the rounds with min-max, and the
+ratio new/old as the median of the per-round ratios with min-max, with the machine's cores
+and the versions of Python and detect-secrets. The figures also say how many of the planted
+secrets each left in the output (the same in every round, or the script fails), and the
+targets are judged on the medians.
 
 Run: `python bench/secret_masking.py [--repeats N] [--rounds N] [--lines 1000,10000]`.
 """
