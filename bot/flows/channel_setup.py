@@ -137,11 +137,10 @@ def _skipped(ctx: Context, incident: Incident) -> dict[str, list[str]]:
 def _confirm(ctx: Context, incident: Incident, look_first: bool) -> Incident:
     """Send the reporter the confirmation, with whatever could not be done."""
     report = setup_reports.confirmation(ctx, incident, _skipped(ctx, incident))
-    dm = ctx.slack.open_dm(incident.reporter_id) if look_first else incident.reporter_id
     setup_steps.post_once(
         ctx,
         incident,
-        dm,
+        incident.reporter_id,
         kind=MetadataType.CONFIRMATION,
         text=report.text,
         blocks_=report.blocks,

@@ -27,7 +27,6 @@ from bot.slack.gateway import SlackCallFailed
 
 log = logging.getLogger(__name__)
 
-LOOKBACK = timedelta(minutes=10)
 # A post for a channel that is still being set up waits this long before looking again.
 CHANNEL_WAIT = timedelta(seconds=15)
 REFRESH_ROUNDS = 3
@@ -165,29 +164,20 @@ def run_post(ctx: Context, claim: tasks.Claim) -> bool:
         return _finish(ctx, claim)  # no announcement to copy under
     text = str(task.data.get("text") or "")
     kind = str(task.data.get("kind") or "incident_notice")
-    mark = {"reference": incident.reference, "effect": task.id}
     try:
         if not tasks.renew(db=ctx.db, claim=claim, now=ctx.clock.now()):
             return False  # another process took it over; it will finish it
-        ts = None
-        if claim.attempts > 1:
-            dm = to not in (effect_queue.CHANNEL, effect_queue.THREAD)
-            where = ctx.slack.open_dm(to) if dm else conversation
-            ts = ctx.slack.find_message(
-                where,
-                event_type=kind,
-                match={"effect": task.id},
-                oldest=f"{(task.created_at - LOOKBACK).timestamp():.6f}",
-                thread_ts=thread_ts,
-            )
-        if ts is None:
-            _, ts = ctx.slack.post_message(
-                conversation,
-                text=text,
-                blocks=blocks.as_dicts(blocks.text_blocks(text)),
-                metadata={"event_type": kind, "event_payload": mark},
-                thread_ts=thread_ts,
-            )
+        _, ts = incident_posts.post_once(
+            ctx,
+            conversation,
+            text=text,
+            blocks_=None,
+            event_type=kind,
+            payload={"reference": incident.reference, "effect": task.id},
+            look_first=claim.attempts > 1,
+            since=task.created_at,
+            thread_ts=thread_ts,
+        )
         if to == effect_queue.CHANNEL:
             ctx.slack.identity()  # known before the timeline's transaction needs it
     except SlackCallFailed as exc:

@@ -8,6 +8,7 @@ own transaction (`effect_queue`) and `effect_delivery` carries them out.
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session
@@ -19,6 +20,9 @@ from bot.models import Incident
 from bot.services import incident_roles, timeline_entries
 
 log = logging.getLogger(__name__)
+
+# How far before its own time a retried post looks for the message an earlier attempt made.
+LOOKBACK = timedelta(minutes=10)
 
 
 def load(ctx: Context, incident_id: int) -> tuple[Incident, dict[str, str]]:
@@ -77,5 +81,44 @@ def record_own_post(
         bot_user_id=ctx.slack.identity().user_id,  # callers have it cached by now
         now=ctx.clock.now(),
         kind=kind,
+        thread_ts=thread_ts,
+    )
+
+
+def post_once(
+    ctx: Context,
+    destination: str,
+    *,
+    text: str,
+    blocks_: list[dict[str, Any]] | None,
+    event_type: str,
+    payload: dict[str, Any],
+    look_first: bool,
+    since: datetime,
+    thread_ts: str | None = None,
+) -> tuple[str, str]:
+    """Post a message stamped with metadata (`event_type`, `payload`), exactly once.
+
+    On a retry (`look_first`), an earlier attempt may have posted it although Slack's answer
+    was lost: the bot's messages since `since` in the destination (a channel, a thread, or
+    the DM with a user) are searched for that metadata first, and a match is returned
+    instead of posting again. Returns (conversation ID, ts).
+    """
+    if look_first:
+        where = ctx.slack.open_dm(destination) if destination[:1] in ("U", "W") else destination
+        found = ctx.slack.find_message(
+            where,
+            event_type=event_type,
+            match=payload,
+            oldest=f"{(since - LOOKBACK).timestamp():.6f}",
+            thread_ts=thread_ts,
+        )
+        if found is not None:
+            return where, found
+    return ctx.slack.post_message(
+        destination,
+        text=text,
+        blocks=blocks_ if blocks_ is not None else blocks.as_dicts(blocks.text_blocks(text)),
+        metadata={"event_type": event_type, "event_payload": payload},
         thread_ts=thread_ts,
     )

@@ -25,6 +25,7 @@ from sqlmodel import col, select
 
 from bot import blocks
 from bot.context import Context
+from bot.flows import incident_posts
 from bot.ids import ActionId, BlockId, MetadataType
 from bot.models import (
     ActionItem,
@@ -48,8 +49,6 @@ from bot.services import (
 from bot.slack.gateway import SlackCallFailed
 
 log = logging.getLogger(__name__)
-
-LOOKBACK = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -326,30 +325,20 @@ def _deliver(
 ) -> tuple[str, str]:
     """Post one destination, unless an earlier holder of this reminder already did."""
     occurrence = int(task.data.get("occurrence", 0))
-    payload = {"task": task.id, "key": post.key, "occurrence": occurrence}
-    metadata = {
-        "event_type": str(MetadataType.REMINDER),
-        "event_payload": {"reference": incident.reference, **payload},
-    }
-    if look_first:
-        channel = (
-            ctx.slack.open_dm(post.destination)
-            if post.key.startswith("dm:")
-            else (post.destination)
-        )
-        found = ctx.slack.find_message(
-            channel,
-            event_type=MetadataType.REMINDER,
-            match=payload,
-            oldest=f"{(task.due_at - LOOKBACK).timestamp():.6f}",
-        )
-        if found is not None:
-            return channel, found
-    blocks_ = (
-        post.blocks if post.blocks is not None else blocks.as_dicts(blocks.text_blocks(post.text))
-    )
-    return ctx.slack.post_message(
-        post.destination, text=post.text, blocks=blocks_, metadata=metadata
+    return incident_posts.post_once(
+        ctx,
+        post.destination,
+        text=post.text,
+        blocks_=post.blocks,
+        event_type=str(MetadataType.REMINDER),
+        payload={
+            "reference": incident.reference,
+            "task": task.id,
+            "key": post.key,
+            "occurrence": occurrence,
+        },
+        look_first=look_first,
+        since=task.due_at,
     )
 
 

@@ -17,7 +17,13 @@ from sqlmodel import select
 
 from bot import blocks
 from bot.context import Context
-from bot.flows import announcement_channel, channel_invites, effect_delivery, event_recording
+from bot.flows import (
+    announcement_channel,
+    channel_invites,
+    effect_delivery,
+    event_recording,
+    incident_posts,
+)
 from bot.ids import MetadataType
 from bot.models import Incident
 from bot.services import timeline_entries
@@ -50,10 +56,6 @@ def save(ctx: Context, incident_id: int, **fields: Any) -> Incident:
         incident.updated_at = ctx.clock.now()
         session.add(incident)
         return incident
-
-
-def _oldest(incident: Incident) -> str:
-    return f"{(incident.declared_at - ADOPT_WINDOW).timestamp():.6f}"
 
 
 def _adoptable(ctx: Context, channel: Channel, incident: Incident) -> bool:
@@ -97,16 +99,18 @@ def post_once(
     look_first: bool,
     extra: dict[str, Any] | None = None,
 ) -> tuple[str, str]:
-    """Post a message stamped with metadata, unless an earlier attempt already did."""
-    match = {"reference": incident.reference, **(extra or {})}
-    if look_first:
-        found = ctx.slack.find_message(
-            channel, event_type=kind, match=match, oldest=_oldest(incident)
-        )
-        if found is not None:
-            return channel, found
-    metadata = {"event_type": str(kind), "event_payload": match}
-    return ctx.slack.post_message(channel, text=text, blocks=blocks_, metadata=metadata)
+    """Post a set-up message stamped with the incident's reference, unless an earlier
+    attempt already did (`incident_posts.post_once`)."""
+    return incident_posts.post_once(
+        ctx,
+        channel,
+        text=text,
+        blocks_=blocks_,
+        event_type=str(kind),
+        payload={"reference": incident.reference, **(extra or {})},
+        look_first=look_first,
+        since=incident.declared_at,
+    )
 
 
 def notify_targets(ctx: Context, incident: Incident) -> list[str]:
