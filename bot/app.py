@@ -68,6 +68,15 @@ class TextMadeStorable(Middleware):
         return next()
 
 
+def learn_identity(ctx: Context) -> None:
+    """Ask Slack who the bot is (`auth.test`), ahead of need; a failure is only logged (it
+    is asked again when needed)."""
+    try:
+        ctx.slack.identity()
+    except SlackCallFailed as exc:
+        log.warning("auth.test failed (%s): serving requests without the bot's IDs", exc)
+
+
 def _authorize(token: str, ctx: Context) -> Callable[..., AuthorizeResult]:
     """Bolt's authorization for the one workspace the bot serves, with no Slack call on the
     request path: an acknowledgement must leave within Slack's three seconds. While the bot
@@ -78,12 +87,6 @@ def _authorize(token: str, ctx: Context) -> Callable[..., AuthorizeResult]:
     asked_at = [float("-inf")]
     lock = threading.Lock()
 
-    def learn() -> None:
-        try:
-            ctx.slack.identity()
-        except SlackCallFailed as exc:
-            log.warning("auth.test failed (%s): serving requests without the bot's IDs", exc)
-
     def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
         identity = ctx.slack.known_identity
         if identity is None:
@@ -92,7 +95,7 @@ def _authorize(token: str, ctx: Context) -> Callable[..., AuthorizeResult]:
                 if due:
                     asked_at[0] = time.monotonic()
             if due:
-                ctx.defer(learn)
+                ctx.defer(lambda: learn_identity(ctx))
         return AuthorizeResult(
             enterprise_id=enterprise_id,
             team_id=team_id or (identity.team_id if identity else None),

@@ -11,7 +11,7 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk import WebClient
 
 from bot import migrate
-from bot.app import build_context, create_app
+from bot.app import build_context, create_app, learn_identity
 from bot.clock import Clock
 from bot.context import Context
 from bot.db import Database
@@ -20,7 +20,6 @@ from bot.scheduler import Sweeper
 from bot.server import make_server
 from bot.services import heartbeats
 from bot.settings import Settings
-from bot.slack.gateway import SlackCallFailed
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +73,7 @@ class Runtime:
             migrate.upgrade(self.ctx.db)
         with self.ctx.db.session() as session:
             heartbeats.beat(session, self.ctx.process_id, self.ctx.clock.now())
-        self.ctx.defer(self._learn_identity)
+        self.ctx.defer(lambda: learn_identity(self.ctx))
         if self.sweeper is not None:
             self.sweeper.start()
         if self.settings.socket_mode:
@@ -98,13 +97,6 @@ class Runtime:
         log.info(
             "serving Slack requests on http://%s:%s/slack/events", self.settings.host, self.port
         )
-
-    def _learn_identity(self) -> None:
-        """Ask Slack who the bot is, ahead of the first request (a failure is retried then)."""
-        try:
-            self.ctx.slack.identity()
-        except SlackCallFailed as exc:
-            log.warning("auth.test failed at start (%s); it is asked again when needed", exc)
 
     def _serve(self) -> None:
         server = self._server

@@ -14,7 +14,7 @@ from bot.models import Incident, ScheduledTask, TaskState
 from bot.policy import default_policy
 from bot.scheduler import sweep
 from bot.services.declaration import DeclareInput, declare
-from tests.conftest import Harness
+from tests.conftest import Harness, wait_for
 from tests.fakeslack import FakeSlack
 
 
@@ -55,6 +55,21 @@ def sweep_at(bot: Harness, clock: ManualClock, moment: datetime) -> None:
 def run_command(bot: Harness, user: str, channel: str, text: str) -> None:
     """Send `/incident <text>` and check Slack got its acknowledgement."""
     assert bot.command(user, channel, text).status == 200
+
+
+def form_opened(bot: Harness, user: str, channel: str, command: str) -> dict[str, Any]:
+    """Run a command that opens a form, and return the form."""
+    before = len(bot.fake.opened_views(user))
+    run_command(bot, user, channel, command)
+    return wait_for(lambda: bot.fake.opened_views(user)[before:] or None)[-1]
+
+
+def reply_to(bot: Harness, user: str, channel: str, command: str) -> str:
+    """Run a command and return the private reply the person gets."""
+    before = len(bot.fake.responses)
+    run_command(bot, user, channel, command)
+    body = wait_for(lambda: bot.fake.responses[before:] or None)[0].body
+    return str(body.get("text", ""))
 
 
 def nags_in(fake: FakeSlack, channel: str) -> list[Any]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlmodel import col, select
 
@@ -16,6 +15,7 @@ from bot.models import Incident, ScheduledTask, TaskKind, TaskState, TimelineEve
 from bot.scheduler import sweep
 from tests.conftest import Harness, make_policy, start_bot, wait_for
 from tests.fakeslack import FakeSlack
+from tests.support import form_opened, reply_to
 
 EFFECTS = (TaskKind.SLACK_POST, TaskKind.SLACK_REFRESH, TaskKind.ROLE_INVITE)
 UNFINISHED = (*EFFECTS, TaskKind.PROVISION)
@@ -46,13 +46,6 @@ def _settle(bot: Harness, clock: ManualClock, rounds: int = 40) -> None:
 def _incident(bot: Harness, reference: str) -> Incident:
     with bot.db.session() as session:
         return session.exec(select(Incident).where(Incident.reference == reference)).one()
-
-
-def _form(bot: Harness, channel: str, command: str) -> dict[str, Any]:
-    fake = bot.fake
-    before = len(fake.opened_views(fake.alice))
-    assert bot.command(fake.alice, channel, command).status == 200
-    return wait_for(lambda: fake.opened_views(fake.alice)[before:] or None)[-1]
 
 
 def test_a_flaky_slack_loses_and_doubles_nothing(fake_slack: FakeSlack, database_url: str) -> None:
@@ -93,7 +86,7 @@ def _run_four_incidents(bot: Harness, fake: FakeSlack, clock: ManualClock) -> No
         for line in range(3):
             post = fake.post_user_message(fake.alice, channel, f"chatter {number}.{line}")
             chatter.append((channel, post.message.ts))
-        view = _form(bot, channel, "resolve")
+        view = form_opened(bot, bot.fake.alice, channel, "resolve")
         answer = {"resolution": "Rolled back", "root_cause": "Bad deploy", "impact_summary": "All"}
         assert bot.submit(fake.alice, view, answer).status == 200
     drawn = Counter(kind for _, kind in fake.chaos_log)
@@ -179,9 +172,7 @@ def test_a_saved_change_waits_for_slack_and_the_person_is_told_so(
     channel = incident.channel_id
     assert channel is not None
     fake.rate_limit("chat.postMessage", retry_after=60)  # longer than the client waits
-    before = len(fake.responses)
-    assert bot.command(fake.alice, channel, "note Failover started at 14:02").status == 200
-    reply = wait_for(lambda: fake.responses[before:] or None)[0].body["text"]
+    reply = reply_to(bot, fake.alice, channel, "note Failover started at 14:02")
     assert reply == "Saved. Slack is slow right now: the channel will catch up on its own."
     with bot.db.session() as session:
         notes = session.exec(

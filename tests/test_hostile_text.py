@@ -14,6 +14,7 @@ from bot.models import ActionItem, InboxEvent, Incident, StatusUpdate, TimelineE
 from bot.render import escape
 from tests.conftest import Harness, wait_for
 from tests.hostile_strings import CORPUS, TEMPLATE
+from tests.support import form_opened, reply_to
 
 MASS_MENTION = re.compile(r"<!(?:channel|here|everyone)(?:\|[^>]*)?>")
 UNSTORABLE = re.compile("[\ud800-\udfff\x00-\x08\x0b-\x1f\x7f]")
@@ -49,13 +50,6 @@ def _bot_texts(bot: Harness) -> list[str]:
     return texts
 
 
-def _form(bot: Harness, channel: str, command: str) -> dict[str, Any]:
-    fake = bot.fake
-    before = len(fake.opened_views(fake.alice))
-    assert bot.command(fake.alice, channel, command).status == 200
-    return wait_for(lambda: fake.opened_views(fake.alice)[before:] or None)[-1]
-
-
 def test_hostile_text_through_every_entry(bot: Harness) -> None:
     fake = bot.fake
     statuses: list[int] = []
@@ -75,7 +69,7 @@ def test_hostile_text_through_every_entry(bot: Harness) -> None:
         statuses.append(bot.command(fake.alice, channel, _typed(f"action {text}")).status)
     # The forms: three strings a submission.
     for what, impact, steps in _triples():
-        view = _form(bot, channel, "update")
+        view = form_opened(bot, bot.fake.alice, channel, "update")
         answer = {
             "status": "investigating",
             "what_changed": _fit(what, TEXT_MAX),
@@ -86,7 +80,7 @@ def test_hostile_text_through_every_entry(bot: Harness) -> None:
         statuses.append(delivery.status)
         assert not (delivery.json or {}).get("errors"), (answer, delivery.json)
     for resolution, cause, impact in _triples():
-        view = _form(bot, channel, "resolve")
+        view = form_opened(bot, bot.fake.alice, channel, "resolve")
         answer = {
             "resolution": _fit(resolution, TEXT_MAX) or "x",
             "root_cause": _fit(cause, TEXT_MAX) or "x",
@@ -248,9 +242,7 @@ def test_history_read_to_fill_a_gap_is_made_storable_too(bot: Harness) -> None:
     with bot.db.session() as session:  # no process was alive while it was posted
         session.execute(delete(ProcessHeartbeat))
     bot.ctx.clock.advance(timedelta(minutes=10))  # type: ignore[attr-defined]
-    before = len(fake.responses)
-    assert bot.command(fake.alice, channel, "pir").status == 200
-    reply = wait_for(lambda: fake.responses[before:] or None)[0].body["text"]
+    reply = reply_to(bot, fake.alice, channel, "pir")
     assert "Draft v1" in reply
     with bot.db.session() as session:
         row = session.exec(

@@ -15,7 +15,7 @@ from bot.models import Incident
 from bot.policy import Policy
 from tests.conftest import make_policy, start_bot, wait_for
 from tests.fakeslack import FakeSlack
-from tests.support import reminders_in, run_command, sweep_at
+from tests.support import reminders_in, reply_to, run_command, sweep_at
 
 TITLE = "Payroll export leaks salaries"
 DESCRIPTION = "Finance found other people's payslips in their inbox"
@@ -136,9 +136,7 @@ def test_listing_and_exports_keep_private_incidents_private(
     wait_for(lambda: [m for m in fake.messages(channel) if "action #1" in m.text])
     # /incident list, asked by someone who is not in the channel.
     elsewhere = fake.add_channel("random", members=[carol])
-    before = len(fake.responses)
-    run_command(bot, carol, elsewhere, "list")
-    listing = wait_for(lambda: fake.responses[before:] or None)[0].body["text"]
+    listing = reply_to(bot, carol, elsewhere, "list")
     assert incident.reference not in listing and TITLE not in listing
     # The command line.
     monkeypatch.setenv("DATABASE_URL", bot.db.engine.url.render_as_string(hide_password=False))

@@ -17,24 +17,18 @@ from bot.policy import Policy
 from bot.services import reminder_rules, tasks
 from tests.conftest import Harness, make_policy, start_bot, wait_for
 from tests.fakeslack import FakeSlack
-from tests.support import reminders_in, run_command, seed_due_nags, sweep_at
-
-
-def _form(bot: Harness, user: str, channel: str, command: str) -> dict[str, Any]:
-    before = len(bot.fake.opened_views(user))
-    run_command(bot, user, channel, command)
-    return wait_for(lambda: bot.fake.opened_views(user)[before:] or None)[-1]
-
-
-def _reply(bot: Harness, user: str, channel: str, command: str) -> str:
-    before = len(bot.fake.responses)
-    run_command(bot, user, channel, command)
-    body = wait_for(lambda: bot.fake.responses[before:] or None)[0].body
-    return str(body.get("text", ""))
+from tests.support import (
+    form_opened,
+    reminders_in,
+    reply_to,
+    run_command,
+    seed_due_nags,
+    sweep_at,
+)
 
 
 def _resolve(bot: Harness, channel: str) -> None:
-    view = _form(bot, bot.fake.alice, channel, "resolve")
+    view = form_opened(bot, bot.fake.alice, channel, "resolve")
     assert bot.submit(bot.fake.alice, view, {"resolution": "Rolled back"}).status == 200
     wait_for(lambda: (_incident(bot, channel) or Incident()).status == "resolved")
 
@@ -120,7 +114,7 @@ def test_the_review_reminder_repeats_until_the_review_is_held(
     wait_for(lambda: (_incident(bot, channel) or incident).review_held_at is not None)
     sweep_at(bot, clock, reminder_rules.business_days_after(deadline, 5))
     assert len([m for m in reminders_in(fake, channel) if "review" in m.text]) == 3
-    assert "already marked as held" in _reply(bot, fake.alice, channel, "pir held")
+    assert "already marked as held" in reply_to(bot, fake.alice, channel, "pir held")
 
 
 def _tasks(db: Database, incident: Incident, kind: str) -> list[ScheduledTask]:
@@ -151,7 +145,7 @@ def test_each_occurrence_is_on_the_timeline_and_counted(bot: Harness, clock: Man
         ).all()
     stale = [row for row in rows if row.data.get("kind") == TaskKind.STALE]
     assert [row.slack_ts for row in stale] == [m.ts for m in nudges]
-    assert "3 inactivity checks" in _reply(bot, fake.alice, channel, "reminders")
+    assert "3 inactivity checks" in reply_to(bot, fake.alice, channel, "reminders")
 
 
 def test_rearming_clears_a_stale_claim_and_keeps_a_live_one(
@@ -258,7 +252,7 @@ def test_the_update_form_offers_only_times_the_bot_keeps(
         channel = incident.channel_id
         assert channel is not None
         for seconds in (1200, 900, 86400):
-            view = _form(bot, fake.alice, channel, "update")
+            view = form_opened(bot, fake.alice, channel, "update")
             (due_block,) = [b for b in view["blocks"] if b.get("block_id") == "next_update"]
             offered = [int(o["value"]) for o in due_block["element"]["options"]]
             assert 1200 in offered and min(offered) >= 60

@@ -359,9 +359,10 @@ def run_invite(ctx: Context, claim: tasks.Claim) -> bool:
     return done
 
 
-def refresh_if_stale(ctx: Context, incident_id: int, revision: int) -> None:
+def refresh_if_stale(ctx: Context, incident_id: int, revision: int | None) -> None:
     """Refresh the summary, topic and announcement when the incident changed after
-    something showed `revision` of it (a set-up step that rendered an earlier state)."""
+    something showed `revision` of it (a set-up step that rendered an earlier state), or
+    when which revision it shows is not known (None: a message an earlier attempt posted)."""
     now = ctx.clock.now()
     with ctx.db.session() as session:
         fresh = session.get(Incident, incident_id)

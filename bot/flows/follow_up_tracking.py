@@ -64,12 +64,7 @@ def add_action(ctx: Context, channel_id: str, actor: str, args: str) -> ActionIt
             "`/incident action <text> @owner due <date>`."
         )
     if owner is not None:
-        try:
-            owner = incident_commands.person(ctx, owner)
-        except UserError:
-            raise UserError(
-                "The owner must be a person in this workspace: pick them with @."
-            ) from None
+        owner = incident_commands.person(ctx, owner, who="The owner")
     now = ctx.clock.now()
     changed = incident_commands.change(
         ctx,

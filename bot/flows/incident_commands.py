@@ -177,15 +177,13 @@ def open_form(ctx: Context, trigger_id: str, view: dict[str, Any]) -> None:
         raise
 
 
-def person(ctx: Context, user_id: str) -> str:
-    """A workspace member who can hold a role or own an action, checked with Slack."""
+def person(ctx: Context, user_id: str, *, who: str = "A role holder") -> str:
+    """A workspace member who can hold a role or own an action, checked with Slack; `who`
+    names the part in the refusal ("The owner")."""
     user = ctx.slack.user(user_id)
-    if user is None:
-        raise UserError(f"I cannot find the user <@{user_id}> in this workspace.")
-    if user.deleted:
-        raise UserError("That account is deactivated.")
-    if user.is_bot:
-        raise UserError("A bot cannot hold an incident role or own an action.")
+    if user is None or user.deleted or user.is_bot:
+        why = "" if user is None else " (a deactivated account)" if user.deleted else " (a bot)"
+        raise UserError(f"{who} must be a person in this workspace{why}: pick them with @.")
     return user.id
 
 

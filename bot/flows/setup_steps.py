@@ -169,7 +169,7 @@ def _summary_step(ctx: Context, incident: Incident, look_first: bool) -> Inciden
         look_first=look_first,
     )
     # On a retry the summary may be one an earlier attempt posted, showing an older state.
-    shown = incident.revision if not look_first else -1
+    shown = None if look_first else incident.revision
     incident = save(ctx, incident_id(incident), summary_ts=ts)
     record_post(ctx, incident, channel, ts, "summary")
     effect_delivery.refresh_if_stale(ctx, incident_id(incident), shown)
@@ -212,7 +212,7 @@ def _announcement_step(ctx: Context, incident: Incident, look_first: bool) -> In
             blocks_=blocks_,
             look_first=False,
         )
-    shown = incident.revision if not look_first else -1  # as for the summary
+    shown = None if look_first else incident.revision  # as for the summary
     incident = save(ctx, incident_id(incident), announcement_channel_id=channel, announcement_ts=ts)
     record_post(ctx, incident, channel, ts, "announcement")
     effect_delivery.refresh_if_stale(ctx, incident_id(incident), shown)
