@@ -8,7 +8,7 @@ from sqlmodel import Session
 
 from bot.context import Context
 from bot.errors import UserError
-from bot.flows import effect_delivery, incident_commands, review_generation
+from bot.flows import effect_delivery, incident_changes, review_generation
 from bot.models import ActionItem, Incident
 from bot.render import render
 from bot.services import effect_queue, follow_up_actions, incident_lifecycle, incident_queries
@@ -17,7 +17,7 @@ from bot.services.moments import zone
 
 def request_review(ctx: Context, channel_id: str, actor: str) -> str:
     """Generate the review draft now and share it in the channel; what to tell the actor."""
-    incident = incident_commands.incident_in(ctx, channel_id)
+    incident = incident_changes.incident_in(ctx, channel_id)
     assert incident.id is not None
     generated = review_generation.request(ctx, incident.id, actor)
     return f"Draft v{generated.draft.version} of the review is in the channel" + (
@@ -29,9 +29,9 @@ def request_review(ctx: Context, channel_id: str, actor: str) -> str:
 
 def mark_review_held(ctx: Context, channel_id: str, actor: str) -> None:
     """Record that the review meeting took place; its reminders stop."""
-    incident = incident_commands.incident_in(ctx, channel_id)
+    incident = incident_changes.incident_in(ctx, channel_id)
     assert incident.id is not None
-    incident_commands.change_and_show(
+    incident_changes.change_and_show(
         ctx,
         incident.id,
         actor,
@@ -47,7 +47,7 @@ def _timezone(ctx: Context, user_id: str) -> str:
 
 def add_action(ctx: Context, channel_id: str, actor: str, args: str) -> ActionItem:
     """`action <text> [@owner] [due <date>]`: dates are read in the actor's timezone."""
-    incident = incident_commands.incident_in(ctx, channel_id)
+    incident = incident_changes.incident_in(ctx, channel_id)
     assert incident.id is not None
     tz = _timezone(ctx, actor)
     today = ctx.clock.now().astimezone(zone(tz)).date()
@@ -64,9 +64,9 @@ def add_action(ctx: Context, channel_id: str, actor: str, args: str) -> ActionIt
             "`/incident action <text> @owner due <date>`."
         )
     if owner is not None:
-        owner = incident_commands.person(ctx, owner, who="The owner")
+        owner = incident_changes.person(ctx, owner, who="The owner")
     now = ctx.clock.now()
-    changed = incident_commands.change(
+    changed = incident_changes.change(
         ctx,
         incident.id,
         lambda s, i: follow_up_actions.add(
@@ -80,10 +80,10 @@ def add_action(ctx: Context, channel_id: str, actor: str, args: str) -> ActionIt
 
 def complete_action(ctx: Context, channel_id: str, actor: str, number: int) -> None:
     """`action done <n>`."""
-    incident = incident_commands.incident_in(ctx, channel_id)
+    incident = incident_changes.incident_in(ctx, channel_id)
     assert incident.id is not None
     now = ctx.clock.now()
-    changed = incident_commands.change(
+    changed = incident_changes.change(
         ctx,
         incident.id,
         lambda s, i: follow_up_actions.complete(s, i, number, actor=actor, now=now),
@@ -92,7 +92,7 @@ def complete_action(ctx: Context, channel_id: str, actor: str, number: int) -> N
     effect_delivery.deliver(ctx, changed.effects)
 
 
-def _tell(template: str, actor: str) -> incident_commands.Show[ActionItem]:
+def _tell(template: str, actor: str) -> incident_changes.Show[ActionItem]:
     """The post in the channel that tells of an action added or done."""
 
     def show(session: Session, incident: Incident, item: ActionItem, at: datetime) -> list[int]:

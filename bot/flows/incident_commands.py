@@ -1,28 +1,21 @@
-"""Running an incident from its channel: each `/incident` subcommand and form as a flow.
-
-A change loads the incident under a row lock (`SELECT … FOR UPDATE` on PostgreSQL; SQLite
-lets one writer in at a time with BEGIN IMMEDIATE), applies a service change and, in the
-same transaction, records what Slack must show for it (`effect_queue`): the echo in the
-channel and under the announcement, a refresh of the pinned summary, topic and
-announcement, an invite, a direct message. Only after the commit does it call Slack, to
-carry those out (`effect_delivery`); what Slack does not take then, the sweeper does later.
-"""
+"""Running an incident from its channel: each `/incident` subcommand and form as a flow,
+made and shown through `incident_changes`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from sqlmodel import Session
 
 from bot import blocks
 from bot.context import Context
 from bot.errors import UserError
-from bot.flows import effect_delivery
+from bot.flows import effect_delivery, incident_changes
 from bot.ids import MetadataType
-from bot.models import Incident, IncidentStatus, StatusUpdate, TimelineKind
+from bot.models import Incident, IncidentStatus, StatusUpdate
 from bot.policy import format_duration
 from bot.render import render
 from bot.services import (
@@ -32,159 +25,10 @@ from bot.services import (
     incident_queries,
     incident_roles,
     status_updates,
-    timeline_entries,
 )
 from bot.services.moments import parse_moment
-from bot.slack.gateway import SlackCallFailed
-
-T = TypeVar("T")
-
-EXPIRED_TRIGGER_ERRORS = ("expired_trigger_id", "invalid_trigger_id", "exchanged_trigger_id")
-
 
 # -- plumbing ----------------------------------------------------------------------------
-
-
-def incident_in(ctx: Context, channel_id: str) -> Incident:
-    """The incident whose channel this is, or a clear refusal."""
-    with ctx.db.session() as session:
-        return incident_queries.require_by_channel(session, channel_id)
-
-
-@dataclass(frozen=True)
-class Changed(Generic[T]):
-    """A committed change: the incident after it, the service's result, and the effects it
-    owes Slack (task IDs, in the order they are to run)."""
-
-    incident: Incident
-    result: T
-    effects: list[int]
-
-
-Show = Callable[[Session, Incident, T, datetime], list[int]]
-
-
-def change(
-    ctx: Context,
-    incident_id: int,
-    fn: Callable[[Session, Incident], T],
-    show: Show[T] | None = None,
-) -> Changed[T]:
-    """Apply a service change to the locked incident and record its effects on Slack
-    (`show`), all in one transaction; the incident's revision counts the change."""
-    now = ctx.clock.now()
-    with ctx.db.session() as session:
-        incident = incident_queries.lock(session, incident_id)
-        result = fn(session, incident)
-        incident.revision += 1
-        session.add(incident)
-        session.flush()
-        effects = show(session, incident, result, now) if show is not None else []
-        return Changed(incident, result, effects)
-
-
-def echo(
-    session: Session,
-    incident: Incident,
-    text: str,
-    now: datetime,
-    *,
-    announce: bool = False,
-    kind: MetadataType = MetadataType.NOTICE,
-    update_id: int | None = None,
-) -> list[int]:
-    """The effects of a change people read about: its post in the channel (and under the
-    announcement), then a refresh of the summary, topic and announcement."""
-    assert incident.id is not None
-    effects = [
-        effect_queue.post(
-            session,
-            incident.id,
-            to=effect_queue.CHANNEL,
-            text=text,
-            now=now,
-            kind=kind,
-            update_id=update_id,
-        )
-    ]
-    if announce and disclosure.may_announce(incident):
-        effects.append(
-            effect_queue.post(session, incident.id, to=effect_queue.THREAD, text=text, now=now)
-        )
-    effects.append(effect_queue.refresh(session, incident.id, now))
-    return effects
-
-
-def change_and_show(
-    ctx: Context,
-    incident_id: int,
-    actor: str,
-    fn: Callable[[Session, Incident, datetime], object],
-    template: str,
-    *,
-    announce: bool = False,
-    **extra: Any,
-) -> None:
-    """Apply a change, tell the channel (and the announcement's thread) and refresh."""
-    now = ctx.clock.now()
-
-    def show(session: Session, updated: Incident, result: object, at: datetime) -> list[int]:
-        severity = ctx.policy.severity(updated.severity)
-        text = render(
-            template,
-            actor=actor,
-            incident=updated,
-            change=result,
-            now=now,
-            severity=severity,
-            pir_required=severity.pir_required,
-            **extra,
-        )
-        return echo(session, updated, text, at, announce=announce)
-
-    changed = change(ctx, incident_id, lambda s, i: fn(s, i, now), show)
-    effect_delivery.deliver(ctx, changed.effects)
-
-
-def record_command(ctx: Context, channel_id: str, user_id: str, text: str) -> None:
-    """Put a command run in an incident channel on that incident's timeline."""
-    # Through the process's channel index: an incident channel is known without a query,
-    # and any other channel costs one small statement, not an incident row in a session.
-    incident_id = ctx.channels.incident_id(channel_id)
-    if incident_id is None:
-        return
-    with ctx.db.session() as session:
-        timeline_entries.record(
-            session,
-            incident_id,
-            TimelineKind.COMMAND,
-            now=ctx.clock.now(),
-            actor=user_id,
-            text=text,
-            channel_id=channel_id,
-        )
-
-
-def open_form(ctx: Context, trigger_id: str, view: dict[str, Any]) -> None:
-    """Open a modal, explaining an expired trigger in plain words."""
-    try:
-        ctx.slack.open_view(trigger_id, view)
-    except SlackCallFailed as exc:
-        if exc.error in EXPIRED_TRIGGER_ERRORS:
-            raise UserError(
-                "Slack took too long to open the form. Please run the command again."
-            ) from None
-        raise
-
-
-def person(ctx: Context, user_id: str, *, who: str = "A role holder") -> str:
-    """A workspace member who can hold a role or own an action, checked with Slack; `who`
-    names the part in the refusal ("The owner")."""
-    user = ctx.slack.user(user_id)
-    if user is None or user.deleted or user.is_bot:
-        why = "" if user is None else " (a deactivated account)" if user.deleted else " (a bot)"
-        raise UserError(f"{who} must be a person in this workspace{why}: pick them with @.")
-    return user.id
 
 
 # -- forms -------------------------------------------------------------------------------
@@ -192,7 +36,7 @@ def person(ctx: Context, user_id: str, *, who: str = "A role holder") -> str:
 
 def open_update_form(ctx: Context, channel_id: str, trigger_id: str) -> None:
     """The structured status update form."""
-    incident = incident_in(ctx, channel_id)
+    incident = incident_changes.incident_in(ctx, channel_id)
     open_update_form_for(ctx, incident, trigger_id)
 
 
@@ -200,15 +44,15 @@ def open_update_form_for(ctx: Context, incident: Incident, trigger_id: str) -> N
     """The status update form for an incident (refused once it is resolved)."""
     if not incident.is_open:
         raise UserError(f"{incident.reference} is {incident.status}: reopen it to post updates.")
-    open_form(ctx, trigger_id, blocks.update_modal(incident, ctx.policy).to_dict())
+    incident_changes.open_form(ctx, trigger_id, blocks.update_modal(incident, ctx.policy).to_dict())
 
 
 def open_resolve_form(ctx: Context, channel_id: str, trigger_id: str) -> None:
     """The resolution form (also to fill in the details once resolved)."""
-    incident = incident_in(ctx, channel_id)
+    incident = incident_changes.incident_in(ctx, channel_id)
     if incident.status == IncidentStatus.CLOSED:
         raise UserError(f"{incident.reference} is closed: reopen it to change it.")
-    open_form(ctx, trigger_id, blocks.resolve_modal(incident).to_dict())
+    incident_changes.open_form(ctx, trigger_id, blocks.resolve_modal(incident).to_dict())
 
 
 def record_update(
@@ -224,7 +68,7 @@ def record_update(
         update = result[0]
         severity = ctx.policy.severity(incident.severity)
         text = render("status_update.j2", incident=incident, update=update, severity=severity)
-        return echo(
+        return incident_changes.echo(
             session,
             incident,
             text,
@@ -234,18 +78,13 @@ def record_update(
             update_id=update.id,
         )
 
-    changed = change(
+    changed = incident_changes.change(
         ctx,
         incident_id,
         lambda s, i: status_updates.post_update(s, i, data, actor=actor, now=now),
         show,
     )
     return changed.effects
-
-
-def publish(ctx: Context, effects: list[int]) -> None:
-    """Carry out what a saved form owes Slack (after the form has closed)."""
-    effect_delivery.deliver(ctx, effects)
 
 
 def record_resolution(
@@ -275,9 +114,11 @@ def record_resolution(
             severity=severity,
             pir_required=severity.pir_required,
         )
-        return echo(session, incident, text, at, announce=template == "resolved.j2")
+        return incident_changes.echo(
+            session, incident, text, at, announce=template == "resolved.j2"
+        )
 
-    return change(ctx, incident_id, apply, show).effects
+    return incident_changes.change(ctx, incident_id, apply, show).effects
 
 
 # -- lifecycle ---------------------------------------------------------------------------
@@ -294,9 +135,11 @@ def _in_channel(
     **extra: Any,
 ) -> None:
     """`change_and_show` for the incident of the channel a command was run in."""
-    incident = incident_in(ctx, channel_id)
+    incident = incident_changes.incident_in(ctx, channel_id)
     assert incident.id is not None
-    change_and_show(ctx, incident.id, actor, fn, template, announce=announce, **extra)
+    incident_changes.change_and_show(
+        ctx, incident.id, actor, fn, template, announce=announce, **extra
+    )
 
 
 def set_status(ctx: Context, channel_id: str, actor: str, target: IncidentStatus) -> None:
@@ -312,7 +155,7 @@ def set_status(ctx: Context, channel_id: str, actor: str, target: IncidentStatus
 
 def describe_status(ctx: Context, channel_id: str) -> str:
     """Where the incident stands, and how to move it."""
-    incident = incident_in(ctx, channel_id)
+    incident = incident_changes.incident_in(ctx, channel_id)
     return (
         f"{incident.reference} is *{incident.status}*. Change it with "
         "`/incident status investigating|identified|monitoring|resolved|closed`."
@@ -394,11 +237,11 @@ def set_started(ctx: Context, channel_id: str, actor: str, text: str) -> None:
 
 def add_note(ctx: Context, channel_id: str, actor: str, text: str) -> None:
     """A note on the timeline, echoed in the channel."""
-    incident = incident_in(ctx, channel_id)
+    incident = incident_changes.incident_in(ctx, channel_id)
     assert incident.id is not None
     now = ctx.clock.now()
     note = render("note.j2", actor=actor, text=text)
-    changed = change(
+    changed = incident_changes.change(
         ctx,
         incident.id,
         lambda s, i: status_updates.add_note(s, i, text, actor=actor, now=now),
@@ -416,16 +259,18 @@ def request_role(
     ctx: Context, channel_id: str, actor: str, role: str, user_id: str, trigger_id: str
 ) -> None:
     """Give someone a role, or ask for a handoff note when someone else holds it."""
-    incident = incident_in(ctx, channel_id)
-    user_id = person(ctx, user_id)
+    incident = incident_changes.incident_in(ctx, channel_id)
+    user_id = incident_changes.person(ctx, user_id)
     with ctx.db.session() as session:
         current = incident_roles.holder(session, incident, role)
     if current is not None and current.user_id != user_id:
         view = blocks.handoff_modal(incident, role, ctx.policy.role_name(role), user_id)
-        open_form(ctx, trigger_id, view.to_dict())
+        incident_changes.open_form(ctx, trigger_id, view.to_dict())
         return
     assert incident.id is not None
-    publish(ctx, record_role(ctx, incident.id, role, user_id, actor=actor, handoff=None))
+    incident_changes.publish(
+        ctx, record_role(ctx, incident.id, role, user_id, actor=actor, handoff=None)
+    )
 
 
 def record_role(
@@ -461,11 +306,11 @@ def record_role(
         )
         return [
             effect_queue.invite(session, incident.id, user_id, at),
-            *echo(session, incident, text, at),
+            *incident_changes.echo(session, incident, text, at),
             effect_queue.post(session, incident.id, to=user_id, text=duties, now=at),
         ]
 
-    return change(
+    return incident_changes.change(
         ctx,
         incident_id,
         lambda s, i: incident_roles.assign_role(

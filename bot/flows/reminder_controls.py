@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 from bot.context import Context
 from bot.errors import UserError
-from bot.flows import effect_delivery, incident_commands
+from bot.flows import effect_delivery, incident_changes, incident_commands
 from bot.models import Incident, ScheduledTask, TaskKind, TimelineKind
 from bot.render import render
 from bot.services import incident_queries, reminder_rules, timeline_entries
@@ -98,7 +98,7 @@ def snooze(ctx: Context, task_id: int, seconds: int, actor: str) -> None:
 
     def show(session: Session, updated: Incident, due: datetime, at: datetime) -> list[int]:
         text = render("snoozed.j2", actor=actor, incident=updated, due=due)
-        return incident_commands.echo(session, updated, text, at)
+        return incident_changes.echo(session, updated, text, at)
 
-    changed = incident_commands.change(ctx, incident.id, apply, show)
+    changed = incident_changes.change(ctx, incident.id, apply, show)
     effect_delivery.deliver(ctx, changed.effects)

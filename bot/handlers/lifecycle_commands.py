@@ -14,6 +14,7 @@ from bot import blocks
 from bot.command_registry import Invocation, Registry, Subcommand
 from bot.context import Context
 from bot.errors import UserError
+from bot.flows import incident_changes
 from bot.flows import incident_commands as flow
 from bot.handlers import listener_replies
 from bot.handlers.reminder_buttons import run_reminders
@@ -190,7 +191,7 @@ def register(app: App, ctx: Context) -> None:
             _form_error(ack, BlockId.STATUS, exc)
             return
         ack()
-        listener_replies.defer(ctx, body, lambda: flow.publish(ctx, effects))
+        listener_replies.defer(ctx, body, lambda: incident_changes.publish(ctx, effects))
 
     def handle_resolve_submission(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         incident_id = _incident_of(view)
@@ -211,7 +212,7 @@ def register(app: App, ctx: Context) -> None:
             _form_error(ack, BlockId.RESOLUTION, exc)
             return
         ack()
-        listener_replies.defer(ctx, body, lambda: flow.publish(ctx, effects))
+        listener_replies.defer(ctx, body, lambda: incident_changes.publish(ctx, effects))
 
     def handle_handoff_submission(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         incident_id = _incident_of(view)
@@ -233,7 +234,7 @@ def register(app: App, ctx: Context) -> None:
             _form_error(ack, BlockId.KNOWN, exc)
             return
         ack()
-        listener_replies.defer(ctx, body, lambda: flow.publish(ctx, effects))
+        listener_replies.defer(ctx, body, lambda: incident_changes.publish(ctx, effects))
 
     app.view(CallbackId.UPDATE)(handle_update_submission)
     app.view(CallbackId.RESOLVE)(handle_resolve_submission)

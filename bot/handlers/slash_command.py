@@ -9,7 +9,7 @@ from slack_bolt import Ack, App, Respond
 
 from bot.command_registry import Invocation, Registry, Subcommand, split
 from bot.context import Context
-from bot.flows import incident_commands
+from bot.flows import incident_changes
 from bot.handlers import declare_form, lifecycle_commands, listener_replies, review_commands
 from bot.ids import COMMAND
 from bot.render import render
@@ -79,7 +79,7 @@ def register(app: App, ctx: Context) -> None:
         text = f"{COMMAND} {command.get('text') or ''}".strip()
 
         def run() -> None:
-            incident_commands.record_command(ctx, invocation.channel_id, invocation.user_id, text)
+            incident_changes.record_command(ctx, invocation.channel_id, invocation.user_id, text)
             entry.run(ctx, invocation)
 
         listener_replies.defer(ctx, command, run)
