@@ -18,6 +18,7 @@ from bot.context import Context
 from bot.ids import MetadataType
 from bot.models import Incident
 from bot.services import incident_roles, timeline_entries
+from bot.slack.gateway import SlackCallFailed
 
 log = logging.getLogger(__name__)
 
@@ -96,14 +97,39 @@ def post_once(
     look_first: bool,
     since: datetime,
     thread_ts: str | None = None,
+    join: bool = False,
 ) -> tuple[str, str]:
     """Post a message stamped with metadata (`event_type`, `payload`), exactly once.
 
     On a retry (`look_first`), an earlier attempt may have posted it although Slack's answer
     was lost: the bot's messages since `since` in the destination (a channel, a thread, or
     the DM with a user) are searched for that metadata first, and a match is returned
-    instead of posting again. Returns (conversation ID, ts).
+    instead of posting again. With `join`, a public channel the bot is not in is joined
+    (a private one still answers `not_in_channel`: it needs an invite). Returns
+    (conversation ID, ts).
     """
+    try:
+        return _post_once(
+            ctx, destination, text, blocks_, event_type, payload, look_first, since, thread_ts
+        )
+    except SlackCallFailed as exc:
+        if not join or exc.error != "not_in_channel" or destination[:1] != "C":
+            raise
+    ctx.slack.join(destination)  # nothing was posted where the bot was not
+    return _post_once(ctx, destination, text, blocks_, event_type, payload, False, since, thread_ts)
+
+
+def _post_once(
+    ctx: Context,
+    destination: str,
+    text: str,
+    blocks_: list[dict[str, Any]] | None,
+    event_type: str,
+    payload: dict[str, Any],
+    look_first: bool,
+    since: datetime,
+    thread_ts: str | None,
+) -> tuple[str, str]:
     if look_first:
         where = ctx.slack.open_dm(destination) if destination[:1] in ("U", "W") else destination
         found = ctx.slack.find_message(

@@ -98,6 +98,7 @@ def post_once(
     blocks_: list[dict[str, Any]] | None,
     look_first: bool,
     extra: dict[str, Any] | None = None,
+    join: bool = False,
 ) -> tuple[str, str]:
     """Post a set-up message stamped with the incident's reference, unless an earlier
     attempt already did (`incident_posts.post_once`)."""
@@ -110,6 +111,7 @@ def post_once(
         payload={"reference": incident.reference, **(extra or {})},
         look_first=look_first,
         since=incident.declared_at,
+        join=join,
     )
 
 
@@ -189,29 +191,16 @@ def _announcement_step(ctx: Context, incident: Incident, look_first: bool) -> In
         blocks.announcement_blocks(incident, ctx.policy, notify_targets(ctx, incident))
     )
     text = blocks.summary_text(incident, ctx.policy)
-    try:
-        channel, ts = post_once(
-            ctx,
-            incident,
-            announcement,
-            kind=MetadataType.ANNOUNCEMENT,
-            text=text,
-            blocks_=blocks_,
-            look_first=look_first,
-        )
-    except SlackCallFailed as exc:
-        if exc.error != "not_in_channel":
-            raise
-        ctx.slack.join(announcement)  # public channels only; private ones need an invite
-        channel, ts = post_once(
-            ctx,
-            incident,
-            announcement,
-            kind=MetadataType.ANNOUNCEMENT,
-            text=text,
-            blocks_=blocks_,
-            look_first=False,
-        )
+    channel, ts = post_once(
+        ctx,
+        incident,
+        announcement,
+        kind=MetadataType.ANNOUNCEMENT,
+        text=text,
+        blocks_=blocks_,
+        look_first=look_first,
+        join=True,  # public channels only; private ones need an invite
+    )
     shown = None if look_first else incident.revision  # as for the summary
     incident = save(ctx, incident_id(incident), announcement_channel_id=channel, announcement_ts=ts)
     record_post(ctx, incident, channel, ts, "announcement")
