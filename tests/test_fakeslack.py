@@ -377,6 +377,9 @@ def test_messages_threads_metadata_and_history(
 
     dm = client.chat_postMessage(channel=alice, text="you are on call")
     assert dm["channel"] == fake.dm_channel(alice) and dm["channel"].startswith("D")
+    gone = fake.add_user("gone", deleted=True)
+    assert api_error(client.conversations_open, users=gone) == "user_disabled"
+    assert api_error(client.conversations_open, users="U404") == "user_not_found"
     by_name = client.chat_postMessage(channel="#incidents", text="by name")
     assert by_name["channel"] == incidents
 

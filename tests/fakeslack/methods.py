@@ -776,8 +776,10 @@ def conversations_open(ctx: ApiContext) -> JSONDict:
         if len(users) > 1:
             raise Unsupported("conversations.open with several users (group DMs)")
         user = ws.users.get(users[0])
-        if user is None or user.deleted:
+        if user is None:
             raise SlackError("user_not_found")
+        if user.deleted:
+            raise SlackError("user_disabled")  # a deactivated account
         if user.id == ws.bot_user_id:
             raise SlackError("invalid_user_combination")
         existed = any(c.is_im and c.im_user == user.id for c in ws.channels.values())
