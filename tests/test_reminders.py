@@ -452,3 +452,72 @@ def test_an_escalation_step_can_also_send_direct_messages(
         assert dm.text == ping.text
     finally:
         bot.runtime.stop()
+
+
+def _slack_problems_told(fake: FakeSlack, channel: str) -> list[str]:
+    return [m.text for m in fake.messages(channel, system=False) if "did not take" in m.text]
+
+
+def test_a_refused_destination_is_said_and_the_others_still_go(
+    fake_slack: FakeSlack, database_url: str, clock: ManualClock
+) -> None:
+    fake = fake_slack
+    manager = fake.add_user("manager")
+    gone = fake.add_user("gone", deleted=True)
+    leads = fake.add_channel("sre-leads", is_archived=True)
+    outside = fake.add_channel("ops-watch", bot_member=False)  # public: the bot joins it
+    data = make_policy(announcement_channel=fake.incidents).model_dump(mode="json")
+    data["contacts"].update(
+        {"it_manager": manager, "former": gone, "leads": leads, "ops": outside, "team": "S404"}
+    )
+    data["severities"]["sev3"]["escalation"] = [
+        {"after": "1h", "notify": ["leads", "former", "team", "ops", "it_manager"], "dm": True}
+    ]
+    from bot.policy import Policy
+
+    bot = start_bot(fake, database_url, clock=clock, policy=Policy.model_validate(data))
+    try:
+        incident = bot.declare(fake.alice, severity="sev3")
+        channel = incident.channel_id
+        assert channel is not None
+        sweep_at(bot, clock, incident.declared_at + timedelta(hours=1))
+        (ping,) = [m for m in reminders_in(fake, channel) if "Escalation" in m.text]
+        assert all(f"<@{u}>" in ping.text for u in (manager, gone))
+        assert reminders_in(fake, outside) and fake.bot_user_id in fake.channels[outside].members
+        (dm,) = reminders_in(fake, fake.dm_channel(manager))
+        assert dm.text == ping.text
+        assert reminders_in(fake, leads) == []
+
+        warnings = [
+            m.text for m in fake.messages(channel, system=False) if "did not take" in m.text
+        ]
+        assert len(warnings) == 3
+        assert any(f"<#{leads}>" in w and "archived" in w and "`contacts`" in w for w in warnings)
+        assert any(f"<@{gone}>" in w and "cannot open a direct message" in w for w in warnings)
+        assert any("S404" in w and "does not exist" in w for w in warnings)
+        with bot.db.session() as session:
+            problems = session.exec(
+                select(TimelineEvent).where(
+                    TimelineEvent.incident_id == incident.id,
+                    TimelineEvent.kind == "slack_problem",
+                )
+            ).all()
+            (step,) = session.exec(
+                select(ScheduledTask).where(
+                    ScheduledTask.incident_id == incident.id, ScheduledTask.kind == "escalation"
+                )
+            ).all()
+        assert sorted(p.data["error"] for p in problems) == [
+            "channel_not_found",  # what Slack answers a post to a deactivated person
+            "is_archived",
+            "no_such_subteam",
+        ]
+        assert step.state == TaskState.DONE and step.data["refused"] == {
+            f"channel:{leads}": "is_archived",
+            f"dm:{gone}": "channel_not_found",
+        }
+        sweep_at(bot, clock, clock.now() + timedelta(hours=2))
+        assert len(_slack_problems_told(fake, channel)) == 3  # each said once
+        assert len(reminders_in(fake, fake.dm_channel(manager))) == 1
+    finally:
+        bot.runtime.stop()

@@ -1,4 +1,5 @@
-"""Every error Slack documents for the set-up's methods is classified and put in words."""
+"""Every error Slack documents for the set-up's and the reminders' methods is classified and
+put in words."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from tests.fakeslack.spec import common_errors, method_spec
 
 # The Web API methods the set-up steps call, by the channel their errors are about.
 PLACE_METHODS: dict[str | None, tuple[str, ...]] = {
-    None: ("conversations.create", "conversations.list", "auth.test"),  # the channel step
+    # The channel step; a user group's members for an escalation's direct messages.
+    None: ("conversations.create", "conversations.list", "auth.test", "usergroups.users.list"),
     "incident": (
         "conversations.invite",
         "conversations.setTopic",
@@ -23,6 +25,7 @@ PLACE_METHODS: dict[str | None, tuple[str, ...]] = {
     ),
     "announcement": ("chat.postMessage", "conversations.join", "conversations.history"),
     "dm": ("conversations.open", "chat.postMessage", "conversations.history"),
+    "contact": ("chat.postMessage", "conversations.join", "conversations.history"),
 }
 # What the gateway reports for failures that carry no Slack error code.
 GATEWAY_ERRORS = {"timeout", "connection_error", "server_error"}

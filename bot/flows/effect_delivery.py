@@ -20,9 +20,9 @@ from bot import blocks
 from bot.context import Context
 from bot.errors import UserError
 from bot.flows import channel_invites, incident_posts, slack_refusals
-from bot.models import Incident, ScheduledTask, StatusUpdate, TaskKind, TimelineKind
-from bot.render import render
-from bot.services import disclosure, effect_queue, incident_queries, tasks, timeline_entries
+from bot.models import Incident, ScheduledTask, StatusUpdate, TaskKind
+from bot.render import Slack, mention, render
+from bot.services import disclosure, effect_queue, incident_queries, tasks
 from bot.slack.gateway import SlackCallFailed
 
 log = logging.getLogger(__name__)
@@ -97,27 +97,17 @@ def _failed(
     if delay is not None:
         log.warning("%s: %s not shown yet (%s); next in %s", incident.reference, what, exc, delay)
         return False
-    reason = slack_refusals.explain(exc, "incident")
-    log.warning("%s: gave up on %s: %s", incident.reference, what, exc)
-    assert incident.id is not None
-    with ctx.db.session() as session:
-        timeline_entries.record(
-            session,
-            incident.id,
-            TimelineKind.SLACK_PROBLEM,
-            now=now,
-            text=f"Slack did not take {what}: {reason}",
-            data={"error": exc.error, "method": exc.method, "task": claim.task_id},
-        )
-    if what != "a post in the channel" and incident.channel_id is not None:
-        try:  # best effort: the channel itself may be what Slack refuses
-            incident_posts.post(
-                ctx,
-                incident,
-                render("effect_gave_up.j2", what=what, reason=reason, attempts=claim.attempts),
-            )
-        except SlackCallFailed:
-            log.warning("%s: could not tell the channel either", incident.reference)
+    incident_posts.report_refusal(
+        ctx,
+        incident,
+        exc,
+        what,
+        data={"task": claim.task_id},
+        place="incident",
+        attempts=claim.attempts,
+        note="The change itself is saved.",
+        tell=what != "a post in the channel",
+    )
     return False
 
 
@@ -136,7 +126,7 @@ def _destination(incident: Incident, to: str) -> tuple[str | None, str | None, s
             incident.announcement_ts,
             ("a post under the announcement"),
         )
-    return to, None, f"a direct message to <@{to}>"
+    return to, None, Slack(f"a direct message to {mention(to)}")
 
 
 def run_post(ctx: Context, claim: tasks.Claim) -> bool:

@@ -15,8 +15,10 @@ from sqlmodel import Session
 
 from bot import blocks
 from bot.context import Context
+from bot.flows import slack_refusals
 from bot.ids import MetadataType
-from bot.models import Incident
+from bot.models import Incident, TimelineKind
+from bot.render import render
 from bot.services import incident_roles, timeline_entries
 from bot.slack.gateway import SlackCallFailed
 
@@ -84,6 +86,46 @@ def record_own_post(
         kind=kind,
         thread_ts=thread_ts,
     )
+
+
+def report_refusal(
+    ctx: Context,
+    incident: Incident,
+    exc: SlackCallFailed,
+    what: str,
+    *,
+    data: dict[str, Any],
+    place: str | None = None,
+    attempts: int = 1,
+    note: str = "",
+    tell: bool = True,
+    dedupe_key: str | None = None,
+) -> None:
+    """Put on the timeline that Slack did not take `what` (and why, in plain words), and,
+    with `tell`, say so in the incident's channel: best effort, since the channel itself
+    may be what Slack refuses."""
+    reason = slack_refusals.explain(exc, place)
+    log.warning("%s: Slack did not take %s: %s", incident.reference, what, exc)
+    assert incident.id is not None
+    with ctx.db.session() as session:
+        recorded = timeline_entries.record(
+            session,
+            incident.id,
+            TimelineKind.SLACK_PROBLEM,
+            now=ctx.clock.now(),
+            text=f"Slack did not take {what}: {reason}",
+            data={"error": exc.error, "method": exc.method, **data},
+            dedupe_key=dedupe_key,
+        )
+    if tell and recorded and incident.channel_id is not None:
+        try:
+            post(
+                ctx,
+                incident,
+                render("slack_refused.j2", what=what, reason=reason, attempts=attempts, note=note),
+            )
+        except SlackCallFailed:
+            log.warning("%s: could not tell the channel either", incident.reference)
 
 
 def post_once(

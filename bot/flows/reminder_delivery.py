@@ -14,7 +14,7 @@ import logging
 from datetime import datetime
 
 from bot.context import Context
-from bot.flows import incident_posts, reminder_plans
+from bot.flows import incident_posts, reminder_plans, slack_refusals
 from bot.ids import MetadataType
 from bot.models import (
     Incident,
@@ -22,6 +22,7 @@ from bot.models import (
     TaskKind,
     TimelineKind,
 )
+from bot.render import Slack, mention
 from bot.services import (
     incident_queries,
     reminder_rules,
@@ -57,6 +58,7 @@ def _deliver(
         },
         look_first=look_first,
         since=task.due_at,
+        join=post.key.startswith("channel:"),  # a public contact channel
     )
 
 
@@ -78,29 +80,71 @@ def run_claimed(ctx: Context, claim: tasks.Claim) -> None:
             tasks.postpone(session=session, claim=claim, due=decided.postpone_to, now=now)
         return
     delivered: dict[str, list[str]] = dict(task.data.get("delivered") or {})
+    refused: dict[str, str] = dict(task.data.get("refused") or {})
     try:
         for post in decided.posts:
-            if post.key in delivered:
+            if post.key in delivered or post.key in refused:
                 continue
             # The batch this claim came in may have taken long: act only while it still holds.
             if not tasks.renew(db=ctx.db, claim=claim, now=ctx.clock.now()):
                 log.warning("reminder %s: its claim went to another process", claim.task_id)
                 return
-            channel, ts = _deliver(ctx, incident, task, post, look_first=claim.attempts > 1)
-            delivered[post.key] = [channel, ts]
+            try:
+                delivered[post.key] = list(
+                    _deliver(ctx, incident, task, post, look_first=claim.attempts > 1)
+                )
+            except SlackCallFailed as exc:
+                if slack_refusals.is_transient(exc):
+                    raise
+                # Refused for good: say so (once), and the other destinations still go.
+                _report(ctx, incident, task, post, exc, told="channel" in delivered)
+                refused[post.key] = exc.error
+            progress = {**task.data, "delivered": delivered, "refused": refused}
             with ctx.db.session() as session:
-                if not tasks.save_progress(
-                    session=session,
-                    claim=claim,
-                    data={**task.data, "delivered": delivered},
-                    now=now,
-                ):
+                if not tasks.save_progress(session=session, claim=claim, data=progress, now=now):
                     log.warning("reminder %s: lost its claim while posting", claim.task_id)
                     return
     except SlackCallFailed as exc:
         _give_back(ctx, claim, exc, now)
         return
+    for group, refusal in decided.refused:
+        _report(ctx, incident, task, group, refusal, told="channel" in delivered)
     _finish(ctx, claim, incident, task, decided, delivered, now)
+
+
+def _report(
+    ctx: Context,
+    incident: Incident,
+    task: ScheduledTask,
+    post: reminder_plans.Post | str,
+    exc: SlackCallFailed,
+    *,
+    told: bool,
+) -> None:
+    """Record, once per occurrence, a destination (or a user group whose members were to be
+    messaged) that Slack refused for good, and tell the incident's channel when the
+    reminder reached it."""
+    if isinstance(post, str):
+        key, what, place = f"group:{post}", f"the direct messages to user group {post}", None
+    elif post.key == "channel":
+        key, what, place = post.key, "the reminder in the channel", "incident"
+    elif post.key.startswith("dm:"):
+        what = Slack(f"the reminder's direct message to {mention(post.destination)}")
+        key, place = post.key, "dm"
+    else:
+        what = Slack(f"the reminder in {mention(post.destination)}")
+        key, place = post.key, "contact"
+    occurrence = int(task.data.get("occurrence", 0))
+    incident_posts.report_refusal(
+        ctx,
+        incident,
+        exc,
+        what,
+        data={"task": task.id, "key": key},
+        place=place,
+        tell=told and key != "channel",
+        dedupe_key=f"refused:{task.id}:{occurrence}:{key}",
+    )
 
 
 def _give_back(ctx: Context, claim: tasks.Claim, exc: SlackCallFailed, now: datetime) -> None:
@@ -161,19 +205,21 @@ def _finish(
                 channel_id=main[0],
                 slack_ts=main[1],
             )
-            for key, (channel, ts) in delivered.items():
-                if key != "channel":
-                    timeline_entries.record(
-                        session,
-                        incident.id,
-                        TimelineKind.BOT_POST,
-                        now=now,
-                        text=next((p.text for p in decided.posts if p.key == key), text),
-                        dedupe_key=timeline_entries.message_key(channel, ts),
-                        channel_id=channel,
-                        slack_ts=ts,
-                        data={"kind": "reminder", "task": task.id},
-                    )
+        texts = {post.key: post.text for post in decided.posts}
+        for key, (channel, ts) in delivered.items():
+            if key != "channel":
+                timeline_entries.record(
+                    session,
+                    incident.id,
+                    TimelineKind.BOT_POST,
+                    now=now,
+                    text=texts.get(key, ""),
+                    dedupe_key=timeline_entries.message_key(channel, ts),
+                    channel_id=channel,
+                    slack_ts=ts,
+                    data={"kind": "reminder", "task": task.id},
+                )
+        # Without its post in the channel (refused for good), a repeating reminder stops.
         if decided.follow_up_at is not None and main is not None and _repeats(row, fresh):
             reminder_rules.follow_up(session, fresh, row, decided.follow_up_at, now)
 

@@ -21,6 +21,7 @@ from sqlmodel import col, select
 
 from bot import blocks
 from bot.context import Context
+from bot.flows import slack_refusals
 from bot.ids import ActionId, BlockId
 from bot.models import (
     ActionItem,
@@ -38,6 +39,7 @@ from bot.services import (
     disclosure,
     reminder_rules,
 )
+from bot.slack.gateway import SlackCallFailed
 
 
 @dataclass(frozen=True)
@@ -58,15 +60,18 @@ class Plan:
     postpone_to: datetime | None = None  # not yet: due again then, nothing posted
     follow_up_at: datetime | None = None  # a repeating reminder: its next occurrence
     notified: list[str] = field(default_factory=list)  # escalation targets reached
+    # User groups whose members Slack would not list, with its answer (no DMs for them).
+    refused: list[tuple[str, SlackCallFailed]] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Targets:
     """Who a ping reaches: mentions in the text, channels posted in, people messaged."""
 
     mentions: list[str]
     channels: list[str]
     people: list[str]
+    refused: list[tuple[str, SlackCallFailed]] = field(default_factory=list)
 
 
 def _targets(ctx: Context, names: list[str], *, dm: bool = False) -> Targets:
@@ -75,6 +80,7 @@ def _targets(ctx: Context, names: list[str], *, dm: bool = False) -> Targets:
     mentions: list[str] = []
     channels: list[str] = []
     people: list[str] = []
+    refused: list[tuple[str, SlackCallFailed]] = []
     for name in names:
         target = policy.contacts.get(name, name) if name in policy.contacts else name
         if target is None:
@@ -86,9 +92,17 @@ def _targets(ctx: Context, names: list[str], *, dm: bool = False) -> Targets:
         elif dm and target.startswith(("U", "W")):
             people.append(target)
         elif dm and target.startswith("S"):
-            people.extend(ctx.slack.usergroup_members(target))
+            try:
+                people.extend(ctx.slack.usergroup_members(target))
+            except SlackCallFailed as exc:
+                if slack_refusals.is_transient(exc):
+                    raise
+                refused.append((target, exc))  # its mention in the channels still pings it
     return Targets(
-        list(dict.fromkeys(mentions)), list(dict.fromkeys(channels)), list(dict.fromkeys(people))
+        list(dict.fromkeys(mentions)),
+        list(dict.fromkeys(channels)),
+        list(dict.fromkeys(people)),
+        refused,
     )
 
 
@@ -245,7 +259,7 @@ def plan(ctx: Context, incident: Incident, task: ScheduledTask, now: datetime) -
             severity=severity,
             after=format_duration(step.after),
         )
-        return Plan(posts=posts, notified=fresh)
+        return Plan(posts=posts, notified=fresh, refused=targets.refused)
     if task.kind == TaskKind.RESOLUTION:
         targets = _targets(ctx, resolution_contacts(incident, severity, now))
         return Plan(

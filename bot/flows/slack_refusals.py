@@ -124,6 +124,10 @@ ERROR_WORDS: dict[str, str] = {
     "not_enough_users": _BUG,
     "too_many_users": _BUG,
     "users_list_not_supplied": _BUG,
+    # usergroups.users.list: an escalation's direct messages to a user group's members
+    "no_such_subteam": "the user group does not exist (any more); fix `contacts` in the policy",
+    "plan_upgrade_required": "this Slack plan has no user groups; name people or channels in "
+    "`contacts` instead",
     # conversations.setTopic
     "too_long": _BUG,
     # chat.postMessage
@@ -215,6 +219,12 @@ PLACE_WORDS: dict[str, dict[str, str]] = {
         "channel_is_limited_access": "the announcement channel's access is limited; invite the "
         "bot there or " + _LIVE_CHANNEL,
         "too_many_members": "the announcement channel is full: " + _LIVE_CHANNEL,
+    },
+    "contact": {
+        "channel_not_found": "the contact channel does not exist, or it is private and the bot "
+        "is not in it; invite the bot there or change `contacts` in the policy",
+        "is_archived": "the contact channel is archived; change `contacts` in the policy",
+        "not_in_channel": "the bot is not in the contact channel; invite it there",
     },
     "dm": {
         "channel_not_found": "the bot cannot open a direct message with this person",
