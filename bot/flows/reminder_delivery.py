@@ -3,9 +3,10 @@
 A claimed reminder posts outside any transaction, renews its claim before each post and
 is marked sent only while its claim holds. Every post carries message metadata naming the
 reminder and its occurrence; a reminder claimed again after its holder died first looks
-for that metadata in each destination and never posts to one twice. A 429 gives the claim
-back with the due time moved by Retry-After. What each reminder says, and to whom, is
-`reminder_plans.plan`'s to decide.
+for that metadata in each destination and never posts to one twice. A 429 or an outage
+gives the claim back with the due time moved by Retry-After (or a back-off); a destination
+refused for good is recorded and told once, and the others still go. What each reminder
+says, and to whom, is `reminder_plans.plan`'s to decide.
 """
 
 from __future__ import annotations
