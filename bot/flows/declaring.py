@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import logging
 
-from bot import blocks
 from bot.context import Context
 from bot.errors import UserError
 from bot.flows import channel_setup, incident_changes
 from bot.models import Incident
 from bot.services.declaration import DeclareInput, declare
+from bot.views.declare_modal import declare_modal_dict
 
 log = logging.getLogger(__name__)
 
 
 def open_form(ctx: Context, trigger_id: str, title: str, origin_channel: str | None) -> None:
     """Open the declare form, its title pre-filled."""
-    view = blocks.declare_modal_dict(policy=ctx.policy, title=title, origin_channel=origin_channel)
+    view = declare_modal_dict(policy=ctx.policy, title=title, origin_channel=origin_channel)
     incident_changes.open_form(ctx, trigger_id, view)
 
 

@@ -10,7 +10,6 @@ from typing import Any
 
 from sqlmodel import Session
 
-from bot import blocks
 from bot.context import Context
 from bot.errors import UserError
 from bot.flows import effect_delivery, incident_changes
@@ -27,6 +26,7 @@ from bot.services import (
     status_updates,
 )
 from bot.services.moments import parse_moment
+from bot.views import forms
 
 # -- plumbing ----------------------------------------------------------------------------
 
@@ -44,7 +44,7 @@ def open_update_form_for(ctx: Context, incident: Incident, trigger_id: str) -> N
     """The status update form for an incident (refused once it is resolved)."""
     if not incident.is_open:
         raise UserError(f"{incident.reference} is {incident.status}: reopen it to post updates.")
-    incident_changes.open_form(ctx, trigger_id, blocks.update_modal(incident, ctx.policy).to_dict())
+    incident_changes.open_form(ctx, trigger_id, forms.update_modal(incident, ctx.policy).to_dict())
 
 
 def open_resolve_form(ctx: Context, channel_id: str, trigger_id: str) -> None:
@@ -52,7 +52,7 @@ def open_resolve_form(ctx: Context, channel_id: str, trigger_id: str) -> None:
     incident = incident_changes.incident_in(ctx, channel_id)
     if incident.status == IncidentStatus.CLOSED:
         raise UserError(f"{incident.reference} is closed: reopen it to change it.")
-    incident_changes.open_form(ctx, trigger_id, blocks.resolve_modal(incident).to_dict())
+    incident_changes.open_form(ctx, trigger_id, forms.resolve_modal(incident).to_dict())
 
 
 def record_update(
@@ -264,7 +264,7 @@ def request_role(
     with ctx.db.session() as session:
         current = incident_roles.holder(session, incident, role)
     if current is not None and current.user_id != user_id:
-        view = blocks.handoff_modal(incident, role, ctx.policy.role_name(role), user_id)
+        view = forms.handoff_modal(incident, role, ctx.policy.role_name(role), user_id)
         incident_changes.open_form(ctx, trigger_id, view.to_dict())
         return
     assert incident.id is not None

@@ -7,7 +7,6 @@ from typing import Any
 
 from slack_bolt import Ack, App, Respond
 
-from bot import blocks
 from bot.command_registry import Invocation
 from bot.context import Context
 from bot.errors import InvalidInput
@@ -16,6 +15,7 @@ from bot.handlers import listener_replies
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.render import clip
 from bot.services.declaration import validate_declaration
+from bot.views.declare_modal import parse_declare_state
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def register(app: App, ctx: Context) -> None:
     """Listen for the declare modal and the retry button."""
 
     def handle_declare_submission(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        raw, origin = blocks.parse_declare_state(view)
+        raw, origin = parse_declare_state(view)
         try:
             data = validate_declaration(raw, ctx.policy)
         except InvalidInput as exc:

@@ -1,4 +1,4 @@
-"""Running an incident from its channel: `/incident` subcommands and their modals.
+"""Running an incident from its channel: `/incident` subcommands and their forms.
 
 Each listener parses what the person sent and hands it to `bot.flows.incident_commands`.
 """
@@ -10,7 +10,6 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot import blocks
 from bot.command_registry import Invocation, Registry, Subcommand
 from bot.context import Context
 from bot.errors import UserError
@@ -22,6 +21,7 @@ from bot.ids import BlockId, CallbackId
 from bot.models import IncidentStatus
 from bot.render import clip
 from bot.services import incident_lifecycle, incident_roles
+from bot.views import forms
 
 _MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 RESOLVE_FIELDS = (
@@ -165,7 +165,7 @@ def add_to(registry: Registry) -> None:
 
 
 def _incident_of(view: dict[str, Any]) -> int:
-    incident_id = blocks.view_metadata(view).get("incident_id")
+    incident_id = forms.view_metadata(view).get("incident_id")
     if not isinstance(incident_id, int):
         raise UserError("That form is not valid any more.")
     return incident_id
@@ -176,15 +176,15 @@ def _form_error(ack: Ack, block: str, error: UserError) -> None:
 
 
 def register(app: App, ctx: Context) -> None:
-    """Listen for the update, resolve and handoff modals."""
+    """Listen for the update, resolve and handoff forms."""
 
     def handle_update_submission(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         incident_id = _incident_of(view)
         user = str(body["user"]["id"])
         try:
-            data = blocks.parse_update_state(view, now=ctx.clock.now())
+            data = forms.parse_update_state(view, now=ctx.clock.now())
             effects = flow.record_update(ctx, incident_id, user, data)
-        except blocks.FormError as exc:
+        except forms.FormError as exc:
             ack(response_action="errors", errors=exc.errors)
             return
         except UserError as exc:
@@ -195,7 +195,7 @@ def register(app: App, ctx: Context) -> None:
 
     def handle_resolve_submission(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         incident_id = _incident_of(view)
-        values = blocks.view_values(view)
+        values = forms.view_values(view)
         user = str(body["user"]["id"])
         fields = {key: values.get(block, "").strip() for block, key in RESOLVE_FIELDS}
         empty = {
@@ -216,12 +216,12 @@ def register(app: App, ctx: Context) -> None:
 
     def handle_handoff_submission(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         incident_id = _incident_of(view)
-        metadata = blocks.view_metadata(view)
+        metadata = forms.view_metadata(view)
         role, user_id = str(metadata.get("role", "")), str(metadata.get("user", ""))
         if role not in ctx.policy.roles or not user_id:
             ack(response_action="errors", errors={BlockId.KNOWN: "This form is out of date."})
             return
-        values = blocks.view_values(view)
+        values = forms.view_values(view)
         note = {
             "known": values.get(BlockId.KNOWN, "").strip(),
             "in_progress": values.get(BlockId.IN_PROGRESS, "").strip(),
