@@ -33,7 +33,8 @@ from bot import migrate
 from bot.app import build_context, create_app
 from bot.cli import configure_logging
 from bot.db import Database
-from bot.policy import Policy, default_policy, default_policy_data
+from bot.policy import Policy, default_policy
+from bot.policy_defaults import default_policy_data
 from bot.runtime import Runtime, freeze_startup_heap
 from bot.server import BotWSGI, make_server
 from bot.services.declaration import declare, validate_declaration

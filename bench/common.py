@@ -40,7 +40,8 @@ from sqlalchemy import insert, text  # noqa: E402
 from bot.clock import ManualClock  # noqa: E402
 from bot.context import Context  # noqa: E402
 from bot.db import Database  # noqa: E402
-from bot.policy import Policy, default_policy, default_policy_data  # noqa: E402
+from bot.policy import Policy, default_policy  # noqa: E402
+from bot.policy_defaults import default_policy_data  # noqa: E402
 from bot.runtime import Runtime  # noqa: E402
 from bot.server import make_server  # noqa: E402
 from bot.settings import Settings  # noqa: E402

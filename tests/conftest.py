@@ -19,7 +19,8 @@ from bot import migrate
 from bot.clock import ManualClock
 from bot.db import Database
 from bot.models import Incident, ScheduledTask, TaskKind, TaskState
-from bot.policy import Policy, default_policy_data
+from bot.policy import Policy
+from bot.policy_defaults import default_policy_data
 from bot.runtime import Runtime
 from bot.settings import Settings
 
