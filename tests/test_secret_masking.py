@@ -14,7 +14,7 @@ import string
 
 import pytest
 
-from bot.services import secret_masking
+from bot.services import secret_rules
 from bot.services.secret_masking import mask_secrets, shannon_entropy
 
 # Alphabets for fake secrets, shuffled the same way every run.
@@ -364,8 +364,8 @@ def test_shannon_entropy() -> None:
 
 
 def test_nearly_all_detect_secrets_plugins_are_used() -> None:
-    rules = secret_masking.rules()
-    skipped = secret_masking.skipped_plugins()
+    rules = secret_rules.rules()
+    skipped = secret_rules.skipped_plugins()
     plugin_ids = {rule.id for rule in rules if rule.groups == ()}
     assert len(plugin_ids) >= 20
     assert len(plugin_ids) / (len(plugin_ids) + len(skipped)) >= 0.9
