@@ -150,43 +150,31 @@ def post_once(
     (a private one still answers `not_in_channel`: it needs an invite). Returns
     (conversation ID, ts).
     """
-    try:
-        return _post_once(
-            ctx, destination, text, blocks_, event_type, payload, look_first, since, thread_ts
+
+    def attempt(look: bool) -> tuple[str, str]:
+        if look:
+            where = ctx.slack.open_dm(destination) if destination[:1] in ("U", "W") else destination
+            found = ctx.slack.find_message(
+                where,
+                event_type=event_type,
+                match=payload,
+                oldest=f"{(since - LOOKBACK).timestamp():.6f}",
+                thread_ts=thread_ts,
+            )
+            if found is not None:
+                return where, found
+        return ctx.slack.post_message(
+            destination,
+            text=text,
+            blocks=blocks_ if blocks_ is not None else blocks.as_dicts(blocks.text_blocks(text)),
+            metadata={"event_type": event_type, "event_payload": payload},
+            thread_ts=thread_ts,
         )
+
+    try:
+        return attempt(look_first)
     except SlackCallFailed as exc:
         if not join or exc.error != "not_in_channel" or destination[:1] != "C":
             raise
     ctx.slack.join(destination)  # nothing was posted where the bot was not
-    return _post_once(ctx, destination, text, blocks_, event_type, payload, False, since, thread_ts)
-
-
-def _post_once(
-    ctx: Context,
-    destination: str,
-    text: str,
-    blocks_: list[dict[str, Any]] | None,
-    event_type: str,
-    payload: dict[str, Any],
-    look_first: bool,
-    since: datetime,
-    thread_ts: str | None,
-) -> tuple[str, str]:
-    if look_first:
-        where = ctx.slack.open_dm(destination) if destination[:1] in ("U", "W") else destination
-        found = ctx.slack.find_message(
-            where,
-            event_type=event_type,
-            match=payload,
-            oldest=f"{(since - LOOKBACK).timestamp():.6f}",
-            thread_ts=thread_ts,
-        )
-        if found is not None:
-            return where, found
-    return ctx.slack.post_message(
-        destination,
-        text=text,
-        blocks=blocks_ if blocks_ is not None else blocks.as_dicts(blocks.text_blocks(text)),
-        metadata={"event_type": event_type, "event_payload": payload},
-        thread_ts=thread_ts,
-    )
+    return attempt(False)
