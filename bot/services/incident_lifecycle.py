@@ -104,12 +104,15 @@ def resolve(
     if current in (IncidentStatus.RESOLVED, IncidentStatus.CLOSED):
         raise UserError(f"{incident.reference} is already {current.value}.")
     _stamp_up_to(session, incident, IncidentStatus.MONITORING, actor, now)
-    audit_log.set_field(session, incident, "resolution", resolution.strip(), actor=actor, now=now)
-    audit_log.set_field(session, incident, "root_cause", root_cause.strip(), actor=actor, now=now)
-    if impact.strip():
-        audit_log.set_field(
-            session, incident, "impact_summary", impact.strip(), actor=actor, now=now
-        )
+    update_resolution(
+        session,
+        incident,
+        resolution=resolution,
+        root_cause=root_cause,
+        impact=impact if impact.strip() else incident.impact_summary,  # blank: kept as it was
+        actor=actor,
+        now=now,
+    )
     audit_log.set_field(session, incident, "resolved_at", now, actor=actor, now=now)
     audit_log.set_field(
         session, incident, "status", IncidentStatus.RESOLVED.value, actor=actor, now=now
