@@ -66,6 +66,7 @@ def form_opened(bot: Harness, user: str, channel: str, command: str) -> dict[str
 
 def reply_to(bot: Harness, user: str, channel: str, command: str) -> str:
     """Run a command and return the private reply the person gets."""
+    assert bot.ctx.wait_idle()  # an earlier reply lands first
     before = len(bot.fake.responses)
     run_command(bot, user, channel, command)
     body = wait_for(lambda: bot.fake.responses[before:] or None)[0].body

@@ -35,6 +35,7 @@ def _run(bot: Harness, user: str, channel: str, text: str) -> None:
 
 
 def _error(bot: Harness, user: str, channel: str, text: str) -> str:
+    assert bot.ctx.wait_idle()  # an earlier reply lands first
     before = len(bot.fake.responses)
     _run(bot, user, channel, text)
     return _reply(bot.fake, before)

@@ -43,6 +43,7 @@ SECTIONS = [
 
 
 def _run(bot: Harness, user: str, channel: str, text: str) -> str:
+    assert bot.ctx.wait_idle()  # an earlier reply lands first
     before = len(bot.fake.responses)
     assert bot.command(user, channel, text).status == 200
     body = wait_for(

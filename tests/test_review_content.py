@@ -25,6 +25,9 @@ class Story:
 
 
 def _run(bot: Harness, user: str, channel: str, text: str) -> str:
+    # An earlier command's reply may still be on its way (on a loaded machine, "Saved.
+    # Slack is slow…"): let it land first, so the reply read here is this command's.
+    assert bot.ctx.wait_idle()
     before = len(bot.fake.responses)
     assert bot.command(user, channel, text).status == 200
     body = wait_for(
