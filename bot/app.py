@@ -16,6 +16,7 @@ from bot.clock import Clock, SystemClock
 from bot.context import Context
 from bot.db import Database
 from bot.handlers import (
+    alert_actions,
     channel_events,
     declare_form,
     lifecycle_commands,
@@ -125,6 +126,7 @@ def create_app(settings: Settings, ctx: Context) -> App:
 
     app.middleware(TextMadeStorable())
     for module in (
+        alert_actions,
         channel_events,
         slash_command,
         declare_form,

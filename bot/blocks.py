@@ -88,21 +88,24 @@ def announcement_blocks(incident: Incident, policy: Policy, notify: list[str]) -
     return [section(render("announcement.j2", incident=incident, severity=severity, notify=notify))]
 
 
-def setup_failed_blocks(text: str, incident_id: int) -> list[Block]:
-    """The note to a reporter that part of the set-up failed, with a retry button."""
+def with_button(
+    text: str, action_id: str, label: str, value: str, style: str | None = None
+) -> list[Block]:
+    """A section of text with one button under it."""
     return [
         section(text),
         ActionsBlock(
             block_id=BlockId.ACTIONS,
             elements=[
-                ButtonElement(
-                    action_id=ActionId.RETRY_SETUP,
-                    text=plain("Retry now"),
-                    value=str(incident_id),
-                )
+                ButtonElement(action_id=action_id, text=plain(label), value=value, style=style)
             ],
         ),
     ]
+
+
+def setup_failed_blocks(text: str, incident_id: int) -> list[Block]:
+    """The note to a reporter that part of the set-up failed, with a retry button."""
+    return with_button(text, ActionId.RETRY_SETUP, "Retry now", str(incident_id))
 
 
 def text_blocks(text: str) -> list[Block]:

@@ -1,4 +1,4 @@
-"""`incident-bot` / `python -m bot`: run, migrate, check-config."""
+"""`incident-bot` / `python -m bot`: run, migrate, check-config, declare, and exports."""
 
 from __future__ import annotations
 
@@ -15,10 +15,11 @@ from sqlmodel import select
 from bot import __version__, migrate
 from bot.clock import SystemClock
 from bot.db import Database
-from bot.errors import ConfigError
+from bot.errors import ConfigError, InvalidInput
 from bot.models import Incident
-from bot.policy import Policy, announcement_note, load_policy
+from bot.policy import Policy, alert_notes, announcement_note, load_policy
 from bot.services import disclosure, event_inbox, follow_up_actions, review_draft
+from bot.services.declaration import declare, validate_declaration
 from bot.settings import Settings, load_settings
 
 
@@ -46,6 +47,24 @@ def _parser() -> argparse.ArgumentParser:
         "--include-private",
         action="store_true",
         help="show the text and owners of private incidents' actions",
+    )
+    declare_cmd = sub.add_parser(
+        "declare",
+        help="declare an incident from a shell (when Slack or monitoring is in trouble)",
+        description="Record an incident as the /incident form does. A running bot sets up "
+        "its channel, announcement and reminders at its next sweep (or as soon as Slack "
+        "answers again).",
+    )
+    declare_cmd.add_argument("--title", required=True)
+    declare_cmd.add_argument("--severity", required=True, help="a severity key: sev1 … sev4")
+    declare_cmd.add_argument("--description", default="")
+    declare_cmd.add_argument("--category", help="default: the policy's first category")
+    declare_cmd.add_argument("--impact", choices=("high", "medium", "low"), default="high")
+    declare_cmd.add_argument("--urgency", choices=("high", "medium", "low"), default="high")
+    declare_cmd.add_argument("--services", default="", help="affected services, comma-separated")
+    declare_cmd.add_argument("--private", action="store_true", help="a private incident")
+    declare_cmd.add_argument(
+        "--reporter", help="a Slack user ID (U…) to invite and tell, if there is one"
     )
     inbox = sub.add_parser(
         "inbox", help="list events that failed to record; replay them after a fix"
@@ -181,6 +200,47 @@ def _inbox(replay: list[int] | None) -> int:
     return 0
 
 
+def _declare(args: argparse.Namespace) -> int:
+    policy = _policy()
+    raw: dict[str, object] = {
+        "title": args.title,
+        "description": args.description,
+        "severity": args.severity.lower(),
+        "category": args.category or policy.categories[0],
+        "impact": args.impact,
+        "urgency": args.urgency,
+        "affected_services": args.services,
+        "is_private": args.private,
+    }
+    try:
+        data = validate_declaration(raw, policy)
+    except InvalidInput as exc:
+        raise ConfigError("; ".join(exc.errors.values())) from None
+    reporter = args.reporter or ""
+    if reporter and reporter[:1] not in ("U", "W"):
+        raise ConfigError("--reporter must be a Slack user ID such as U0123ABCD")
+    db = _database()
+    try:
+        migrate.upgrade(db)
+        with db.session() as session:
+            incident = declare(
+                session=session,
+                data=data,
+                reporter_id=reporter,
+                policy=policy,
+                now=SystemClock().now(),
+                declared_via="cli",
+            )
+            reference = incident.reference
+    finally:
+        db.dispose()
+    _out(
+        f"{reference} declared ({data.severity}). A running bot sets up its channel and "
+        "announcement at its next sweep, or as soon as Slack answers again."
+    )
+    return 0
+
+
 def _migrate() -> int:
     db = _database()
     try:
@@ -206,6 +266,8 @@ def _check_config(path: Path | None) -> int:
         f"{len(policy.roles)} roles)"
     )
     _out(announcement_note(policy))
+    for line in alert_notes(policy):
+        _out(line)
     return 0
 
 
@@ -221,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
             return _pir(args.reference, args.output, args.include_private)
         if args.command == "inbox":
             return _inbox(args.replay)
+        if args.command == "declare":
+            return _declare(args)
         if args.command == "actions":
             return _actions(args.overdue, args.include_private)
         return _check_config(args.path)

@@ -12,6 +12,7 @@ class CallbackId(StrEnum):
     UPDATE = "incident_update"
     RESOLVE = "incident_resolve"
     HANDOFF = "incident_handoff"
+    ALERT_ATTACH = "alert_attach"
 
 
 class ActionId(StrEnum):
@@ -21,6 +22,11 @@ class ActionId(StrEnum):
     RETRY_SETUP = "incident_retry_setup"
     NAG_UPDATE = "incident_nag_update"
     NAG_SNOOZE = "incident_nag_snooze"
+    ALERT_DECLARE = "alert_declare"
+    ALERT_ATTACH = "alert_attach"
+    ALERT_SILENCE = "alert_silence"
+    ALERT_IGNORE = "alert_ignore"
+    ALERTS_RESOLVE = "alerts_resolve"
 
 
 class BlockId(StrEnum):
@@ -47,6 +53,8 @@ class BlockId(StrEnum):
     KNOWN = "known"
     IN_PROGRESS = "in_progress"
     PENDING = "pending"
+    INCIDENT = "incident"
+    ALERT_BOARD = "alert_board"
 
 
 class MetadataType(StrEnum):
@@ -58,6 +66,10 @@ class MetadataType(StrEnum):
     UPDATE = "incident_status_update"
     NOTICE = "incident_notice"
     REMINDER = "incident_reminder"
+    ALERT_TRIAGE = "alert_triage"
+    ALERT_BOARD = "incident_alert_board"
+    ALERTS_RESOLVED = "incident_alerts_resolved"
+    MONITORING = "monitoring_heartbeat"
 
 
 COMMAND = "/incident"

@@ -8,67 +8,22 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
-    PlainSerializer,
     ValidationError,
     field_validator,
     model_validator,
 )
 
+from bot.alert_policy import DEFAULT_SEVERITY_MAP, AlertsPolicy, RecurringWindow
+from bot.durations import Duration, format_duration, parse_duration
 from bot.errors import ConfigError
 from bot.policy_defaults import default_policy_data
-
-_DURATION_PART = re.compile(r"(\d+)\s*(d|h|m|s)")
-_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
-
-
-def parse_duration(value: object) -> timedelta:
-    """Parse `90s`, `15m`, `4h`, `1d` or combinations such as `1h30m` into a timedelta."""
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise ValueError("must be a duration such as 90s, 15m, 4h or 1d")
-    if isinstance(value, int):
-        raise ValueError(f"{value!r} has no unit: write it like 90s, 15m, 4h or 1d")
-    text = value.strip().lower()
-    if text.startswith("-"):
-        raise ValueError(f"{value!r} is negative: durations must be positive")
-    pos, total = 0, 0
-    for match in _DURATION_PART.finditer(text):
-        if text[pos : match.start()].strip():
-            break
-        total += int(match.group(1)) * _UNITS[match.group(2)]
-        pos = match.end()
-    if pos == 0 or text[pos:].strip():
-        raise ValueError(f"{value!r} is not a duration: write it like 90s, 15m, 4h or 1d")
-    if total <= 0:
-        raise ValueError(f"{value!r} is zero: durations must be positive")
-    return timedelta(seconds=total)
-
-
-def format_duration(value: timedelta) -> str:
-    """Format a timedelta compactly (`1h30m`, `45m`, `2d`)."""
-    seconds = int(value.total_seconds())
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if seconds >= size:
-            parts.append(f"{seconds // size}{unit}")
-            seconds %= size
-    return "".join(parts) or "0s"
-
-
-Duration = Annotated[
-    timedelta,
-    BeforeValidator(parse_duration),
-    PlainSerializer(format_duration, return_type=str),
-]
 
 _SLACK_TARGET = re.compile(r"^(?:[UWSCG][A-Z0-9]{2,})$")
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
@@ -152,6 +107,8 @@ class Policy(_Strict):
     stale_after: Duration = timedelta(hours=24)
     pir_on_resolve: bool = True  # draft the review when a severity that needs one resolves
     pir_review_within_business_days: int = Field(default=5, ge=1, le=30)
+    alerts: AlertsPolicy = Field(default_factory=AlertsPolicy)
+    maintenance: list[RecurringWindow] = Field(default_factory=list)
     snooze_options: list[Duration] = Field(
         default_factory=lambda: [timedelta(minutes=30), timedelta(hours=1)],
         min_length=1,
@@ -229,7 +186,46 @@ class Policy(_Strict):
                 "announcement_channel must be a channel ID such as C0123ABCD or a channel "
                 "name such as #incidents"
             )
+        self._alerts_known()
         return self
+
+    def _alerts_known(self) -> None:
+        alerts = self.alerts
+        where: list[tuple[str, str | None]] = [("alerts.default_severity", alerts.default_severity)]
+        where += [(f"alerts.severity_map.{k}", v) for k, v in (alerts.severity_map or {}).items()]
+        for name, source in alerts.sources.items():
+            if source.heartbeat is not None:
+                where.append(
+                    (f"alerts.sources.{name}.heartbeat.severity", source.heartbeat.severity)
+                )
+        for index, rule in enumerate(alerts.rules):
+            where.append((f"alerts.rules.{index}.severity", rule.severity))
+            if rule.category is not None and rule.category not in self.categories:
+                raise ValueError(
+                    f"alerts.rules.{index}.category: {rule.category!r} is not one of the "
+                    "policy's categories"
+                )
+        for path, severity in where:
+            if severity is not None and severity not in self.severities:
+                raise ValueError(
+                    f"{path}: {severity!r} is not a severity of the policy "
+                    f"({', '.join(self.severities)})"
+                )
+        category = alerts.default_category
+        if category is not None and category not in self.categories:
+            raise ValueError(f"alerts.default_category: {category!r} is not a category")
+        uses_triage = alerts.default_action == "triage" or any(
+            rule.action == "triage" for rule in alerts.rules
+        )
+        if (
+            alerts.sources
+            and uses_triage
+            and not (alerts.triage_channel or self.announcement_channel)
+        ):
+            raise ValueError(
+                "alerts: set alerts.triage_channel (or announcement_channel): alerts for a "
+                "person to triage need a channel"
+            )
 
     # -- queries -------------------------------------------------------------------------
 
@@ -240,6 +236,28 @@ class Policy(_Strict):
     def priority(self, impact: str, urgency: str) -> str:
         """The priority that the matrix gives an impact and an urgency."""
         return self.priority_matrix[impact][urgency]  # type: ignore[index]
+
+    def alert_severity(self, word: str) -> str:
+        """The policy's severity for an alert's own severity word (`critical`, `warning`)."""
+        word = word.strip().lower()
+        if word in self.severities:
+            return word
+        mapping = self.alerts.severity_map
+        if mapping is None:
+            mapping = {k: v for k, v in DEFAULT_SEVERITY_MAP.items() if v in self.severities}
+        return mapping.get(word) or self.default_alert_severity()
+
+    def default_alert_severity(self) -> str:
+        """The severity of an alert nothing else decides: the third (or the last)."""
+        if self.alerts.default_severity is not None:
+            return self.alerts.default_severity
+        keys = list(self.severities)
+        return keys[min(2, len(keys) - 1)]
+
+    def heartbeat_severity(self, configured: str | None) -> str:
+        """The severity of a "monitoring silent" incident: as configured, else the second."""
+        keys = list(self.severities)
+        return configured or keys[min(1, len(keys) - 1)]
 
     def role_name(self, key: str) -> str:
         """The display name of a role."""
@@ -257,6 +275,24 @@ def announcement_note(policy: Policy) -> str:
     if channel.startswith("#"):
         return f"new incidents are announced in {channel} (its ID is looked up by name at start)"
     return f"new incidents are announced in channel {channel}"
+
+
+def alert_notes(policy: Policy) -> list[str]:
+    """What the policy's alerts part means, one line each (secrets checked, not shown)."""
+    alerts = policy.alerts
+    if not alerts.sources:
+        return ["alerts: no alert sources (monitoring cannot declare incidents)"]
+    lines = []
+    for name, source in alerts.sources.items():
+        secret = "secret set" if source.secret_value() else f"SECRET {source.secret_env} NOT SET"
+        extra = f", heartbeat {source.heartbeat.alertname}" if source.heartbeat else ""
+        silences = ", silences in " + source.alertmanager_url if source.alertmanager_url else ""
+        lines.append(f"alerts: POST /alerts/{name} ({source.format}, {secret}{extra}{silences})")
+    lines.append(
+        f"alerts: {len(alerts.rules)} rule(s); unmatched alerts: {alerts.default_action}; "
+        f"{len(policy.maintenance)} recurring maintenance window(s)"
+    )
+    return lines
 
 
 def default_policy() -> Policy:
@@ -314,3 +350,16 @@ def load_policy(path: Path | None) -> Policy:
     except ValidationError as exc:
         lines = [_describe(dict(error)) for error in exc.errors()]
         raise ConfigError(f"{path}: " + "; ".join(lines)) from None
+
+
+__all__ = [
+    "AlertsPolicy",
+    "Duration",
+    "Policy",
+    "RecurringWindow",
+    "alert_notes",
+    "announcement_note",
+    "format_duration",
+    "load_policy",
+    "parse_duration",
+]

@@ -15,7 +15,8 @@ from bot.app import build_context, create_app, learn_identity
 from bot.clock import Clock
 from bot.context import Context
 from bot.db import Database
-from bot.policy import Policy, announcement_note
+from bot.flows import alert_intake
+from bot.policy import Policy, alert_notes, announcement_note
 from bot.scheduler import Sweeper
 from bot.server import make_server
 from bot.services import heartbeats
@@ -56,6 +57,7 @@ class Runtime:
         self.sweeper = (
             Sweeper(self.ctx, interval_seconds=settings.sweep_interval_seconds) if sweep else None
         )
+        self.alerts = alert_intake.AlertIntake(self.ctx)
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._socket: SocketModeHandler | None = None
@@ -69,6 +71,8 @@ class Runtime:
     def start(self) -> None:
         """Migrate if asked, then start the sweeper and the Slack link, without blocking."""
         log.info(announcement_note(self.ctx.policy))
+        for line in alert_notes(self.ctx.policy):
+            (log.error if "NOT SET" in line else log.info)(line)
         if self.settings.auto_migrate:
             migrate.upgrade(self.ctx.db)
         with self.ctx.db.session() as session:
@@ -84,19 +88,28 @@ class Runtime:
             )
             self._socket.connect()  # type: ignore[no-untyped-call]
             log.info("connected to Slack over Socket Mode")
+            if self.ctx.policy.alerts.sources:
+                # Alerts still arrive over HTTP: the same endpoints, on PORT.
+                self._serve_http(slack=False)
             return
+        self._serve_http(slack=True)
+
+    def _serve_http(self, *, slack: bool) -> None:
         self._server = make_server(
-            self.app,
+            self.app if slack else None,
             self.ctx.db,
             host=self.settings.host,
             port=self.settings.port,
             threads=self.settings.http_threads,
+            alerts=self.alerts,
         )
         self._thread = threading.Thread(target=self._serve, name="http", daemon=True)
         self._thread.start()
-        log.info(
-            "serving Slack requests on http://%s:%s/slack/events", self.settings.host, self.port
-        )
+        base = f"http://{self.settings.host}:{self.port}"
+        if slack:
+            log.info("serving Slack requests on %s/slack/events", base)
+        for name in self.ctx.policy.alerts.sources:
+            log.info("receiving alerts from %s on %s/alerts/%s", name, base, name)
 
     def _serve(self) -> None:
         server = self._server

@@ -14,6 +14,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.context import Context
 from bot.flows import (
+    alert_board,
+    alert_heartbeats,
+    alert_intake,
+    alert_silences,
     channel_setup,
     effect_delivery,
     event_recording,
@@ -22,7 +26,7 @@ from bot.flows import (
 )
 from bot.flows.event_recording import processor
 from bot.models import TaskKind
-from bot.services import event_inbox, heartbeats, tasks
+from bot.services import alert_inbox, event_inbox, heartbeats, tasks
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +45,8 @@ RUNNERS: dict[str, Runner] = {
     TaskKind.ROLE_INVITE: effect_delivery.run_invite,
     TaskKind.SLACK_POST: effect_delivery.run_post,
     TaskKind.SLACK_REFRESH: effect_delivery.run_refresh,
+    TaskKind.ALERT_BOARD: alert_board.run_claimed,
+    TaskKind.SILENCE_EXPIRE: alert_silences.run_expire,
 }
 
 
@@ -54,6 +60,11 @@ def sweep(ctx: Context, *, limit: int = 50, long_running: int = 2) -> int:
     event_inbox.drain(ctx.db, now=now, process=processor(ctx))
     event_recording.adopt(ctx)
     event_inbox.purge(ctx.db, now=now)
+    if ctx.policy.alerts.sources:
+        # Alerts this or another replica stored and did not finish (a crash, Slack down).
+        alert_intake.drain(ctx)
+        alert_heartbeats.check(ctx)
+        alert_inbox.purge(ctx.db, now=now, keep=ctx.policy.alerts.retention)
     claims = tasks.claim_due(db=ctx.db, now=now, limit=limit)
     for claim in claims:
         _run(ctx, claim)

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from waitress.server import create_server
 
 from bot.db import Database
+from bot.web import alert_intake
 
 log = logging.getLogger(__name__)
 
@@ -23,17 +24,23 @@ MAX_BODY = 1024 * 1024
 
 
 class BotWSGI:
-    """Routes `POST /slack/events` to Bolt and `GET /healthz` to a database check."""
+    """Routes `POST /slack/events` to Bolt (when this process serves Slack over HTTP),
+    `POST /alerts/<source>` to the alert intake, and `GET /healthz` to a database check."""
 
-    def __init__(self, app: App, db: Database) -> None:
-        self.slack = SlackRequestHandler(app)
+    def __init__(
+        self, app: App | None, db: Database, alerts: alert_intake.Intake | None = None
+    ) -> None:
+        self.slack = SlackRequestHandler(app) if app is not None else None
         self.db = db
+        self.alerts = alerts
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         """Serve one request."""
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
-        if path == EVENTS_PATH:
+        if path.startswith(alert_intake.PREFIX) and self.alerts is not None:
+            return self._alerts(environ, start_response, path.removeprefix(alert_intake.PREFIX))
+        if path == EVENTS_PATH and self.slack is not None:
             if method != "POST":
                 return _reply(start_response, 405, {"ok": False, "error": "use POST"})
             try:
@@ -47,7 +54,37 @@ class BotWSGI:
             return self._health(start_response)
         return _reply(start_response, 404, {"ok": False, "error": "not found"})
 
+    def _alerts(
+        self, environ: dict[str, Any], start_response: StartResponse, name: str
+    ) -> Iterable[bytes]:
+        assert self.alerts is not None
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = alert_intake.MAX_BODY + 1
+        headers = {
+            key[5:].replace("_", "-").lower(): str(value)
+            for key, value in environ.items()
+            if key.startswith("HTTP_")
+        }
+        stream = environ["wsgi.input"]
+        try:
+            reply = alert_intake.handle(
+                self.alerts,
+                name=name,
+                method=environ.get("REQUEST_METHOD", "GET"),
+                headers=headers,
+                length=length,
+                read=stream.read,
+            )
+        except Exception:
+            # The database is down or busy: the sender keeps the alerts and retries.
+            log.exception("alerts for %s could not be stored", name[:40])
+            return _reply(start_response, 503, {"ok": False, "error": "could not store: retry"})
+        return _reply(start_response, reply.status, reply.body)
+
     def _bolt(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        assert self.slack is not None
         try:
             return self.slack(environ, start_response)
         except (AttributeError, IndexError, KeyError, TypeError, ValueError):
@@ -70,6 +107,7 @@ def _reply(start_response: StartResponse, status: int, body: dict[str, Any]) -> 
     reason = {
         200: "OK",
         400: "Bad Request",
+        401: "Unauthorized",
         404: "Not Found",
         405: "Method Not Allowed",
         413: "Payload Too Large",
@@ -82,10 +120,19 @@ def _reply(start_response: StartResponse, status: int, body: dict[str, Any]) -> 
     return [payload]
 
 
-def make_server(app: App, db: Database, *, host: str, port: int, threads: int) -> Any:
-    """A waitress server for the bot (port 0 picks a free port: see `.effective_port`)."""
+def make_server(
+    app: App | None,
+    db: Database,
+    *,
+    host: str,
+    port: int,
+    threads: int,
+    alerts: alert_intake.Intake | None = None,
+) -> Any:
+    """A waitress server for the bot (port 0 picks a free port: see `.effective_port`);
+    without a Bolt app (Socket Mode) it serves the alert endpoints and the health check."""
     return create_server(
-        BotWSGI(app, db),
+        BotWSGI(app, db, alerts),
         host=host,
         port=port,
         threads=threads,

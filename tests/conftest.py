@@ -247,3 +247,16 @@ def bot(fake_slack: FakeSlack, database_url: str, clock: ManualClock) -> Iterato
         yield harness
     finally:
         harness.runtime.stop()
+
+
+@pytest.fixture
+def abot(fake_slack: FakeSlack, database_url: str, clock: ManualClock) -> Iterator[Harness]:
+    """The bot taking alerts (three sources, one per format), announcing and triaging in
+    #incidents, with a manual clock and no sweeper."""
+    from tests.alert_support import alerts_policy
+
+    harness = start_bot(fake_slack, database_url, clock=clock, policy=alerts_policy(fake_slack))
+    try:
+        yield harness
+    finally:
+        harness.runtime.stop()

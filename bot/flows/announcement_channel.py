@@ -17,7 +17,14 @@ def resolve(ctx: Context) -> str | None:
     step that announces (the reporter is told to check the policy).
     """
     configured = ctx.policy.announcement_channel
-    if configured is None or not configured.startswith("#"):
+    if configured is None:
+        return None
+    return channel_id(ctx, configured)
+
+
+def channel_id(ctx: Context, configured: str) -> str:
+    """A channel the policy names by ID, or by `#name` (looked up once per process)."""
+    if not configured.startswith("#"):
         return configured
     with ctx.lock:
         if configured in ctx.resolved_channels:
@@ -30,5 +37,5 @@ def resolve(ctx: Context) -> str | None:
         raise SlackCallFailed("conversations.list", "channel_not_found")
     with ctx.lock:
         ctx.resolved_channels[configured] = found.id
-    log.info("announcement channel %s is %s", configured, found.id)
+    log.info("channel %s is %s", configured, found.id)
     return found.id

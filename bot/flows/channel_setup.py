@@ -83,7 +83,8 @@ def _done(ctx: Context, incident: Incident, step: str) -> bool:
     if step == "channel":
         return incident.channel_id is not None
     if step == "invite":
-        return incident.reporter_invited
+        # Declared by monitoring or the command line: no person to invite.
+        return incident.reporter_invited or not incident.reporter_id
     if step == "topic":
         return incident.topic is not None
     if step == "summary":
@@ -92,7 +93,7 @@ def _done(ctx: Context, incident: Incident, step: str) -> bool:
         return incident.summary_pinned
     if step == "announcement":
         return not _announces(ctx, incident) or incident.announcement_ts is not None
-    return incident.confirmation_sent
+    return incident.confirmation_sent or not incident.reporter_id
 
 
 def _to_do(ctx: Context, incident: Incident, step: str) -> bool:

@@ -78,7 +78,7 @@ def _finish(ctx: Context, claim: tasks.Claim) -> bool:
         return tasks.complete(session=session, claim=claim, now=ctx.clock.now())
 
 
-def _failed(
+def failed_effect(
     ctx: Context, claim: tasks.Claim, incident: Incident, exc: SlackCallFailed, what: str
 ) -> bool:
     """Give the effect back to retry later, or give it up and say so; always False."""
@@ -171,7 +171,7 @@ def run_post(ctx: Context, claim: tasks.Claim) -> bool:
         if to == effect_queue.CHANNEL:
             ctx.slack.identity()  # known before the timeline's transaction needs it
     except SlackCallFailed as exc:
-        return _failed(ctx, claim, incident, exc, what)
+        return failed_effect(ctx, claim, incident, exc, what)
     _recorded(ctx, claim, task, incident, ts, to == effect_queue.CHANNEL, text, kind)
     return _finish(ctx, claim)
 
@@ -225,7 +225,7 @@ def run_refresh(ctx: Context, claim: tasks.Claim) -> bool:
         except SlackCallFailed as exc:
             if exc.unknown_outcome:
                 _settle_after(ctx, claim, ctx.clock.now() + LATE_WINDOW)
-            return _failed(ctx, claim, incident, exc, "the refresh of the summary and topic")
+            return failed_effect(ctx, claim, incident, exc, "the refresh of the summary and topic")
         now = ctx.clock.now()
         with ctx.db.session() as session:
             # The row lock orders this with a change: one made meanwhile is seen here, and
@@ -309,7 +309,7 @@ def run_invite(ctx: Context, claim: tasks.Claim) -> bool:
             now = ctx.clock.now()
             tasks.postpone(session=session, claim=claim, due=now + CHANNEL_WAIT, now=now)
         return False
-    outcome = channel_invites.invite(ctx, incident, [claim.key])
+    outcome = channel_invites.invite(ctx, incident, _people(ctx, claim.key))
     now = ctx.clock.now()
     assert incident.id is not None
     note: int | None = None
@@ -347,6 +347,20 @@ def run_invite(ctx: Context, claim: tasks.Claim) -> bool:
     if note is not None:
         run_now(ctx, [note])
     return done
+
+
+def _people(ctx: Context, target: str) -> list[str]:
+    """The people an invite is for: a person, or a user group's members (an alert rule's
+    responders); a group Slack cannot list is left to the invite to report."""
+    if not target.startswith("S"):
+        return [target]
+    try:
+        return ctx.slack.usergroup_members(target) or []
+    except SlackCallFailed as exc:
+        log.warning("user group %s could not be listed for an invite: %s", target, exc)
+        if exc.transient:
+            raise
+        return []
 
 
 def refresh_if_stale(ctx: Context, incident_id: int, revision: int | None) -> None:

@@ -50,6 +50,21 @@ def open_update_form_for(ctx: Context, incident: Incident, trigger_id: str) -> N
 def open_resolve_form(ctx: Context, channel_id: str, trigger_id: str) -> None:
     """The resolution form (also to fill in the details once resolved)."""
     incident = incident_changes.incident_in(ctx, channel_id)
+    _open_resolve_form(ctx, incident, trigger_id)
+
+
+def open_resolve_form_for(ctx: Context, incident_id: int, trigger_id: str) -> None:
+    """The resolution form of an incident by ID (the "all alerts resolved" button)."""
+    with ctx.db.session() as session:
+        incident = session.get(Incident, incident_id)
+    if incident is None:
+        raise UserError("That incident is not known any more.")
+    if incident.status == IncidentStatus.RESOLVED:
+        raise UserError(f"{incident.reference} is already resolved.")
+    _open_resolve_form(ctx, incident, trigger_id)
+
+
+def _open_resolve_form(ctx: Context, incident: Incident, trigger_id: str) -> None:
     if incident.status == IncidentStatus.CLOSED:
         raise UserError(f"{incident.reference} is closed: reopen it to change it.")
     incident_changes.open_form(ctx, trigger_id, forms.resolve_modal(incident).to_dict())

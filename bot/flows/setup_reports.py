@@ -195,6 +195,8 @@ def tell_pending(
     next_attempt: datetime | None,
 ) -> None:
     """Tell the reporter, once, what did not happen yet and that the bot keeps trying."""
+    if not incident.reporter_id:
+        return  # declared by monitoring: the problems are on its timeline and in the logs
     pending = [
         {"what": STEP_WORDS[step], "why": explain(error, step)}
         for step, error in failures.items()

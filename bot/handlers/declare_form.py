@@ -10,12 +10,12 @@ from slack_bolt import Ack, App, Respond
 from bot.command_registry import Invocation
 from bot.context import Context
 from bot.errors import InvalidInput
-from bot.flows import declaring
+from bot.flows import alert_triage, declaring
 from bot.handlers import listener_replies
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.render import clip
 from bot.services.declaration import validate_declaration
-from bot.views.declare_modal import parse_declare_state
+from bot.views.declare_modal import declared_alert, parse_declare_state
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +43,19 @@ def register(app: App, ctx: Context) -> None:
         except InvalidInput as exc:
             ack(response_action="errors", errors=_field_errors(exc.errors))
             return
-        incident = declaring.record(ctx, data, str(body["user"]["id"]), origin)
+        user = str(body["user"]["id"])
+        incident = declaring.record(ctx, data, user, origin)
         ack()
         incident_id = incident.id
         assert incident_id is not None
-        listener_replies.defer(ctx, body, lambda: declaring.set_up(ctx, incident_id))
+        alert_id = declared_alert(view)
+
+        def set_up() -> None:
+            declaring.set_up(ctx, incident_id)
+            if alert_id is not None:
+                alert_triage.declared(ctx, alert_id, incident_id, user)
+
+        listener_replies.defer(ctx, body, set_up)
 
     def handle_retry_setup(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()

@@ -10,7 +10,13 @@ from slack_bolt import Ack, App, Respond
 from bot.command_registry import Invocation, Registry, Subcommand, split
 from bot.context import Context
 from bot.flows import incident_changes
-from bot.handlers import declare_form, lifecycle_commands, listener_replies, review_commands
+from bot.handlers import (
+    alert_actions,
+    declare_form,
+    lifecycle_commands,
+    listener_replies,
+    review_commands,
+)
 from bot.ids import COMMAND
 from bot.render import render
 
@@ -28,6 +34,7 @@ def build_registry() -> Registry:
     )
     lifecycle_commands.add_to(registry)
     review_commands.add_to(registry)
+    alert_actions.add_to(registry)
     registry.add(Subcommand(name="help", usage="help", help="show this list", run=_run_help))
     return registry
 

@@ -1,5 +1,16 @@
 """SQLModel tables; importing this package registers every table on the metadata."""
 
+from bot.models.alert import (
+    AlertAction,
+    AlertGroup,
+    AlertRecord,
+    AlertSilence,
+    AlertSource,
+    AlertState,
+    IncidentAlert,
+    MaintenanceWindow,
+    SilenceState,
+)
 from bot.models.inbox import InboxEvent, InboxState
 from bot.models.incident import Incident, IncidentStatus
 from bot.models.lifecycle import ImpactPeriod, RoleAssignment, StatusUpdate
@@ -12,17 +23,26 @@ __all__ = [
     "MESSAGE_KINDS",
     "ActionItem",
     "ActionState",
+    "AlertAction",
+    "AlertGroup",
+    "AlertRecord",
+    "AlertSilence",
+    "AlertSource",
+    "AlertState",
     "AuditEntry",
     "DailySequence",
     "ImpactPeriod",
     "InboxEvent",
     "InboxState",
     "Incident",
+    "IncidentAlert",
     "IncidentStatus",
+    "MaintenanceWindow",
     "PirDraft",
     "ProcessHeartbeat",
     "RoleAssignment",
     "ScheduledTask",
+    "SilenceState",
     "StatusUpdate",
     "TaskKind",
     "TaskState",

@@ -62,6 +62,8 @@ class Incident(IncidentBase, table=True):
     reporter_id: str = Field(max_length=32)
     commander_id: str | None = Field(default=None, max_length=32)
     declared_in_channel: str | None = Field(default=None, max_length=32)
+    # Who declared it when no person did: `alerts:<source>` (monitoring) or `cli`.
+    declared_via: str | None = Field(default=None, max_length=48)
 
     # What the people running the incident wrote down.
     root_cause: str = Field(default="", max_length=DESCRIPTION_MAX)

@@ -27,6 +27,8 @@ class TaskKind(StrEnum):
     ROLE_INVITE = "role_invite"  # adding a new role holder to the channel
     SLACK_POST = "slack_post"  # a post a committed change owes Slack (channel, thread, DM)
     SLACK_REFRESH = "slack_refresh"  # summary, topic and announcement shown as they are now
+    ALERT_BOARD = "alert_board"  # the channel's list of attached alerts, edited in place
+    SILENCE_EXPIRE = "silence_expire"  # end the incident's Alertmanager silences (resolved)
 
 
 class TaskState(StrEnum):

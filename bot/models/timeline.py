@@ -42,6 +42,8 @@ class TimelineKind(StrEnum):
     SNOOZED = "snoozed"
     REVIEW_HELD = "review_held"  # the post-incident review meeting took place
     SLACK_PROBLEM = "slack_problem"  # something a change owed Slack that Slack did not take
+    ALERT = "alert"  # an alert from monitoring attached, firing again, or resolved
+    SILENCE = "silence"  # a silence made in (or ended in) Alertmanager
 
 
 # Kinds that are Slack messages: one row per (channel, ts) whatever delivered them.

@@ -71,8 +71,14 @@ def declare(
     policy: Policy,
     now: datetime,
     declared_in_channel: str | None = None,
+    declared_via: str | None = None,
+    impact_started_at: datetime | None = None,
 ) -> Incident:
-    """Record a new incident, its `declared` timeline entry, and its Slack set-up task."""
+    """Record a new incident, its `declared` timeline entry, and its Slack set-up task.
+
+    `declared_via` names who declared it when no person did (`alerts:<source>`, `cli`);
+    `impact_started_at` is when the impact began when known earlier (an alert's start).
+    """
     incident = Incident(
         **data.model_dump(),
         reference=next_reference(session=session, now=now),
@@ -80,8 +86,9 @@ def declare(
         status=IncidentStatus.REPORTED,
         reporter_id=reporter_id,
         declared_in_channel=declared_in_channel,
+        declared_via=declared_via,
         declared_at=now,
-        impact_started_at=now,
+        impact_started_at=impact_started_at or now,
         updated_at=now,
     )
     session.add(incident)
@@ -92,7 +99,7 @@ def declare(
             incident_id=incident.id,
             kind=TimelineKind.DECLARED,
             occurred_at=now,
-            actor_id=reporter_id,
+            actor_id=reporter_id or declared_via,
             text=incident.title,
             data={
                 "reference": incident.reference,
@@ -100,6 +107,7 @@ def declare(
                 "priority": incident.priority,
                 "category": incident.category,
                 "is_private": incident.is_private,
+                "via": declared_via,
             },
             dedupe_key=f"declared:{incident.reference}",
         )

@@ -11,11 +11,19 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 from bot.errors import UserError
-from bot.models import ImpactPeriod, Incident, IncidentStatus, TimelineKind
+from bot.models import (
+    AlertSilence,
+    ImpactPeriod,
+    Incident,
+    IncidentStatus,
+    SilenceState,
+    TaskKind,
+    TimelineKind,
+)
 from bot.models.incident import STATUS_ORDER
 from bot.policy import Policy
 from bot.render import clip
-from bot.services import audit_log, impact_periods, reminder_rules, timeline_entries
+from bot.services import audit_log, impact_periods, reminder_rules, tasks, timeline_entries
 
 PLACEHOLDERS = frozenset({"", "to be investigated", "tbd", "tbc", "unknown", "n/a", "?"})
 
@@ -124,6 +132,20 @@ def resolve(
     reminder_rules.on_resolved(session, incident, now)
     reminder_rules.on_resolved_review(session, incident, policy, now)
     assert incident.id is not None
+    active_silence = session.exec(
+        select(AlertSilence.id).where(
+            AlertSilence.incident_id == incident.id, AlertSilence.state == SilenceState.ACTIVE
+        )
+    ).first()
+    if active_silence is not None:
+        # The silences made for it end with it (`alert_silences.run_expire`).
+        tasks.arm(
+            session=session,
+            incident_id=incident.id,
+            kind=TaskKind.SILENCE_EXPIRE,
+            due_at=now,
+            now=now,
+        )
     timeline_entries.record(
         session,
         incident.id,

@@ -72,8 +72,13 @@ def assign_role(
     now: datetime,
     policy: Policy,
     handoff: dict[str, str] | None = None,
+    acknowledge: bool = True,
 ) -> str | None:
-    """Give a role to someone; returns the previous holder on a handoff."""
+    """Give a role to someone; returns the previous holder on a handoff.
+
+    A commander who takes the incident acknowledges it; one named in advance (by an alert
+    rule, `acknowledge=False`) has not yet, so the response target still counts.
+    """
     current = holder(session, incident, role)
     if current is not None and current.user_id == user_id:
         raise UserError(f"<@{user_id}> is already the {policy.role_name(role)}.")
@@ -90,6 +95,7 @@ def assign_role(
     )
     if role == "commander":
         audit_log.set_field(session, incident, "commander_id", user_id, actor=actor, now=now)
+    if role == "commander" and acknowledge:
         if incident.status == IncidentStatus.REPORTED:
             # A commander taking the incident is its acknowledgement.
             incident_lifecycle._stamp(session, incident, "acknowledged_at", actor, now)

@@ -20,8 +20,11 @@ def zone(name: str | None) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def parse_moment(text: str, *, now: datetime, tz: str | None = None) -> datetime:
-    """A past moment from `HH:MM` (today, or yesterday if that is still to come) or a date.
+def parse_moment(
+    text: str, *, now: datetime, tz: str | None = None, future: bool = False
+) -> datetime:
+    """A past moment from `HH:MM` (today, or yesterday if that is still to come) or a date;
+    with `future`, `HH:MM` is the next such time (today, or tomorrow if it has passed).
 
     Times without an offset are read in the person's timezone `tz`.
     """
@@ -38,7 +41,9 @@ def parse_moment(text: str, *, now: datetime, tz: str | None = None) -> datetime
             raise UserError(f"`{clip(cleaned, 40)}` is not a time.")
         today = now.astimezone(local)
         moment = today.replace(hour=hour, minute=minute, second=0, microsecond=0)
-        if moment > today:
+        if future and moment < today - timedelta(minutes=1):
+            moment += timedelta(days=1)
+        elif not future and moment > today:
             moment -= timedelta(days=1)
         return moment.astimezone(UTC)
     try:

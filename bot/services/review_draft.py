@@ -164,7 +164,9 @@ def compose(
         "day": start.strftime("%Y-%m-%d"),
         "detected": wording.moment(incident.declared_at),
         "time_to_detect": wording.duration(detect) if detect > timedelta(0) else TBI,
-        "reporter": names.person(incident.reporter_id),
+        "reporter": names.person(incident.reporter_id)
+        if incident.reporter_id
+        else (incident.declared_via or "monitoring"),
         "commander": names.person(commander) if commander else "none assigned",
         "roles": [
             {

@@ -102,7 +102,8 @@ def people(record: Record) -> set[str]:
     incident = record.incident
     found = review_timeline.people(record.timeline)
     found.update(mentioned_people(_record_texts(incident, record.actions)))
-    found.add(incident.reporter_id)
+    if incident.reporter_id:
+        found.add(incident.reporter_id)
     for value in (incident.commander_id, record.acknowledged_by):
         if value:
             found.add(value)

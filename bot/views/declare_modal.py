@@ -131,7 +131,13 @@ _MODAL_CACHE: dict[int, tuple[Policy, dict[str, Any]]] = {}
 
 
 def declare_modal_dict(
-    *, policy: Policy, title: str = "", origin_channel: str | None = None
+    *,
+    policy: Policy,
+    title: str = "",
+    origin_channel: str | None = None,
+    description: str = "",
+    services: str = "",
+    alert_id: int | None = None,
 ) -> dict[str, Any]:
     """The declare modal as the dict views.open takes.
 
@@ -144,12 +150,26 @@ def declare_modal_dict(
         cached = (policy, declare_modal(policy=policy).to_dict())
         _MODAL_CACHE[id(policy)] = cached
     view: dict[str, Any] = json.loads(json.dumps(cached[1]))
-    view["private_metadata"] = json.dumps({"channel_id": origin_channel})
-    if title:
-        for block in view["blocks"]:
-            if block.get("block_id") == BlockId.TITLE:
-                block["element"]["initial_value"] = title[:TITLE_MAX]
+    metadata: dict[str, Any] = {"channel_id": origin_channel}
+    if alert_id is not None:
+        metadata["alert_id"] = alert_id  # declared from an alert's triage message
+    view["private_metadata"] = json.dumps(metadata)
+    filled = {
+        BlockId.TITLE: title[:TITLE_MAX],
+        BlockId.DESCRIPTION: description[:DESCRIPTION_MAX],
+        BlockId.AFFECTED_SERVICES: services[:SERVICES_MAX],
+    }
+    for block in view["blocks"]:
+        value = filled.get(block.get("block_id"))
+        if value:
+            block["element"]["initial_value"] = value
     return view
+
+
+def declared_alert(view: dict[str, Any]) -> int | None:
+    """The alert a submitted declare form was opened from, if any."""
+    value = view_metadata(view).get("alert_id")
+    return value if isinstance(value, int) else None
 
 
 def parse_declare_state(view: dict[str, Any]) -> tuple[dict[str, object], str | None]:

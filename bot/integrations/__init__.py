@@ -1,0 +1,1 @@
+"""Outbound calls to systems other than Slack."""

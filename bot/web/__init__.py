@@ -1,0 +1,1 @@
+"""HTTP endpoints for senders other than Slack: thin (verify, store, reply)."""
