@@ -47,6 +47,7 @@ RUNNERS: dict[str, Runner] = {
     TaskKind.SLACK_REFRESH: effect_delivery.run_refresh,
     TaskKind.ALERT_BOARD: alert_board.run_claimed,
     TaskKind.SILENCE_EXPIRE: alert_silences.run_expire,
+    TaskKind.SILENCED_CHECK: alert_silences.run_check,
 }
 
 
@@ -62,7 +63,7 @@ def sweep(ctx: Context, *, limit: int = 50, long_running: int = 2) -> int:
     event_inbox.purge(ctx.db, now=now)
     if ctx.policy.alerts.sources:
         # Alerts this or another replica stored and did not finish (a crash, Slack down).
-        alert_intake.drain(ctx)
+        alert_intake.drain(ctx, until_empty=True)
         alert_heartbeats.check(ctx)
         alert_inbox.purge(ctx.db, now=now, keep=ctx.policy.alerts.retention)
     claims = tasks.claim_due(db=ctx.db, now=now, limit=limit)

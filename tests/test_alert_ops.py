@@ -317,3 +317,34 @@ def test_old_alerts_no_incident_holds_are_forgotten(abot: Harness, clock: Manual
     assert len(alert_rows(abot)) == 2
     sweep_at(abot, clock, clock.now() + timedelta(days=2))
     assert [row.name for row in alert_rows(abot)] == ["Kept"]
+
+
+def test_a_burst_larger_than_a_batch_is_all_routed_at_once(abot: Harness) -> None:
+    alerts = [am_alert("Noise", fingerprint=f"f{n:04d}", severity="info") for n in range(150)]
+    assert post_am(abot.runtime.port, alerts).json["stored"] == 150
+    rows = handled(abot, 150)  # no sweep runs in this test: the intake drains them all
+    assert {row.action for row in rows} == {"dropped"}
+
+
+class _Forgetful(http.server.BaseHTTPRequestHandler):
+    def do_DELETE(self) -> None:
+        body = b'"silence not found"'
+        self.send_response(500)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        return
+
+
+def test_expiring_a_silence_alertmanager_forgot_counts_as_done() -> None:
+    from bot.integrations import alertmanager
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Forgetful)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        alertmanager.delete_silence(f"http://127.0.0.1:{server.server_port}", None, "abc-123")
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -71,7 +71,7 @@ class AlertIntake:
             while True:
                 with self._lock:
                     self._again = False
-                drain(self.ctx)
+                drain(self.ctx, until_empty=True)
                 with self._lock:
                     if not self._again:
                         self._running = False
@@ -82,17 +82,22 @@ class AlertIntake:
             raise
 
 
-def drain(ctx: Context, *, limit: int = 100) -> int:
-    """Handle the alerts that are due; returns how many were claimed."""
-    claims = alert_inbox.claim(ctx.db, now=ctx.clock.now(), limit=limit)
-    for claim in claims:
-        try:
-            handle(ctx, claim)
-        except Exception as exc:
-            log.exception("alert %s failed; it will be retried", claim.alert_id)
-            with ctx.db.session() as session:
-                alert_inbox.fail(session, claim, now=ctx.clock.now(), error=repr(exc))
-    return len(claims)
+def drain(ctx: Context, *, limit: int = 100, until_empty: bool = False) -> int:
+    """Handle the alerts that are due, a batch of `limit` at a time (with `until_empty`,
+    batch after batch while they come back full); returns how many were claimed."""
+    total = 0
+    while True:
+        claims = alert_inbox.claim(ctx.db, now=ctx.clock.now(), limit=limit)
+        for claim in claims:
+            try:
+                handle(ctx, claim)
+            except Exception as exc:
+                log.exception("alert %s failed; it will be retried", claim.alert_id)
+                with ctx.db.session() as session:
+                    alert_inbox.fail(session, claim, now=ctx.clock.now(), error=repr(exc))
+        total += len(claims)
+        if not until_empty or len(claims) < limit:
+            return total
 
 
 RECOVERED = "heartbeats resumed"

@@ -23,17 +23,21 @@ from bot.integrations import alertmanager
 from bot.models import (
     AlertRecord,
     AlertSilence,
+    Incident,
     IncidentAlert,
     SilenceState,
+    TaskKind,
     TimelineKind,
 )
 from bot.policy import format_duration, parse_duration
 from bot.render import render
-from bot.services import effect_queue, tasks, timeline_entries
+from bot.services import alert_inbox, effect_queue, tasks, timeline_entries
+from bot.services.alert_formats import RESOLVED, Alert
 
 log = logging.getLogger(__name__)
 
 MAX_SILENCE = timedelta(days=7)
+CHECK_EVERY = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,13 @@ def _record(
             )
         )
         if incident_id is not None:
+            tasks.arm(
+                session=session,
+                incident_id=incident_id,
+                kind=TaskKind.SILENCED_CHECK,
+                due_at=now + CHECK_EVERY,
+                now=now,
+            )
             timeline_entries.record(
                 session,
                 incident_id,
@@ -273,3 +284,77 @@ def run_expire(ctx: Context, claim: tasks.Claim) -> None:
             tasks.complete(session=session, claim=claim, now=now)
         else:
             tasks.release(session=session, claim=claim, now=now, error=failure.reason)
+
+
+def run_check(ctx: Context, claim: tasks.Claim) -> None:
+    """While an incident's alerts are silenced, ask each Alertmanager which of them it
+    still holds: one that is gone has resolved (Alertmanager mutes that notification too),
+    and is stored as a resolved notification, routed like any other."""
+    now = ctx.clock.now()
+    with ctx.db.session() as session:
+        incident = session.get(Incident, claim.incident_id)
+        silenced = session.exec(
+            select(AlertSilence.id).where(
+                AlertSilence.incident_id == claim.incident_id,
+                AlertSilence.state == SilenceState.ACTIVE,
+                AlertSilence.ends_at > now,
+            )
+        ).first()
+        firing = list(
+            session.exec(
+                select(IncidentAlert).where(
+                    IncidentAlert.incident_id == claim.incident_id,
+                    IncidentAlert.status == "firing",
+                )
+            ).all()
+        )
+    if incident is None or not incident.is_open or silenced is None or not firing:
+        with ctx.db.session() as session:
+            tasks.complete(session=session, claim=claim, now=now)
+        return
+    gone: list[IncidentAlert] = []
+    try:
+        for name in sorted({held.source for held in firing}):
+            source = ctx.policy.alerts.sources.get(name)
+            if source is None or source.alertmanager_url is None:
+                continue
+            present = alertmanager.active_fingerprints(
+                source.alertmanager_url, source.alertmanager_token()
+            )
+            gone.extend(h for h in firing if h.source == name and h.fingerprint not in present)
+    except alertmanager.AlertmanagerError as exc:
+        with ctx.db.session() as session:
+            tasks.release(session=session, claim=claim, now=now, error=exc.reason)
+        return
+    if gone:
+        from bot.flows import alert_intake  # noqa: PLC0415 - alert_intake imports this module
+
+        with ctx.db.session() as session:
+            for held in gone:
+                alert_inbox.store(
+                    session,
+                    source=held.source,
+                    alerts=[_resolved(held, now)],
+                    now=now,
+                )
+        alert_intake.drain(ctx, until_empty=True)
+    with ctx.db.session() as session:
+        tasks.postpone(session=session, claim=claim, due=now + CHECK_EVERY, now=now)
+
+
+def _resolved(held: IncidentAlert, now: datetime) -> Alert:
+    """A resolved notification for an alert Alertmanager no longer holds."""
+    return Alert(
+        fingerprint=held.fingerprint,
+        status=RESOLVED,
+        starts_at=held.starts_at,
+        ends_at=now,
+        name=held.name,
+        title=held.title,
+        description="",
+        severity=str(held.labels.get("severity", "")),
+        service=str(held.labels.get("service", "")),
+        link=held.link,
+        labels={str(k): str(v) for k, v in held.labels.items()},
+        annotations={"note": "no longer in Alertmanager while silenced"},
+    )

@@ -94,11 +94,27 @@ def create_silence(
     return silence_id
 
 
+def active_fingerprints(base_url: str, token: str | None) -> set[str]:
+    """The fingerprints of every alert Alertmanager holds now (firing, silenced or
+    inhibited); a resolved alert is no longer among them (`GET /api/v2/alerts`)."""
+    answer = _request(base_url, "GET", "/api/v2/alerts", token)
+    items = answer.get("items")
+    if not isinstance(items, list):
+        raise AlertmanagerError("Alertmanager's alert list was not a list", status=502)
+    return {
+        str(item["fingerprint"])
+        for item in items
+        if isinstance(item, dict) and item.get("fingerprint")
+    }
+
+
 def delete_silence(base_url: str, token: str | None, silence_id: str) -> None:
     """Expire a silence (`DELETE /api/v2/silence/{id}`); one already gone counts as done."""
     try:
         _request(base_url, "DELETE", f"/api/v2/silence/{silence_id}", token)
     except AlertmanagerError as exc:
-        if exc.status == 404 or "already expired" in exc.reason:
+        # Alertmanager 0.25 answers an unknown silence with 500 "silence not found" (after
+        # a restart without its storage, say): gone is as good as expired.
+        if exc.status == 404 or "already expired" in exc.reason or "not found" in exc.reason:
             return
         raise

@@ -29,6 +29,9 @@ class TaskKind(StrEnum):
     SLACK_REFRESH = "slack_refresh"  # summary, topic and announcement shown as they are now
     ALERT_BOARD = "alert_board"  # the channel's list of attached alerts, edited in place
     SILENCE_EXPIRE = "silence_expire"  # end the incident's Alertmanager silences (resolved)
+    # While an incident's alerts are silenced, Alertmanager sends no resolved notification
+    # for them either: ask it which are still there.
+    SILENCED_CHECK = "silenced_check"
 
 
 class TaskState(StrEnum):
