@@ -21,9 +21,11 @@ from bot.handlers import (
     declare_form,
     lifecycle_commands,
     listener_replies,
+    process_commands,
     reminder_buttons,
     slash_command,
 )
+from bot.observability import BotMetrics
 from bot.policy import Policy, load_policy
 from bot.settings import Settings
 from bot.slack.gateway import SlackCallFailed, SlackGateway, make_clients
@@ -43,15 +45,22 @@ def build_context(
     db: Database | None = None,
 ) -> Context:
     """The process-wide context from the settings."""
+    metrics = BotMetrics()
     retrying, creating = make_clients(
-        settings.slack_bot_token, settings.slack_api_url, timeout=settings.slack_timeout_seconds
+        settings.slack_bot_token,
+        settings.slack_api_url,
+        timeout=settings.slack_timeout_seconds,
+        on_rate_limited=metrics.rate_limited,
     )
-    return Context(
+    ctx = Context(
         policy=policy if policy is not None else load_policy(settings.incident_bot_config),
         db=db if db is not None else Database.from_url(settings.database_url),
         slack=SlackGateway(retrying, creating),
         clock=clock if clock is not None else SystemClock(),
+        metrics=metrics,
     )
+    metrics.watch(ctx.db, ctx.clock.now)
+    return ctx
 
 
 class TextMadeStorable(Middleware):
@@ -131,6 +140,7 @@ def create_app(settings: Settings, ctx: Context) -> App:
         slash_command,
         declare_form,
         lifecycle_commands,
+        process_commands,
         reminder_buttons,
     ):
         module.register(app, ctx)

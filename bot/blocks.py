@@ -8,6 +8,7 @@ from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     ButtonElement,
+    ContextBlock,
     HeaderBlock,
     MarkdownTextObject,
     Option,
@@ -25,6 +26,7 @@ MESSAGE_TEXT_MAX = 4000  # notification text; Slack allows 40,000 but shows ~4,0
 OPTION_TEXT_MAX = 75
 HEADER_MAX = 150
 TOPIC_MAX = 250  # Slack cuts channel topics at 250 characters
+MAX_SECTIONS = 45  # Slack allows 50 blocks in a message
 
 
 def plain(text: str, limit: int = OPTION_TEXT_MAX) -> PlainTextObject:
@@ -111,6 +113,16 @@ def setup_failed_blocks(text: str, incident_id: int) -> list[Block]:
 def text_blocks(text: str) -> list[Block]:
     """One section of mrkdwn text (cut to Slack's limit)."""
     return [section(text)]
+
+
+def paragraph_blocks(text: str, footer: str | None = None) -> list[Block]:
+    """Long mrkdwn text as one section per paragraph (each within Slack's limit), and an
+    optional footer in small print."""
+    parts = [part for part in text.split("\n\n") if part.strip()][:MAX_SECTIONS]
+    found: list[Block] = [section(part) for part in parts]
+    if footer:
+        found.append(ContextBlock(elements=[MarkdownTextObject(text=truncate(footer, 3000))]))
+    return found
 
 
 def as_dicts(blocks: list[Block]) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import sys
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
@@ -18,7 +19,15 @@ from bot.db import Database
 from bot.errors import ConfigError, InvalidInput
 from bot.models import Incident
 from bot.policy import Policy, alert_notes, announcement_note, load_policy
-from bot.services import disclosure, event_inbox, follow_up_actions, review_draft
+from bot.services import (
+    disclosure,
+    event_inbox,
+    follow_up_actions,
+    process_metrics,
+    process_reports,
+    process_summary,
+    review_draft,
+)
 from bot.services.declaration import declare, validate_declaration
 from bot.settings import Settings, load_settings
 
@@ -65,6 +74,27 @@ def _parser() -> argparse.ArgumentParser:
     declare_cmd.add_argument("--private", action="store_true", help="a private incident")
     declare_cmd.add_argument(
         "--reporter", help="a Slack user ID (U…) to invite and tell, if there is one"
+    )
+    report = sub.add_parser(
+        "report",
+        help="the process figures for a period, for reviews and spreadsheets",
+        description="MTTx, targets met, reviews, actions and satisfaction for incidents "
+        "declared from --from to --to (dates, UTC, both included).",
+    )
+    report.add_argument("--from", dest="start", required=True, help="first day, YYYY-MM-DD")
+    report.add_argument("--to", dest="end", required=True, help="last day, YYYY-MM-DD")
+    report.add_argument("--format", choices=("markdown", "csv", "json", "html"), default="markdown")
+    report.add_argument("--output", "-o", type=Path, help="write to FILE instead of stdout")
+    report.add_argument("--severity", action="append", default=[], help="only this severity")
+    report.add_argument("--category", action="append", default=[], help="only this category")
+    report.add_argument("--service", action="append", default=[], help="only this service")
+    report.add_argument(
+        "--include-all",
+        action="store_true",
+        help="count false positives, duplicates, maintenance and tests too",
+    )
+    report.add_argument(
+        "--include-private", action="store_true", help="show private incidents' titles"
     )
     inbox = sub.add_parser(
         "inbox", help="list events that failed to record; replay them after a fix"
@@ -241,6 +271,64 @@ def _declare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _day(text: str, flag: str) -> datetime:
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"{flag} {text!r} is not a date: write it like 2026-11-01") from None
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def _report(args: argparse.Namespace) -> int:
+    policy = _policy()
+    start = _day(args.start, "--from")
+    end = _day(args.end, "--to") + timedelta(days=1)
+    if end <= start:
+        raise ConfigError("--to is before --from")
+    for key in args.severity:
+        if key not in policy.severities:
+            raise ConfigError(f"--severity {key!r}: use one of {', '.join(policy.severities)}")
+    for category in args.category:
+        if category not in policy.categories:
+            raise ConfigError(f"--category {category!r}: use one of {', '.join(policy.categories)}")
+    filters = process_metrics.Filters(
+        start,
+        end,
+        tuple(args.severity),
+        tuple(args.category),
+        tuple(args.service),
+        args.include_all,
+    )
+    label = f"{args.start} to {args.end} (UTC)"
+    visible = process_reports.Everything() if args.include_private else set[str]()
+    now = SystemClock().now()
+    db = _database()
+    try:
+        with db.read_session() as session:
+            if args.format == "csv":
+                text = process_reports.to_csv(session, filters, visible)
+            else:
+                summary = process_summary.summarise(session, policy, filters, now)
+                if args.format == "json":
+                    text = process_reports.to_json(summary, policy, label, visible)
+                elif args.format == "html":
+                    # matplotlib is imported only by the command that draws.
+                    from bot.services import process_charts  # noqa: PLC0415
+
+                    charts = process_charts.charts(session, policy, summary)
+                    text = process_reports.html(summary, policy, label, visible, charts, now)
+                else:
+                    text = process_reports.markdown(summary, policy, label, visible)
+    finally:
+        db.dispose()
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        args.output.write_text(text, encoding="utf-8")
+        _out(f"wrote {args.output}")
+    return 0
+
+
 def _migrate() -> int:
     db = _database()
     try:
@@ -283,6 +371,8 @@ def main(argv: list[str] | None = None) -> int:
             return _pir(args.reference, args.output, args.include_private)
         if args.command == "inbox":
             return _inbox(args.replay)
+        if args.command == "report":
+            return _report(args)
         if args.command == "declare":
             return _declare(args)
         if args.command == "actions":

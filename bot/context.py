@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from bot.clock import Clock
 from bot.db import Database
+from bot.observability import BotMetrics
 from bot.policy import Policy
 from bot.services.channel_index import ChannelIndex
 from bot.slack.gateway import SlackGateway
@@ -34,6 +35,7 @@ class Context:
     slack: SlackGateway
     clock: Clock
     channels: ChannelIndex = field(init=False)
+    metrics: BotMetrics = field(default_factory=BotMetrics)
     process_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     work: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(WORK_THREADS, thread_name_prefix="work")
@@ -46,6 +48,7 @@ class Context:
 
     def __post_init__(self) -> None:
         self.channels = ChannelIndex(self.db)
+        self.slack.observe = self.metrics.slack_call
 
     def defer(self, fn: Callable[[], object]) -> Future[object]:
         """Run `fn` on the work pool (its errors are logged if nobody else handles them)."""

@@ -31,6 +31,7 @@ from sqlmodel import Session
 from bot.errors import ConfigError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+READ_ONLY = "incident_bot_read_only"  # an execution option: a transaction that only reads
 # A pooled PostgreSQL connection idle this long is checked before it is used again.
 PING_AFTER_IDLE_SECONDS = 10.0
 # RETURNING (claims, inserts that report their id) arrived in SQLite 3.35.
@@ -82,7 +83,12 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(connection: Any) -> None:
         # BEGIN IMMEDIATE: a writer waits for the lock at the start (honouring busy_timeout)
         # instead of failing with SQLITE_BUSY when it upgrades a read lock mid-transaction.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A reader (`Database.read_session`) takes a snapshot and no lock: WAL lets the
+        # writers go on while a long report reads.
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN DEFERRED")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def check_sqlite_version(version: tuple[int, int, int] = sqlite3.sqlite_version_info) -> None:
@@ -200,6 +206,20 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A session for long reads (reports, metrics): one consistent snapshot that never
+        holds SQLite's writer lock, and writes nothing (rolled back at the end)."""
+        with (
+            self._lock or nullcontext(),
+            self.engine.connect().execution_options(**{READ_ONLY: True}) as connection,
+            Session(bind=connection, expire_on_commit=False) as session,
+        ):
+            try:
+                yield session
+            finally:
+                session.rollback()
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:

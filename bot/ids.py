@@ -13,6 +13,8 @@ class CallbackId(StrEnum):
     RESOLVE = "incident_resolve"
     HANDOFF = "incident_handoff"
     ALERT_ATTACH = "alert_attach"
+    CLOSE = "incident_close"
+    SURVEY_COMMENT = "incident_survey_comment"
 
 
 class ActionId(StrEnum):
@@ -27,6 +29,8 @@ class ActionId(StrEnum):
     ALERT_SILENCE = "alert_silence"
     ALERT_IGNORE = "alert_ignore"
     ALERTS_RESOLVE = "alerts_resolve"
+    SURVEY_RATE = "survey_rate"
+    SURVEY_COMMENT = "survey_comment"
 
 
 class BlockId(StrEnum):
@@ -55,6 +59,9 @@ class BlockId(StrEnum):
     PENDING = "pending"
     INCIDENT = "incident"
     ALERT_BOARD = "alert_board"
+    ROOT_CAUSE_CATEGORY = "root_cause_category"
+    CLOSING_REASON = "closing_reason"
+    COMMENT = "comment"
 
 
 class MetadataType(StrEnum):
@@ -70,6 +77,8 @@ class MetadataType(StrEnum):
     ALERT_BOARD = "incident_alert_board"
     ALERTS_RESOLVED = "incident_alerts_resolved"
     MONITORING = "monitoring_heartbeat"
+    REPORT = "incident_process_report"
+    SURVEY = "incident_survey"
 
 
 COMMAND = "/incident"

@@ -24,6 +24,7 @@ from bot.alert_policy import DEFAULT_SEVERITY_MAP, AlertsPolicy, RecurringWindow
 from bot.durations import Duration, format_duration, parse_duration
 from bot.errors import ConfigError
 from bot.policy_defaults import default_policy_data
+from bot.report_policy import DEFAULT_ROOT_CAUSES, ProcessTargets, ReportSchedule, Survey
 
 _SLACK_TARGET = re.compile(r"^(?:[UWSCG][A-Z0-9]{2,})$")
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
@@ -108,6 +109,12 @@ class Policy(_Strict):
     pir_on_resolve: bool = True  # draft the review when a severity that needs one resolves
     pir_review_within_business_days: int = Field(default=5, ge=1, le=30)
     alerts: AlertsPolicy = Field(default_factory=AlertsPolicy)
+    root_cause_categories: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_ROOT_CAUSES), min_length=1, max_length=100
+    )
+    process_targets: ProcessTargets = Field(default_factory=ProcessTargets)
+    survey: Survey = Field(default_factory=Survey)
+    reports: list[ReportSchedule] = Field(default_factory=list)
     maintenance: list[RecurringWindow] = Field(default_factory=list)
     snooze_options: list[Duration] = Field(
         default_factory=lambda: [timedelta(minutes=30), timedelta(hours=1)],
@@ -187,7 +194,25 @@ class Policy(_Strict):
                 "name such as #incidents"
             )
         self._alerts_known()
+        self._reports_known()
         return self
+
+    def _reports_known(self) -> None:
+        names = [report.name for report in self.reports]
+        if len(set(names)) != len(names):
+            raise ValueError("reports: report names must be distinct")
+        for index, report in enumerate(self.reports):
+            for key in report.scope.severities:
+                if key not in self.severities:
+                    raise ValueError(f"reports.{index}.scope.severities: {key!r} is not a severity")
+            for category in report.scope.categories:
+                if category not in self.categories:
+                    raise ValueError(
+                        f"reports.{index}.scope.categories: {category!r} is not a category"
+                    )
+        for item in self.root_cause_categories:
+            if not 1 <= len(item) <= 40:
+                raise ValueError(f"root_cause_categories: {item!r} must be 1 to 40 characters")
 
     def _alerts_known(self) -> None:
         alerts = self.alerts

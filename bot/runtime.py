@@ -88,9 +88,8 @@ class Runtime:
             )
             self._socket.connect()  # type: ignore[no-untyped-call]
             log.info("connected to Slack over Socket Mode")
-            if self.ctx.policy.alerts.sources:
-                # Alerts still arrive over HTTP: the same endpoints, on PORT.
-                self._serve_http(slack=False)
+            # Alerts, /healthz and /metrics are still served over HTTP, on PORT.
+            self._serve_http(slack=False)
             return
         self._serve_http(slack=True)
 
@@ -102,12 +101,14 @@ class Runtime:
             port=self.settings.port,
             threads=self.settings.http_threads,
             alerts=self.alerts,
+            metrics=self.ctx.metrics.exposition,
         )
         self._thread = threading.Thread(target=self._serve, name="http", daemon=True)
         self._thread.start()
         base = f"http://{self.settings.host}:{self.port}"
         if slack:
             log.info("serving Slack requests on %s/slack/events", base)
+        log.info("serving %s/healthz and %s/metrics", base, base)
         for name in self.ctx.policy.alerts.sources:
             log.info("receiving alerts from %s on %s/alerts/%s", name, base, name)
 

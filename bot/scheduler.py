@@ -21,6 +21,8 @@ from bot.flows import (
     channel_setup,
     effect_delivery,
     event_recording,
+    process_reporting,
+    process_survey,
     reminder_delivery,
     review_generation,
 )
@@ -48,6 +50,7 @@ RUNNERS: dict[str, Runner] = {
     TaskKind.ALERT_BOARD: alert_board.run_claimed,
     TaskKind.SILENCE_EXPIRE: alert_silences.run_expire,
     TaskKind.SILENCED_CHECK: alert_silences.run_check,
+    TaskKind.SURVEY: process_survey.run_claimed,
 }
 
 
@@ -66,6 +69,8 @@ def sweep(ctx: Context, *, limit: int = 50, long_running: int = 2) -> int:
         alert_intake.drain(ctx, until_empty=True)
         alert_heartbeats.check(ctx)
         alert_inbox.purge(ctx.db, now=now, keep=ctx.policy.alerts.retention)
+    if ctx.policy.reports:
+        process_reporting.run_due(ctx)
     claims = tasks.claim_due(db=ctx.db, now=now, limit=limit)
     for claim in claims:
         _run(ctx, claim)

@@ -1,4 +1,5 @@
-"""HTTP mode: Bolt behind a WSGI app served by waitress (several worker threads)."""
+"""The HTTP server: Bolt (in HTTP mode), the alert endpoints, `/healthz` and `/metrics`,
+behind one WSGI app served by waitress (several worker threads)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from prometheus_client import CONTENT_TYPE_LATEST
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from sqlalchemy import text
@@ -20,6 +22,7 @@ log = logging.getLogger(__name__)
 StartResponse = Callable[..., Any]
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+METRICS_PATH = "/metrics"
 MAX_BODY = 1024 * 1024
 
 
@@ -28,11 +31,16 @@ class BotWSGI:
     `POST /alerts/<source>` to the alert intake, and `GET /healthz` to a database check."""
 
     def __init__(
-        self, app: App | None, db: Database, alerts: alert_intake.Intake | None = None
+        self,
+        app: App | None,
+        db: Database,
+        alerts: alert_intake.Intake | None = None,
+        metrics: Callable[[], bytes] | None = None,
     ) -> None:
         self.slack = SlackRequestHandler(app) if app is not None else None
         self.db = db
         self.alerts = alerts
+        self.metrics = metrics
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         """Serve one request."""
@@ -52,6 +60,8 @@ class BotWSGI:
             return self._bolt(environ, start_response)
         if path == HEALTH_PATH and method in ("GET", "HEAD"):
             return self._health(start_response)
+        if path == METRICS_PATH and method == "GET" and self.metrics is not None:
+            return self._metrics(start_response)
         return _reply(start_response, 404, {"ok": False, "error": "not found"})
 
     def _alerts(
@@ -92,6 +102,19 @@ class BotWSGI:
             log.warning("malformed request to %s", EVENTS_PATH, exc_info=True)
             return _reply(start_response, 400, {"ok": False, "error": "malformed request"})
 
+    def _metrics(self, start_response: StartResponse) -> Iterable[bytes]:
+        assert self.metrics is not None
+        try:
+            body = self.metrics()
+        except Exception as exc:
+            log.warning("metrics: the database did not answer: %s", exc)
+            return _reply(start_response, 503, {"ok": False, "database": "unreachable"})
+        start_response(
+            "200 OK",
+            [("Content-Type", CONTENT_TYPE_LATEST), ("Content-Length", str(len(body)))],
+        )
+        return [body]
+
     def _health(self, start_response: StartResponse) -> Iterable[bytes]:
         try:
             with self.db.engine.connect() as connection:
@@ -128,11 +151,12 @@ def make_server(
     port: int,
     threads: int,
     alerts: alert_intake.Intake | None = None,
+    metrics: Callable[[], bytes] | None = None,
 ) -> Any:
     """A waitress server for the bot (port 0 picks a free port: see `.effective_port`);
     without a Bolt app (Socket Mode) it serves the alert endpoints and the health check."""
     return create_server(
-        BotWSGI(app, db, alerts),
+        BotWSGI(app, db, alerts, metrics),
         host=host,
         port=port,
         threads=threads,

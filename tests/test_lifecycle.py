@@ -347,11 +347,18 @@ def test_resolve_close_reopen(bot: Harness, clock: ManualClock) -> None:
     _wait_post(fake, channel, "updated the resolution details")
     assert _reload(bot, incident).status == "resolved"
 
+    # `/incident close` asks why in a form; a real incident is the default answer.
+    before = len(fake.opened_views(fake.alice))
     _run(bot, fake.alice, channel, "close")
+    form = wait_for(lambda: fake.opened_views(fake.alice)[before:] or None)[-1]
+    assert form["callback_id"] == "incident_close"
+    delivery = bot.submit(fake.alice, form, {"closing_reason": "resolved"})
+    assert delivery.status == 200 and not (delivery.json or {}).get("errors")
     post = _wait_post(fake, channel, "closed *")
     assert "post-incident review is required" in post.text
     row = _reload(bot, incident)
     assert row.status == "closed" and row.closed_at == clock.now()
+    assert row.closing_reason == "resolved"
     assert "already closed" in _error(bot, fake.alice, channel, "close")
     assert "reopen it" in _error(bot, fake.alice, channel, "resolve")
 

@@ -14,12 +14,14 @@ from bot.context import Context
 from bot.errors import UserError
 from bot.flows import effect_delivery, incident_changes
 from bot.ids import MetadataType
-from bot.models import Incident, IncidentStatus, StatusUpdate
+from bot.models import ClosingReason, Incident, IncidentStatus, StatusUpdate
 from bot.policy import format_duration
 from bot.render import render
 from bot.services import (
+    audit_log,
     disclosure,
     effect_queue,
+    incident_closure,
     incident_lifecycle,
     incident_queries,
     incident_roles,
@@ -67,7 +69,8 @@ def open_resolve_form_for(ctx: Context, incident_id: int, trigger_id: str) -> No
 def _open_resolve_form(ctx: Context, incident: Incident, trigger_id: str) -> None:
     if incident.status == IncidentStatus.CLOSED:
         raise UserError(f"{incident.reference} is closed: reopen it to change it.")
-    incident_changes.open_form(ctx, trigger_id, forms.resolve_modal(incident).to_dict())
+    view = forms.resolve_modal(incident, ctx.policy.root_cause_categories)
+    incident_changes.open_form(ctx, trigger_id, view.to_dict())
 
 
 def record_update(
@@ -103,15 +106,23 @@ def record_update(
 
 
 def record_resolution(
-    ctx: Context, incident_id: int, actor: str, fields: dict[str, str]
+    ctx: Context,
+    incident_id: int,
+    actor: str,
+    fields: dict[str, str],
+    category: str | None = None,
 ) -> list[int]:
-    """Resolve, or fill in the resolution details of a resolved incident; returns what the
-    change owes Slack."""
+    """Resolve, or fill in the resolution details of a resolved incident (and the root
+    cause's category, when chosen); returns what the change owes Slack."""
     now = ctx.clock.now()
 
     def apply(session: Session, incident: Incident) -> str:
         if incident.status == IncidentStatus.CLOSED:
             raise UserError(f"{incident.reference} is closed: reopen it to change it.")
+        if category is not None:
+            audit_log.set_field(
+                session, incident, "root_cause_category", category, actor=actor, now=now
+            )
         if incident.status == IncidentStatus.RESOLVED:
             incident_lifecycle.update_resolution(session, incident, actor=actor, now=now, **fields)
             return "resolution_updated.j2"
@@ -212,13 +223,29 @@ def set_priority(
     )
 
 
-def close(ctx: Context, channel_id: str, actor: str) -> None:
-    """Close a resolved incident whose required fields are filled."""
-    _in_channel(
+def open_close_form(ctx: Context, channel_id: str, trigger_id: str) -> None:
+    """The close form (why it is closed), once the incident can be closed."""
+    incident = incident_changes.incident_in(ctx, channel_id)
+    incident_closure.check_closable(incident, ctx.policy)
+    incident_changes.open_form(ctx, trigger_id, forms.close_modal(incident).to_dict())
+
+
+def close(ctx: Context, channel_id: str, actor: str, reason: ClosingReason) -> None:
+    """Close the channel's incident (resolved, with the required fields filled)."""
+    incident = incident_changes.incident_in(ctx, channel_id)
+    assert incident.id is not None
+    close_by_id(ctx, incident.id, actor, reason)
+
+
+def close_by_id(ctx: Context, incident_id: int, actor: str, reason: ClosingReason) -> None:
+    """Close an incident, with why (the close form, or `/incident close <reason>`)."""
+    incident_changes.change_and_show(
         ctx,
-        channel_id,
+        incident_id,
         actor,
-        lambda s, i, now: incident_lifecycle.close(s, i, actor=actor, now=now, policy=ctx.policy),
+        lambda s, i, now: incident_closure.close(
+            s, i, actor=actor, now=now, policy=ctx.policy, reason=reason
+        ),
         "closed.j2",
         announce=True,
     )

@@ -110,6 +110,8 @@ def run_claimed(ctx: Context, claim: tasks.Claim) -> None:
         return
     for group, refusal in decided.refused:
         _report(ctx, incident, task, group, refusal, told="channel" in delivered)
+    if len(delivered) > len(task.data.get("delivered") or {}):
+        ctx.metrics.reminders_sent.labels(kind=claim.kind).inc()
     _finish(ctx, claim, incident, task, decided, delivered, now)
 
 

@@ -20,7 +20,7 @@ from bot.handlers.reminder_buttons import run_reminders
 from bot.ids import BlockId, CallbackId
 from bot.models import IncidentStatus
 from bot.render import clip
-from bot.services import incident_lifecycle, incident_roles
+from bot.services import incident_closure, incident_lifecycle, incident_roles
 from bot.views import forms
 
 _MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
@@ -103,8 +103,13 @@ def run_resolve(ctx: Context, invocation: Invocation) -> None:
 
 
 def run_close(ctx: Context, invocation: Invocation) -> None:
-    """`close`: only from resolved, with the required fields filled."""
-    flow.close(ctx, invocation.channel_id, invocation.user_id)
+    """`close [reason]`: only from resolved, with the required fields filled; without a
+    reason, a form asks why."""
+    if not invocation.args:
+        flow.open_close_form(ctx, invocation.channel_id, invocation.trigger_id)
+        return
+    reason = incident_closure.parse_closing_reason(invocation.args.split()[0])
+    flow.close(ctx, invocation.channel_id, invocation.user_id, reason)
 
 
 def run_reopen(ctx: Context, invocation: Invocation) -> None:
@@ -148,7 +153,12 @@ SUBCOMMANDS = [
     Subcommand("note", "note <text>", "add a note to the timeline", run_note),
     Subcommand("started", "started <time>", "set when the impact started (`14:05`)", run_started),
     Subcommand("resolve", "resolve", "resolve: resolution, root cause, impact (form)", run_resolve),
-    Subcommand("close", "close", "close a resolved incident", run_close),
+    Subcommand(
+        "close",
+        "close [resolved|false-positive|duplicate|maintenance|test]",
+        "close a resolved incident (a form asks why; only real ones count in the figures)",
+        run_close,
+    ),
     Subcommand("reopen", "reopen", "reopen a resolved or closed incident", run_reopen),
     Subcommand("reminders", "reminders", "what reminders are scheduled, and when", run_reminders),
     Subcommand("list", "list", "list the open incidents", run_list),
@@ -206,8 +216,11 @@ def register(app: App, ctx: Context) -> None:
         if empty:
             ack(response_action="errors", errors=empty)
             return
+        category = values.get(BlockId.ROOT_CAUSE_CATEGORY) or None
+        if category is not None and category not in ctx.policy.root_cause_categories:
+            category = None  # the form is older than the policy
         try:
-            effects = flow.record_resolution(ctx, incident_id, user, fields)
+            effects = flow.record_resolution(ctx, incident_id, user, fields, category)
         except UserError as exc:
             _form_error(ack, BlockId.RESOLUTION, exc)
             return
@@ -238,4 +251,19 @@ def register(app: App, ctx: Context) -> None:
 
     app.view(CallbackId.UPDATE)(handle_update_submission)
     app.view(CallbackId.RESOLVE)(handle_resolve_submission)
+
+    def handle_close_submission(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        incident_id = _incident_of(view)
+        try:
+            reason = incident_closure.parse_closing_reason(
+                forms.view_values(view).get(BlockId.CLOSING_REASON) or "resolved"
+            )
+            ack()
+        except UserError as exc:
+            _form_error(ack, BlockId.CLOSING_REASON, exc)
+            return
+        user = str(body["user"]["id"])
+        listener_replies.defer(ctx, body, lambda: flow.close_by_id(ctx, incident_id, user, reason))
+
     app.view(CallbackId.HANDOFF)(handle_handoff_submission)
+    app.view(CallbackId.CLOSE)(handle_close_submission)

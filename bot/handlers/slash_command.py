@@ -15,6 +15,7 @@ from bot.handlers import (
     declare_form,
     lifecycle_commands,
     listener_replies,
+    process_commands,
     review_commands,
 )
 from bot.ids import COMMAND
@@ -35,6 +36,7 @@ def build_registry() -> Registry:
     lifecycle_commands.add_to(registry)
     review_commands.add_to(registry)
     alert_actions.add_to(registry)
+    process_commands.add_to(registry)
     registry.add(Subcommand(name="help", usage="help", help="show this list", run=_run_help))
     return registry
 

@@ -14,12 +14,20 @@ from bot.models.alert import (
 from bot.models.inbox import InboxEvent, InboxState
 from bot.models.incident import Incident, IncidentStatus
 from bot.models.lifecycle import ImpactPeriod, RoleAssignment, StatusUpdate
+from bot.models.process import (
+    EXCLUDED_REASONS,
+    ClosingReason,
+    ReportRun,
+    ReportState,
+    SurveyResponse,
+)
 from bot.models.review import ActionItem, ActionState, PirDraft, ProcessHeartbeat
 from bot.models.sequence import DailySequence
 from bot.models.task import ScheduledTask, TaskKind, TaskState
 from bot.models.timeline import MESSAGE_KINDS, AuditEntry, TimelineEvent, TimelineKind
 
 __all__ = [
+    "EXCLUDED_REASONS",
     "MESSAGE_KINDS",
     "ActionItem",
     "ActionState",
@@ -30,6 +38,7 @@ __all__ = [
     "AlertSource",
     "AlertState",
     "AuditEntry",
+    "ClosingReason",
     "DailySequence",
     "ImpactPeriod",
     "InboxEvent",
@@ -40,10 +49,13 @@ __all__ = [
     "MaintenanceWindow",
     "PirDraft",
     "ProcessHeartbeat",
+    "ReportRun",
+    "ReportState",
     "RoleAssignment",
     "ScheduledTask",
     "SilenceState",
     "StatusUpdate",
+    "SurveyResponse",
     "TaskKind",
     "TaskState",
     "TimelineEvent",

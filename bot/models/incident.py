@@ -69,8 +69,11 @@ class Incident(IncidentBase, table=True):
     root_cause: str = Field(default="", max_length=DESCRIPTION_MAX)
     resolution: str = Field(default="", max_length=DESCRIPTION_MAX)
     impact_summary: str = Field(default="", max_length=DESCRIPTION_MAX)
+    root_cause_category: str | None = Field(default=None, max_length=40)
+    # Why it was closed (`ClosingReason`); None on rows closed before reasons existed.
+    closing_reason: str | None = Field(default=None, max_length=32)
 
-    declared_at: datetime = required_utc_field()
+    declared_at: datetime = required_utc_field(index=True)  # reports scan by period
     impact_started_at: datetime | None = utc_field()
     acknowledged_at: datetime | None = utc_field()
     identified_at: datetime | None = utc_field()

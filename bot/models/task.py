@@ -32,6 +32,7 @@ class TaskKind(StrEnum):
     # While an incident's alerts are silenced, Alertmanager sends no resolved notification
     # for them either: ask it which are still there.
     SILENCED_CHECK = "silenced_check"
+    SURVEY = "survey"  # the post-incident survey's direct message to one person (closed)
 
 
 class TaskState(StrEnum):

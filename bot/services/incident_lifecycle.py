@@ -158,49 +158,6 @@ def resolve(
     return Change(current.value, IncidentStatus.RESOLVED.value)
 
 
-def missing_for_closure(incident: Incident, policy: Policy) -> list[str]:
-    """The fields the policy requires for closure that are still empty."""
-    fields = {
-        "root_cause": incident.root_cause,
-        "resolution": incident.resolution,
-        "impact": incident.impact_summary,
-    }
-    return [
-        name
-        for name in policy.closure_requires
-        if fields[name].strip().lower().rstrip(".") in PLACEHOLDERS
-    ]
-
-
-def close(
-    session: Session, incident: Incident, *, actor: str, now: datetime, policy: Policy
-) -> None:
-    """Close a resolved incident whose required fields are filled."""
-    current = IncidentStatus(incident.status)
-    if current == IncidentStatus.CLOSED:
-        raise UserError(f"{incident.reference} is already closed.")
-    if current != IncidentStatus.RESOLVED:
-        raise UserError(
-            f"{incident.reference} is {current.value}: resolve it first with `/incident resolve`."
-        )
-    missing = missing_for_closure(incident, policy)
-    if missing:
-        words = ", ".join(name.replace("_", " ") for name in missing)
-        raise UserError(
-            f"{incident.reference} cannot be closed yet: {words} still missing. Fill them in "
-            "with `/incident resolve` (root cause, resolution, impact) and close again."
-        )
-    audit_log.set_field(session, incident, "closed_at", now, actor=actor, now=now)
-    audit_log.set_field(
-        session, incident, "status", IncidentStatus.CLOSED.value, actor=actor, now=now
-    )
-    reminder_rules.on_resolved(session, incident, now)
-    assert incident.id is not None
-    timeline_entries.record(
-        session, incident.id, TimelineKind.CLOSED, now=now, actor=actor, text="Closed"
-    )
-
-
 def update_resolution(
     session: Session,
     incident: Incident,

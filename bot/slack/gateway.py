@@ -146,6 +146,8 @@ class SlackGateway:
     ) -> None:
         self.client = client
         self.creating_client = creating_client or client
+        # Told of every call's outcome (the method, and Slack's error code or None).
+        self.observe: Callable[[str, str | None], None] | None = None
         self._identity: Identity | None = None
         self._identity_lock = threading.Lock()
         self._users: ExpiringLru[str, User | None] = ExpiringLru(
@@ -170,14 +172,22 @@ class SlackGateway:
         try:
             response = call(client)
         except SlackApiError as exc:
-            raise api_failure(method, exc) from None
+            failure = api_failure(method, exc)
+            self._observed(method, failure.error)
+            raise failure from None
         except TimeoutError as exc:
+            self._observed(method, "timeout")
             raise SlackCallFailed(method, "timeout") from exc
         except (URLError, ConnectionError, SlackRequestError) as exc:
-            if isinstance(getattr(exc, "reason", None), TimeoutError):
-                raise SlackCallFailed(method, "timeout") from exc
-            raise SlackCallFailed(method, "connection_error") from exc
+            error = "timeout" if isinstance(getattr(exc, "reason", None), TimeoutError) else None
+            self._observed(method, error or "connection_error")
+            raise SlackCallFailed(method, error or "connection_error") from exc
+        self._observed(method, None)
         return dict(response.data) if isinstance(response.data, dict) else {}
+
+    def _observed(self, method: str, error: str | None) -> None:
+        if self.observe is not None:
+            self.observe(method, error)
 
     def _pages(
         self, method: str, fetch: Callable[[WebClient, str | None], SlackResponse]
@@ -339,36 +349,57 @@ class SlackGateway:
     def upload_file(
         self, channel: str, *, filename: str, content: bytes, title: str, comment: str
     ) -> str:
-        """Share a file in a channel with a comment (Slack's external upload); its file ID.
+        """Share a file in a channel with a comment (Slack's external upload); its file ID."""
+        return self.upload_files(channel, [(filename, content, title)], comment=comment)[0]
+
+    def _upload_url(self, filename: str, size: int) -> dict[str, Any]:
+        return self._call(
+            "files.getUploadURLExternal",
+            lambda c: c.files_getUploadURLExternal(filename=filename, length=size),
+        )
+
+    def upload_files(
+        self,
+        channel: str,
+        files: list[tuple[str, bytes, str]],
+        *,
+        comment: str,
+        thread_ts: str | None = None,
+    ) -> list[str]:
+        """Share files (name, bytes, title) in one message with a comment; their IDs.
 
         The three steps of `WebClient.files_upload_v2`, each on the client its retry rule
         needs: asking for an upload URL and sending the bytes are safe to repeat (Slack
-        discards a file never completed); sharing it (completeUploadExternal) posts a
+        discards a file never completed); sharing them (completeUploadExternal) posts a
         message, so it is not retried after a 5xx or a timeout.
         """
-        ticket = self._call(
-            "files.getUploadURLExternal",
-            lambda c: c.files_getUploadURLExternal(filename=filename, length=len(content)),
-        )
-        request = urllib.request.Request(  # noqa: S310 - Slack's own https upload URL
-            str(ticket["upload_url"]), data=content, method="POST"
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=self.client.timeout) as response:  # noqa: S310
-                response.read()
-        except (URLError, TimeoutError, ConnectionError) as exc:
-            raise SlackCallFailed("files.getUploadURLExternal", "upload_failed") from exc
-        file_id = str(ticket["file_id"])
+        ids = []
+        for filename, content, _ in files:
+            ticket = self._upload_url(filename, len(content))
+            request = urllib.request.Request(  # noqa: S310 - Slack's own https upload URL
+                str(ticket["upload_url"]), data=content, method="POST"
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=self.client.timeout) as response:  # noqa: S310
+                    response.read()
+            except (URLError, TimeoutError, ConnectionError) as exc:
+                raise SlackCallFailed("files.getUploadURLExternal", "upload_failed") from exc
+            ids.append(str(ticket["file_id"]))
+        shared: list[dict[str, str | None]] = [
+            {"id": file_id, "title": title}
+            for file_id, (_, _, title) in zip(ids, files, strict=True)
+        ]
         self._call(
             "files.completeUploadExternal",
             lambda c: c.files_completeUploadExternal(
-                files=[{"id": file_id, "title": title}],
+                files=shared,
                 channel_id=channel,
                 initial_comment=comment,
+                thread_ts=thread_ts,
             ),
             creates=True,
         )
-        return file_id
+        return ids
 
     # -- messages ------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ unknown, so they are not repeated blindly.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -84,9 +85,15 @@ class ShortRateLimitRetryHandler(RateLimitErrorRetryHandler):
     instead of holding a thread (and every reminder queued behind it) asleep.
     """
 
-    def __init__(self, max_retry_count: int = 2, max_wait_seconds: float = 5.0) -> None:
+    def __init__(
+        self,
+        max_retry_count: int = 2,
+        max_wait_seconds: float = 5.0,
+        on_rate_limited: Callable[[], None] | None = None,
+    ) -> None:
         super().__init__(max_retry_count=max_retry_count)
         self.max_wait_seconds = max_wait_seconds
+        self.on_rate_limited = on_rate_limited
 
     def _can_retry(
         self,
@@ -98,6 +105,8 @@ class ShortRateLimitRetryHandler(RateLimitErrorRetryHandler):
     ) -> bool:
         if response is None or response.status_code != 429:
             return False
+        if self.on_rate_limited is not None:
+            self.on_rate_limited()
         for name, values in (response.headers or {}).items():
             if name.lower() == "retry-after":
                 try:
@@ -150,15 +159,19 @@ class UnansweredRetryHandler(ConnectionErrorRetryHandler):
 
 
 def make_clients(
-    token: str, base_url: str, timeout: int = DEFAULT_TIMEOUT
+    token: str,
+    base_url: str,
+    timeout: int = DEFAULT_TIMEOUT,
+    on_rate_limited: Callable[[], None] | None = None,
 ) -> tuple[WebClient, WebClient]:
-    """The retrying client for repeatable calls and the 429-only client for creating calls."""
+    """The retrying client for repeatable calls and the 429-only client for creating calls
+    (`on_rate_limited` hears of every 429)."""
     retrying = WebClient(
         token=token,
         base_url=base_url,
         timeout=timeout,
         retry_handlers=[
-            ShortRateLimitRetryHandler(),
+            ShortRateLimitRetryHandler(on_rate_limited=on_rate_limited),
             ServerErrorRetryHandler(max_retry_count=2),
             UnansweredRetryHandler(max_retry_count=2),
         ],
@@ -167,7 +180,7 @@ def make_clients(
         token=token,
         base_url=base_url,
         timeout=timeout,
-        retry_handlers=[ShortRateLimitRetryHandler()],
+        retry_handlers=[ShortRateLimitRetryHandler(on_rate_limited=on_rate_limited)],
     )
     return retrying, creating
 

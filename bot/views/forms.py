@@ -10,6 +10,7 @@ from typing import Any
 from slack_sdk.models.blocks import (
     InputBlock,
     PlainTextInputElement,
+    RadioButtonsElement,
     StaticSelectElement,
 )
 from slack_sdk.models.views import View
@@ -149,8 +150,26 @@ def update_modal(incident: Incident, policy: Policy) -> View:
     )
 
 
-def resolve_modal(incident: Incident) -> View:
-    """The resolve form: resolution, root cause and impact ("to be investigated" is fine)."""
+def resolve_modal(incident: Incident, root_causes: list[str] | None = None) -> View:
+    """The resolve form: resolution, root cause (and its category) and impact ("to be
+    investigated" is fine)."""
+    category: list[InputBlock] = []
+    if root_causes:
+        choices = [option(name, name) for name in root_causes[:100]]
+        initial = next((c for c in choices if c.value == incident.root_cause_category), None)
+        category.append(
+            InputBlock(
+                block_id=BlockId.ROOT_CAUSE_CATEGORY,
+                label=plain("Root cause category"),
+                optional=True,
+                element=StaticSelectElement(
+                    action_id=ActionId.VALUE,
+                    options=choices,
+                    initial_option=initial,
+                    placeholder=plain("For the reports: what kind of cause"),
+                ),
+            )
+        )
     return View(
         type="modal",
         callback_id=CallbackId.RESOLVE,
@@ -174,10 +193,43 @@ def resolve_modal(incident: Incident) -> View:
                 "Root cause",
                 initial=incident.root_cause or TO_BE_INVESTIGATED,
             ),
+            *category,
             _text_input(
                 BlockId.IMPACT_SUMMARY,
                 "Impact: who and what was affected",
                 initial=incident.impact_summary or TO_BE_INVESTIGATED,
+            ),
+        ],
+    )
+
+
+CLOSING_CHOICES = (
+    ("resolved", "Resolved", "A real incident, now resolved"),
+    ("false_positive", "False positive", "Nothing was wrong (left out of the figures)"),
+    ("duplicate", "Duplicate", "Another incident covers it (left out of the figures)"),
+    ("planned_maintenance", "Planned maintenance", "Expected work (left out of the figures)"),
+    ("test", "Test", "An exercise or a test (left out of the figures)"),
+)
+
+
+def close_modal(incident: Incident) -> View:
+    """The close form: why the incident is closed."""
+    choices = [option(value, label, hint) for value, label, hint in CLOSING_CHOICES]
+    return View(
+        type="modal",
+        callback_id=CallbackId.CLOSE,
+        title=plain("Close incident", 24),
+        submit=plain("Close", 24),
+        close=plain("Cancel", 24),
+        private_metadata=_metadata(incident),
+        blocks=[
+            section(f"*{incident.reference}*: why is it closed?"),
+            InputBlock(
+                block_id=BlockId.CLOSING_REASON,
+                label=plain("Closing reason"),
+                element=RadioButtonsElement(
+                    action_id=ActionId.VALUE, options=choices, initial_option=choices[0]
+                ),
             ),
         ],
     )
