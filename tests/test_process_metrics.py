@@ -240,6 +240,10 @@ def test_the_charts_are_real_pngs_with_content(story: Database) -> None:
     # Weeks start on Monday (UTC): 2 Nov is a Monday, 5 Nov in the same week.
     assert volume["2026-11-02"] == {"sev1": 2}
     assert volume["2026-11-23"] == {"sev3": 1}
+    with story.session() as session:
+        medians = process_charts.weekly_medians(session, NOVEMBER)
+    assert medians["MTTA"]["2026-11-02"] == 15.0 and medians["MTTR"]["2026-11-02"] == 240.0
+    assert medians["MTTA"]["2026-11-09"] == 30.0 and medians["MTTR"]["2026-11-09"] == 120.0
     for chart in charts:
         assert chart.png.startswith(b"\x89PNG\r\n\x1a\n")
         pixels = image.imread(io.BytesIO(chart.png))
