@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
+import yaml
 from sqlalchemy import text
 from sqlmodel import select
 
@@ -90,6 +91,8 @@ def fake_slack() -> Iterator[FakeSlack]:
     from tests.fakeslack import FakeSlack
 
     fake = FakeSlack(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN, app_token=APP_TOKEN)
+    # As Slack does: only the events the app's manifest subscribes to are delivered.
+    fake.subscribed_events = manifest_bot_events()
     fake.start()
     fake.alice = fake.add_user("alice", real_name="Alice Example")  # type: ignore[attr-defined]
     fake.bob = fake.add_user("bob", real_name="Bob Example")  # type: ignore[attr-defined]
@@ -109,6 +112,12 @@ def fake_slack() -> Iterator[FakeSlack]:
         fake.stop()
     # The fake reports its own inconsistencies (an undocumented error code, say) here.
     assert not fake.internal_errors, fake.internal_errors
+
+
+def manifest_bot_events() -> set[str]:
+    """The event subscriptions `manifest.yml` asks for."""
+    manifest = yaml.safe_load((Path(__file__).parent.parent / "manifest.yml").read_text())
+    return set(manifest["settings"]["event_subscriptions"]["bot_events"])
 
 
 def make_policy(**overrides: Any) -> Policy:

@@ -443,6 +443,8 @@ def test_a_declared_incident_waits_for_slack_and_loses_nothing(
     post_am(abot.runtime.port, [critical("Outage", "6666ffff")])
     rows = handled(abot, 1)
     assert rows[0].action == "declared"
+    # The set-up tried at once (after the alert was handled) has failed and been given back.
+    assert abot.ctx.wait_idle()
     with abot.db.session() as session:
         incident = session.exec(select(Incident)).one()
     assert incident.channel_id is None
