@@ -105,3 +105,14 @@ def may_see(incident: Incident, member_of: set[str]) -> bool:
 def may_announce(incident: Incident) -> bool:
     """Whether the incident may be announced, or its changes copied, outside its channel."""
     return not incident.is_private
+
+
+def shows_details(is_private: bool, reader_may_see: bool) -> bool:
+    """Whether a listing or export (reports, CSV) may show an incident's details to this
+    reader: its title, root cause and channel; counts include it either way."""
+    return not is_private or reader_may_see
+
+
+def listed_title(title: str, *, is_private: bool, reader_may_see: bool) -> str:
+    """An incident's title in a listing or export, or only that it is private."""
+    return title if shows_details(is_private, reader_may_see) else PRIVATE_TITLE.lower()

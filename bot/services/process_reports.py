@@ -23,7 +23,7 @@ from sqlmodel import Session
 from bot.models import Incident
 from bot.policy import Policy, format_duration
 from bot.render import TEMPLATES_DIR, render
-from bot.services import process_metrics
+from bot.services import disclosure, process_metrics
 from bot.services.markdown_text import cell
 from bot.services.process_charts import Chart
 from bot.services.process_metrics import Compliance, Filters, Stats, Summary
@@ -36,9 +36,6 @@ class Everything:
 
     def __contains__(self, reference: object) -> bool:
         return True
-
-
-PRIVATE = "a private incident"
 
 
 def duration(seconds: float | None) -> str:
@@ -92,8 +89,11 @@ def trend_notes(summary: Summary, policy: Policy) -> list[str]:
 
 
 def shown_title(reference: str, title: str, is_private: bool, visible: Container[str]) -> str:
-    """An incident's title, or only that it is private, for this reader."""
-    return title if not is_private or reference in visible else PRIVATE
+    """An incident's title, or only that it is private, for this reader (`disclosure`
+    decides)."""
+    return disclosure.listed_title(
+        title, is_private=is_private, reader_may_see=reference in visible
+    )
 
 
 def context(
@@ -124,11 +124,11 @@ def context(
             else miss.severity,
             "target": miss.target,
             "channel_id": miss.channel_id
-            if not miss.is_private or miss.reference in visible
+            if disclosure.shows_details(miss.is_private, miss.reference in visible)
             else None,
-            "root_cause": ""
-            if miss.is_private and miss.reference not in visible
-            else miss.root_cause,
+            "root_cause": miss.root_cause
+            if disclosure.shows_details(miss.is_private, miss.reference in visible)
+            else "",
         }
         for miss in summary.misses
     ]
