@@ -21,6 +21,15 @@ from pydantic import (
 )
 
 from bot.alert_policy import DEFAULT_SEVERITY_MAP, AlertsPolicy, RecurringWindow
+from bot.comms_policy import (
+    Channel,
+    Email,
+    Paging,
+    Stakeholder,
+    StatusPage,
+    default_notify_via,
+    default_stakeholders,
+)
 from bot.durations import Duration, format_duration, parse_duration
 from bot.errors import ConfigError
 from bot.policy_defaults import default_policy_data
@@ -41,6 +50,7 @@ class EscalationStep(_Strict):
     after: Duration
     notify: list[str] = Field(min_length=1)
     dm: bool = False  # also send each person in `notify` a direct message
+    page: bool = False  # also page through PagerDuty (policy `paging`)
 
 
 MIN_UPDATE_INTERVAL = timedelta(minutes=1)
@@ -116,6 +126,11 @@ class Policy(_Strict):
     survey: Survey = Field(default_factory=Survey)
     reports: list[ReportSchedule] = Field(default_factory=list)
     maintenance: list[RecurringWindow] = Field(default_factory=list)
+    status_page: StatusPage = Field(default_factory=StatusPage)
+    stakeholders: list[Stakeholder] = Field(default_factory=default_stakeholders)
+    notify_via: dict[str, list[Channel]] = Field(default_factory=default_notify_via)
+    email: Email = Field(default_factory=Email)
+    paging: Paging = Field(default_factory=Paging)
     snooze_options: list[Duration] = Field(
         default_factory=lambda: [timedelta(minutes=30), timedelta(hours=1)],
         min_length=1,
@@ -195,7 +210,42 @@ class Policy(_Strict):
             )
         self._alerts_known()
         self._reports_known()
+        self._comms_known()
         return self
+
+    def _comms_known(self) -> None:
+        for key in self.notify_via:
+            if key not in self.severities:
+                raise ValueError(f"notify_via.{key}: {key!r} is not a severity")
+        for key in self.status_page.approval_severities:
+            if key not in self.severities:
+                raise ValueError(f"status_page.approval_severities: {key!r} is not a severity")
+        names = [stakeholder.name for stakeholder in self.stakeholders]
+        if len(set(names)) != len(names):
+            raise ValueError("stakeholders: stakeholder names must be distinct")
+        for index, stakeholder in enumerate(self.stakeholders):
+            for key in stakeholder.severities:
+                if key not in self.severities:
+                    raise ValueError(f"stakeholders.{index}.severities: {key!r} is not a severity")
+            for target in stakeholder.targets:
+                if not (_SLACK_TARGET.match(target) or target in self.contacts):
+                    raise ValueError(
+                        f"stakeholders.{index}.targets: unknown target {target!r}: use a Slack "
+                        "user, user group or channel ID, or a name under contacts"
+                    )
+        for name in self.email.addresses:
+            if not (_SLACK_TARGET.match(name) or name in self.contacts):
+                raise ValueError(
+                    f"email.addresses.{name}: not a contact name or a Slack user or group ID"
+                )
+
+    def channels(self, severity: str) -> list[Channel]:
+        """How a severity is notified: `slack`, `email`, `page` (Slack when not said)."""
+        return list(self.notify_via.get(severity, ["slack"]))
+
+    def needs_approval(self, severity: str) -> bool:
+        """Whether a public update of an incident of `severity` waits for approval."""
+        return severity in self.status_page.approval_severities
 
     def _reports_known(self) -> None:
         names = [report.name for report in self.reports]
@@ -329,7 +379,9 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     """Merge mappings one level deep per key; lists and scalars replace."""
     merged = dict(base)
     for key, value in override.items():
-        if key in {"contacts", "roles", "priority_matrix"} and isinstance(value, dict):
+        if key in {"contacts", "roles", "priority_matrix", "notify_via"} and isinstance(
+            value, dict
+        ):
             merged[key] = {**base.get(key, {}), **value}
         elif key == "severities" and isinstance(value, dict):
             severities = dict(base.get(key, {}))

@@ -11,6 +11,14 @@ from bot.models.alert import (
     MaintenanceWindow,
     SilenceState,
 )
+from bot.models.comms import (
+    PublicUpdate,
+    PublicUpdateState,
+    StatusComponentImpact,
+    StatusIncident,
+    StatusIncidentUpdate,
+    StatusMaintenance,
+)
 from bot.models.inbox import InboxEvent, InboxState
 from bot.models.incident import Incident, IncidentStatus
 from bot.models.lifecycle import ImpactPeriod, RoleAssignment, StatusUpdate
@@ -49,11 +57,17 @@ __all__ = [
     "MaintenanceWindow",
     "PirDraft",
     "ProcessHeartbeat",
+    "PublicUpdate",
+    "PublicUpdateState",
     "ReportRun",
     "ReportState",
     "RoleAssignment",
     "ScheduledTask",
     "SilenceState",
+    "StatusComponentImpact",
+    "StatusIncident",
+    "StatusIncidentUpdate",
+    "StatusMaintenance",
     "StatusUpdate",
     "SurveyResponse",
     "TaskKind",

@@ -33,6 +33,9 @@ class TaskKind(StrEnum):
     # for them either: ask it which are still there.
     SILENCED_CHECK = "silenced_check"
     SURVEY = "survey"  # the post-incident survey's direct message to one person (closed)
+    EMAIL = "email"  # one email (declare, an escalation step, a stakeholder update)
+    PAGE = "page"  # one PagerDuty event: trigger, acknowledge or resolve
+    STAKEHOLDER = "stakeholder"  # a stakeholder group's update, again at its cadence
 
 
 class TaskState(StrEnum):

@@ -44,6 +44,8 @@ class TimelineKind(StrEnum):
     SLACK_PROBLEM = "slack_problem"  # something a change owed Slack that Slack did not take
     ALERT = "alert"  # an alert from monitoring attached, firing again, or resolved
     SILENCE = "silence"  # a silence made in (or ended in) Alertmanager
+    PUBLIC_UPDATE = "public_update"  # a status page update written, approved, published
+    COMMS = "comms"  # an email, a page or a stakeholder update that went out (or gave up)
 
 
 # Kinds that are Slack messages: one row per (channel, ts) whatever delivered them.

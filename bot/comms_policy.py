@@ -1,0 +1,239 @@
+"""The policy's outward communication: the status page, the stakeholder matrix, which
+channels each severity is notified through (Slack, email, paging), and where email and
+pages go. Defaults follow the SOP's communication rules."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from bot.durations import Duration
+
+_ENV = r"^[A-Z_][A-Z0-9_]*$"
+_PATH = re.compile(r"^/[a-z0-9][a-z0-9_/-]{0,63}$")
+_EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
+
+# A component's state on the status page, worst last (Statuspage's words).
+ComponentState = Literal[
+    "operational",
+    "under_maintenance",
+    "degraded_performance",
+    "partial_outage",
+    "major_outage",
+]
+COMPONENT_STATES: tuple[ComponentState, ...] = (
+    "operational",
+    "under_maintenance",
+    "degraded_performance",
+    "partial_outage",
+    "major_outage",
+)
+STATE_LABELS: dict[str, str] = {
+    "operational": "Operational",
+    "under_maintenance": "Under maintenance",
+    "degraded_performance": "Degraded performance",
+    "partial_outage": "Partial outage",
+    "major_outage": "Major outage",
+}
+# A public update's status (Statuspage's incident statuses).
+PublicStatus = Literal["investigating", "identified", "monitoring", "resolved"]
+PUBLIC_STATUSES: tuple[PublicStatus, ...] = (
+    "investigating",
+    "identified",
+    "monitoring",
+    "resolved",
+)
+Channel = Literal["slack", "email", "page"]
+
+DEFAULT_PUBLIC_TEMPLATES: dict[str, str] = {
+    "default": "We are investigating reports of problems with {{ components }}. "
+    "We will post an update as soon as we know more.",
+    "resolved": "This incident has been resolved: {{ components }} {{ 'is' if count == 1 "
+    "else 'are' }} working normally again. Thank you for your patience.",
+    "network": "We are investigating network connectivity problems affecting {{ components }}.",
+    "database": "We are investigating degraded performance of {{ components }}.",
+    "security": "We are investigating a problem affecting {{ components }}. "
+    "We will share more as soon as we can.",
+    "third-party": "A provider we rely on is having problems that affect {{ components }}. "
+    "We are working with them.",
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Component(_Strict):
+    """A component of the status page: a name people know, optionally in a group."""
+
+    name: str = Field(min_length=1, max_length=60)
+    group: str | None = Field(default=None, min_length=1, max_length=60)
+    description: str | None = Field(default=None, max_length=200)
+    # Affected-services words that mean this component (pre-fill the public update form).
+    services: list[str] = Field(default_factory=list)
+
+
+class StatusPage(_Strict):
+    """The public status page, served in HTTP mode."""
+
+    enabled: bool = True
+    path: str = "/status"
+    title: str = Field(default="System status", min_length=1, max_length=80)
+    description: str | None = Field(default=None, max_length=300)
+    components: list[Component] = Field(default_factory=list, max_length=200)
+    history_days: int = Field(default=90, ge=7, le=365)
+    # Severities whose public updates need the business liaison's approval (or the
+    # commander's when there is no liaison).
+    approval_severities: list[str] = Field(default_factory=lambda: ["sev1", "sev2"])
+    # Pre-filled public messages by category (Jinja, `components` and `count` given),
+    # with `default` for the rest and `resolved` for the resolved update.
+    templates: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_PUBLIC_TEMPLATES))
+    # Public title and message are cut to these on the page.
+    max_title: int = Field(default=120, ge=20, le=255)
+    max_message: int = Field(default=2000, ge=100, le=5000)
+
+    @field_validator("path")
+    @classmethod
+    def _path_shape(cls, value: str) -> str:
+        value = value.rstrip("/") or "/status"
+        if not _PATH.match(value):
+            raise ValueError("must be a path such as /status (lowercase letters, digits, - _ /)")
+        if value.split("/")[1] in {"slack", "alerts", "metrics", "healthz"}:
+            raise ValueError(f"{value} is taken by the bot's own endpoints")
+        return value
+
+    @field_validator("components")
+    @classmethod
+    def _distinct(cls, value: list[Component]) -> list[Component]:
+        names = [component.name.casefold() for component in value]
+        if len(set(names)) != len(names):
+            raise ValueError("component names must be distinct")
+        return value
+
+    def component(self, name: str) -> Component | None:
+        """The component called `name` (any case), or None."""
+        wanted = name.strip().casefold()
+        return next((c for c in self.components if c.name.casefold() == wanted), None)
+
+    def template_for(self, category: str) -> str:
+        """The pre-filled public message for an incident of `category`."""
+        return self.templates.get(category) or self.templates.get("default") or ""
+
+
+StakeholderTemplate = Literal["executives", "business_units", "customer_support"]
+
+
+class Stakeholder(_Strict):
+    """One row of the stakeholder matrix: who hears what, for which severities, how often."""
+
+    name: str = Field(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    # Slack targets: user (U…), user group (S…) or channel (C…) IDs, or contact names.
+    targets: list[str] = Field(default_factory=list)
+    email: list[str] = Field(default_factory=list)  # addresses or mailing lists
+    severities: list[str] = Field(min_length=1)
+    every: Duration
+    template: StakeholderTemplate = "executives"
+    skip_unchanged: bool = True  # no update when nothing changed since the last one
+
+    @field_validator("every")
+    @classmethod
+    def _at_least_five_minutes(cls, value: timedelta) -> timedelta:
+        if value < timedelta(minutes=5):
+            raise ValueError("must be at least 5m")
+        return value
+
+    @field_validator("email")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        for address in value:
+            if not _EMAIL.match(address):
+                raise ValueError(f"{address!r} is not an email address")
+        return value
+
+
+DEFAULT_STAKEHOLDERS: list[dict[str, object]] = [
+    {
+        "name": "executives",
+        "targets": [],
+        "severities": ["sev1"],
+        "every": "2h",
+        "template": "executives",
+    },
+    {
+        "name": "business_units",
+        "targets": [],
+        "severities": ["sev1", "sev2"],
+        "every": "4h",
+        "template": "business_units",
+    },
+    {
+        "name": "customer_support",
+        "targets": [],
+        "severities": ["sev1", "sev2"],
+        "every": "30m",
+        "template": "customer_support",
+    },
+]
+
+DEFAULT_NOTIFY_VIA: dict[str, list[Channel]] = {
+    "sev1": ["page", "slack", "email"],
+    "sev2": ["slack", "email"],
+    "sev3": ["email", "slack"],
+    "sev4": ["email"],
+}
+
+
+class Email(_Strict):
+    """Where email goes: addresses for contacts and people, by contact name or Slack ID.
+
+    A Slack user with no address here is looked up with `users.info` (its profile email).
+    """
+
+    addresses: dict[str, list[str]] = Field(default_factory=dict)
+    subject_prefix: str = Field(default="[incident]", max_length=40)
+
+    @field_validator("addresses")
+    @classmethod
+    def _valid(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name, addresses in value.items():
+            for address in addresses:
+                if not _EMAIL.match(address):
+                    raise ValueError(f"{name}: {address!r} is not an email address")
+        return value
+
+
+class Paging(_Strict):
+    """Paging through PagerDuty's Events API v2."""
+
+    routing_key: str | None = Field(default=None, min_length=32, max_length=32)
+    routing_key_env: str | None = Field(default=None, pattern=_ENV)
+    events_url: str = Field(default="https://events.pagerduty.com/v2/enqueue", pattern="^https?://")
+    source: str = Field(default="incident-bot", min_length=1, max_length=255)
+
+    @model_validator(mode="after")
+    def _one_key(self) -> Paging:
+        if self.routing_key is not None and self.routing_key_env is not None:
+            raise ValueError("give one of routing_key_env (recommended) or routing_key")
+        return self
+
+    def key(self) -> str | None:
+        """The integration's routing key (None when not configured or its variable unset)."""
+        if self.routing_key is not None:
+            return self.routing_key
+        if self.routing_key_env is not None:
+            return os.environ.get(self.routing_key_env) or None
+        return None
+
+
+def default_stakeholders() -> list[Stakeholder]:
+    """The SOP's stakeholder matrix (no targets until the policy names them)."""
+    return [Stakeholder.model_validate(s) for s in DEFAULT_STAKEHOLDERS]
+
+
+def default_notify_via() -> dict[str, list[Channel]]:
+    """The SOP's notification channels per severity."""
+    return {key: list(value) for key, value in DEFAULT_NOTIFY_VIA.items()}
