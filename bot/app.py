@@ -18,6 +18,7 @@ from bot.db import Database
 from bot.handlers import (
     alert_actions,
     channel_events,
+    comms_commands,
     declare_form,
     lifecycle_commands,
     listener_replies,
@@ -58,6 +59,7 @@ def build_context(
         slack=SlackGateway(retrying, creating),
         clock=clock if clock is not None else SystemClock(),
         metrics=metrics,
+        smtp=settings.smtp_server(),
     )
     metrics.watch(ctx.db, ctx.clock.now)
     return ctx
@@ -137,6 +139,7 @@ def create_app(settings: Settings, ctx: Context) -> App:
     for module in (
         alert_actions,
         channel_events,
+        comms_commands,
         slash_command,
         declare_form,
         lifecycle_commands,

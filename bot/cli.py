@@ -15,6 +15,7 @@ from sqlmodel import select
 
 from bot import __version__, migrate
 from bot.clock import SystemClock
+from bot.comms_policy import outbound_notes
 from bot.db import Database
 from bot.errors import ConfigError, InvalidInput
 from bot.models import Incident
@@ -346,6 +347,8 @@ def _check_config(path: Path | None) -> int:
             policy = load_policy(None)
             _out("no policy file given (argument or INCIDENT_BOT_CONFIG): the defaults apply")
             _out(announcement_note(policy))
+            for line in _outbound_notes(policy):
+                _out(line)
             return 0
         path = Path(env)
     policy = load_policy(path)
@@ -356,7 +359,16 @@ def _check_config(path: Path | None) -> int:
     _out(announcement_note(policy))
     for line in alert_notes(policy):
         _out(line)
+    for line in _outbound_notes(policy):
+        _out(line)
     return 0
+
+
+def _outbound_notes(policy: Policy) -> list[str]:
+    """What email and paging will do with this environment's SMTP_URL and SMTP_FROM."""
+    return outbound_notes(
+        policy, os.environ.get("SMTP_URL") or None, os.environ.get("SMTP_FROM") or None
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

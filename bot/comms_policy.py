@@ -7,11 +7,15 @@ from __future__ import annotations
 import os
 import re
 from datetime import timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bot.durations import Duration
+from bot.integrations import smtp_mail
+
+if TYPE_CHECKING:
+    from bot.policy import Policy
 
 _ENV = r"^[A-Z_][A-Z0-9_]*$"
 _PATH = re.compile(r"^/[a-z0-9][a-z0-9_/-]{0,63}$")
@@ -84,7 +88,7 @@ class StatusPage(_Strict):
     path: str = "/status"
     title: str = Field(default="System status", min_length=1, max_length=80)
     description: str | None = Field(default=None, max_length=300)
-    components: list[Component] = Field(default_factory=list, max_length=200)
+    components: list[Component] = Field(default_factory=list, max_length=100)
     history_days: int = Field(default=90, ge=7, le=365)
     # Severities whose public updates need the business liaison's approval (or the
     # commander's when there is no liaison).
@@ -155,36 +159,51 @@ class Stakeholder(_Strict):
         return value
 
 
-DEFAULT_STAKEHOLDERS: list[dict[str, object]] = [
-    {
-        "name": "executives",
-        "targets": [],
-        "severities": ["sev1"],
-        "every": "2h",
-        "template": "executives",
-    },
-    {
-        "name": "business_units",
-        "targets": [],
-        "severities": ["sev1", "sev2"],
-        "every": "4h",
-        "template": "business_units",
-    },
-    {
-        "name": "customer_support",
-        "targets": [],
-        "severities": ["sev1", "sev2"],
-        "every": "30m",
-        "template": "customer_support",
-    },
+# The SOP's stakeholder matrix, by severity rank (0: the most severe): executives for the
+# first, business units and customer support for the first two. No targets until the
+# policy names them.
+DEFAULT_STAKEHOLDERS: list[tuple[str, int, str]] = [
+    ("executives", 1, "2h"),
+    ("business_units", 2, "4h"),
+    ("customer_support", 2, "30m"),
 ]
+# The SOP's channels by severity rank: Sev1 phone + Slack + email, Sev2 Slack + email,
+# Sev3 email + Slack, Sev4 (and any lower) email.
+DEFAULT_NOTIFY_VIA: list[list[Channel]] = [
+    ["page", "slack", "email"],
+    ["slack", "email"],
+    ["email", "slack"],
+    ["email"],
+]
+APPROVAL_RANKS = 2  # by default the two most severe levels' public updates need approval
 
-DEFAULT_NOTIFY_VIA: dict[str, list[Channel]] = {
-    "sev1": ["page", "slack", "email"],
-    "sev2": ["slack", "email"],
-    "sev3": ["email", "slack"],
-    "sev4": ["email"],
-}
+
+def fill_defaults(data: dict[str, object]) -> dict[str, object]:
+    """The SOP's defaults for what the policy leaves out, by severity rank, so a policy with
+    its own severity names gets them too: `notify_via` for each severity not given,
+    `status_page.approval_severities` and the `stakeholders` matrix."""
+    severities = data.get("severities")
+    if not isinstance(severities, dict):
+        return data
+    keys = [str(key) for key in severities]
+    filled = dict(data)
+    given = data.get("notify_via")
+    notify: dict[str, object] = dict(given) if isinstance(given, dict) else {}
+    for rank, key in enumerate(keys):
+        notify.setdefault(key, list(DEFAULT_NOTIFY_VIA[min(rank, len(DEFAULT_NOTIFY_VIA) - 1)]))
+    if given is None or isinstance(given, dict):
+        filled["notify_via"] = notify
+    page = data.get("status_page")
+    if page is None or isinstance(page, dict):
+        page = dict(page or {})
+        page.setdefault("approval_severities", keys[:APPROVAL_RANKS])
+        filled["status_page"] = page
+    if "stakeholders" not in data:
+        filled["stakeholders"] = [
+            {"name": name, "severities": keys[:ranks], "every": every, "template": name}
+            for name, ranks, every in DEFAULT_STAKEHOLDERS
+        ]
+    return filled
 
 
 class Email(_Strict):
@@ -229,11 +248,36 @@ class Paging(_Strict):
         return None
 
 
-def default_stakeholders() -> list[Stakeholder]:
-    """The SOP's stakeholder matrix (no targets until the policy names them)."""
-    return [Stakeholder.model_validate(s) for s in DEFAULT_STAKEHOLDERS]
-
-
-def default_notify_via() -> dict[str, list[Channel]]:
-    """The SOP's notification channels per severity."""
-    return {key: list(value) for key, value in DEFAULT_NOTIFY_VIA.items()}
+def outbound_notes(policy: Policy, smtp_url: str | None, smtp_from: str | None) -> list[str]:
+    """What email and paging will do with this policy and these settings, one line each
+    (check-config and the start log; secrets are never shown)."""
+    emailing = [key for key in policy.severities if "email" in policy.channels(key)]
+    wanted = f" (wanted for {', '.join(emailing)})" if emailing else ""
+    if smtp_url is None:
+        lines = [f"email: SMTP_URL is not set: no email will be sent{wanted}"]
+    elif smtp_from is None:
+        lines = [f"email: SMTP_FROM NOT SET: no email will be sent{wanted}"]
+    else:
+        try:
+            server = smtp_mail.parse_url(smtp_url, smtp_from)
+        except ValueError as exc:
+            lines = [f"email: SMTP_URL is invalid: {exc}"]
+        else:
+            lines = [f"email: through {server.describe()}{wanted}"]
+    paging = policy.paging
+    paged = [
+        key
+        for key, severity in policy.severities.items()
+        if "page" in policy.channels(key) or any(step.page for step in severity.escalation)
+    ]
+    which = ", ".join(paged) if paged else "no severity"
+    if paging.routing_key is None and paging.routing_key_env is None:
+        lines.append("paging: no paging.routing_key_env in the policy: nobody will be paged")
+    elif paging.key() is None:
+        lines.append(
+            f"paging: ROUTING KEY {paging.routing_key_env} NOT SET: nobody will be paged "
+            f"(wanted for {which})"
+        )
+    else:
+        lines.append(f"paging: PagerDuty events to {paging.events_url} for {which}")
+    return lines

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from bot.clock import Clock
 from bot.db import Database
+from bot.integrations.smtp_mail import SmtpServer
 from bot.observability import BotMetrics
 from bot.policy import Policy
 from bot.services.channel_index import ChannelIndex
@@ -20,6 +21,9 @@ from bot.slack.gateway import SlackGateway
 log = logging.getLogger(__name__)
 
 WORK_THREADS = 16
+# Email and pages, apart from Slack work (`bot/flows/outbound_delivery.py` keeps at most
+# two of each kind in flight, so a dead mail server never delays a page).
+OUTBOUND_THREADS = 4
 
 
 @dataclass
@@ -41,6 +45,12 @@ class Context:
         default_factory=lambda: ThreadPoolExecutor(WORK_THREADS, thread_name_prefix="work")
     )
 
+    smtp: SmtpServer | None = None  # where email goes (None: SMTP_URL is not set)
+    outbound: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(OUTBOUND_THREADS, thread_name_prefix="outbound")
+    )
+    outbound_busy: dict[str, int] = field(default_factory=dict)  # in flight, by task kind
+
     # Channel names from the policy (`#incidents`) resolved to IDs, once per process.
     resolved_channels: dict[str, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -57,6 +67,27 @@ class Context:
             self._deferred.add(future)
         future.add_done_callback(self._done)
         return future
+
+    def defer_outbound(self, kind: str, fn: Callable[[], object]) -> Future[object]:
+        """Run `fn` (an email or a page) on the outbound pool, counted as in flight for
+        `kind` until it ends; `wait_idle` waits for it too."""
+        with self.lock:
+            self.outbound_busy[kind] = self.outbound_busy.get(kind, 0) + 1
+        future = self.outbound.submit(fn)
+        with self.lock:
+            self._deferred.add(future)
+        future.add_done_callback(lambda done: self._outbound_done(kind, done))
+        return future
+
+    def outbound_in_flight(self, kind: str) -> int:
+        """How many emails or pages (`kind`) are being sent or wait for a thread."""
+        with self.lock:
+            return self.outbound_busy.get(kind, 0)
+
+    def _outbound_done(self, kind: str, future: Future[object]) -> None:
+        with self.lock:
+            self.outbound_busy[kind] = max(self.outbound_busy.get(kind, 0) - 1, 0)
+        self._done(future)
 
     def _done(self, future: Future[object]) -> None:
         with self.lock:
@@ -78,6 +109,7 @@ class Context:
     def close(self) -> None:
         """Let deferred work finish, then release the database."""
         self.work.shutdown(wait=True)
+        self.outbound.shutdown(wait=True)
         self.db.dispose()
 
 

@@ -27,8 +27,7 @@ from bot.comms_policy import (
     Paging,
     Stakeholder,
     StatusPage,
-    default_notify_via,
-    default_stakeholders,
+    fill_defaults,
 )
 from bot.durations import Duration, format_duration, parse_duration
 from bot.errors import ConfigError
@@ -127,8 +126,8 @@ class Policy(_Strict):
     reports: list[ReportSchedule] = Field(default_factory=list)
     maintenance: list[RecurringWindow] = Field(default_factory=list)
     status_page: StatusPage = Field(default_factory=StatusPage)
-    stakeholders: list[Stakeholder] = Field(default_factory=default_stakeholders)
-    notify_via: dict[str, list[Channel]] = Field(default_factory=default_notify_via)
+    stakeholders: list[Stakeholder] = Field(default_factory=list)
+    notify_via: dict[str, list[Channel]] = Field(default_factory=dict)
     email: Email = Field(default_factory=Email)
     paging: Paging = Field(default_factory=Paging)
     snooze_options: list[Duration] = Field(
@@ -136,6 +135,11 @@ class Policy(_Strict):
         min_length=1,
         max_length=5,
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sop_defaults(cls, data: Any) -> Any:
+        return fill_defaults(data) if isinstance(data, dict) else data
 
     @field_validator("severities")
     @classmethod

@@ -6,6 +6,7 @@ sweep together: each task row is claimed by one of them at a time.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -21,10 +22,12 @@ from bot.flows import (
     channel_setup,
     effect_delivery,
     event_recording,
+    outbound_delivery,
     process_reporting,
     process_survey,
     reminder_delivery,
     review_generation,
+    stakeholder_delivery,
 )
 from bot.flows.event_recording import processor
 from bot.models import TaskKind
@@ -33,6 +36,9 @@ from bot.services import alert_inbox, event_inbox, heartbeats, tasks
 log = logging.getLogger(__name__)
 
 Runner = Callable[[Context, tasks.Claim], object]
+# Emails (and pages) sent or waiting for a thread at once, per kind: a dead mail server
+# holds at most this many outbound threads, and pages have threads of their own.
+OUTBOUND_IN_FLIGHT = 2
 
 RUNNERS: dict[str, Runner] = {
     TaskKind.PROVISION: channel_setup.run_claimed,
@@ -51,6 +57,9 @@ RUNNERS: dict[str, Runner] = {
     TaskKind.SILENCE_EXPIRE: alert_silences.run_expire,
     TaskKind.SILENCED_CHECK: alert_silences.run_check,
     TaskKind.SURVEY: process_survey.run_claimed,
+    TaskKind.EMAIL: outbound_delivery.run_email,
+    TaskKind.PAGE: outbound_delivery.run_page,
+    TaskKind.STAKEHOLDER: stakeholder_delivery.run_claimed,
 }
 
 
@@ -74,7 +83,7 @@ def sweep(ctx: Context, *, limit: int = 50, long_running: int = 2) -> int:
     claims = tasks.claim_due(db=ctx.db, now=now, limit=limit)
     for claim in claims:
         _run(ctx, claim)
-    ran = len(claims)
+    ran = len(claims) + _send_outbound(ctx)
     for _ in range(long_running):
         claimed = tasks.claim_due(db=ctx.db, now=ctx.clock.now(), long_running=True)
         if not claimed:
@@ -82,6 +91,21 @@ def sweep(ctx: Context, *, limit: int = 50, long_running: int = 2) -> int:
         _run(ctx, claimed[0])
         ran += 1
     return ran
+
+
+def _send_outbound(ctx: Context) -> int:
+    """Claim due emails and pages while fewer than OUTBOUND_IN_FLIGHT of their kind are
+    under way, and send them on the outbound pool: the sweep never waits for SMTP or
+    PagerDuty (`ctx.wait_idle()` does)."""
+    started = 0
+    for kind in tasks.OUTBOUND:
+        free = OUTBOUND_IN_FLIGHT - ctx.outbound_in_flight(kind)
+        if free <= 0:
+            continue
+        for claim in tasks.claim_due(db=ctx.db, now=ctx.clock.now(), limit=free, kinds=(kind,)):
+            ctx.defer_outbound(kind, functools.partial(_run, ctx, claim))
+            started += 1
+    return started
 
 
 def _run(ctx: Context, claim: tasks.Claim) -> None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError
+from bot.integrations import smtp_mail
 
 DEFAULT_API_URL = "https://slack.com/api/"
 
@@ -32,6 +33,9 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
     auto_migrate: bool = True
     log_level: str = "INFO"
+    # Email: smtp://user:password@host:587 (STARTTLS when offered), smtps://…:465 (TLS).
+    smtp_url: SecretStr | None = None  # secret: it may hold the password
+    smtp_from: str | None = None
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -77,6 +81,33 @@ class Settings(BaseSettings):
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
         return upper
 
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        smtp_mail.parse_url(value.get_secret_value(), "check@example.com")
+        return value
+
+    @field_validator("smtp_from")
+    @classmethod
+    def _smtp_from_shape(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return smtp_mail.check_sender(value)
+
+    @model_validator(mode="after")
+    def _smtp_from_with_url(self) -> Settings:
+        if self.smtp_url is not None and self.smtp_from is None:
+            raise ValueError("SMTP_FROM is not set: email (SMTP_URL is set) needs a sender address")
+        return self
+
+    def smtp_server(self) -> smtp_mail.SmtpServer | None:
+        """The mail server email goes through (None: email is off)."""
+        if self.smtp_url is None or self.smtp_from is None:
+            return None
+        return smtp_mail.parse_url(self.smtp_url.get_secret_value(), self.smtp_from)
+
     @property
     def socket_mode(self) -> bool:
         """Whether to connect over Socket Mode instead of serving HTTP."""
@@ -89,9 +120,10 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = str(first["loc"][0]).upper() if first["loc"] else "settings"
+        message = str(first["msg"]).removeprefix("Value error, ")
+        if not first["loc"]:  # a rule across settings names them itself
+            raise ConfigError(message) from None
+        name = str(first["loc"][0]).upper()
         if first["type"] == "missing":
             raise ConfigError(f"{name} is not set: it is required") from None
-        raise ConfigError(
-            f"{name} is invalid: {str(first['msg']).removeprefix('Value error, ')}"
-        ) from None
+        raise ConfigError(f"{name} is invalid: {message}") from None

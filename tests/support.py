@@ -10,7 +10,7 @@ from sqlmodel import col, select
 
 from bot.clock import ManualClock
 from bot.db import Database
-from bot.models import Incident, ScheduledTask, TaskState
+from bot.models import Incident, ScheduledTask, TaskState, TimelineEvent, TimelineKind
 from bot.policy import default_policy
 from bot.scheduler import sweep
 from bot.services.declaration import DeclareInput, declare
@@ -108,3 +108,18 @@ def seed_due_nags(db: Database, fake: FakeSlack, count: int, due: datetime) -> l
         )
         session.execute(update(table).where(table.c.kind == "nag").values(due_at=due))
     return ids
+
+
+def comms_entries(bot: Harness, incident: Incident) -> list[dict[str, Any]]:
+    """The incident's `comms` timeline entries (emails, pages, stakeholder updates), in
+    order: each entry's data with its text."""
+    with bot.db.session() as session:
+        rows = session.exec(
+            select(TimelineEvent)
+            .where(
+                TimelineEvent.incident_id == incident.id,
+                TimelineEvent.kind == TimelineKind.COMMS,
+            )
+            .order_by(col(TimelineEvent.id))
+        ).all()
+    return [{**row.data, "text": row.text} for row in rows]

@@ -105,7 +105,7 @@ def test_scopes_are_exactly_what_the_code_needs() -> None:
     oauth = _manifest()["oauth_config"]
     assert isinstance(oauth, dict)
     granted = set(oauth["scopes"]["bot"])
-    needed = {scope for spec in METHODS.values() for scope in spec.scopes}
+    needed = {scope for spec in METHODS.values() for scope in (*spec.scopes, *spec.adds)}
     needed.add("commands")
     settings = _manifest()["settings"]
     assert isinstance(settings, dict)

@@ -9,7 +9,8 @@ import pytest
 
 from bot.cli import main
 from bot.errors import ConfigError
-from bot.policy import default_policy, load_policy, parse_duration
+from bot.policy import Policy, default_policy, load_policy, parse_duration
+from bot.policy_defaults import default_policy_data
 
 
 def test_defaults_follow_the_sop() -> None:
@@ -117,6 +118,28 @@ def test_yaml_overrides_only_what_it_names(tmp_path: Path) -> None:
         ("- a list\n", "must be a mapping"),
         ("severities: [\n", "not valid YAML"),
         ("priority_matrix:\n  high:\n    high: P9\n", "priority_matrix.high.high"),
+        ("notify_via:\n  sev9: [email]\n", "notify_via.sev9: 'sev9' is not a severity"),
+        ("notify_via:\n  sev1: [fax]\n", "notify_via.sev1.0"),
+        (
+            "stakeholders:\n  - {name: execs, severities: [sev7], every: 1h}\n",
+            "stakeholders.0.severities: 'sev7' is not a severity",
+        ),
+        (
+            "stakeholders:\n  - {name: execs, severities: [sev1], every: 1m}\n",
+            "stakeholders.0.every: must be at least 5m",
+        ),
+        (
+            "stakeholders:\n  - {name: x, severities: [sev1], every: 1h, email: [nope]}\n",
+            "'nope' is not an email address",
+        ),
+        ("status_page:\n  path: /slack\n", "status_page.path: /slack is taken"),
+        (
+            "status_page:\n  components: [{name: API}, {name: api}]\n",
+            "component names must be distinct",
+        ),
+        ("status_page:\n  approval_severities: [p1]\n", "approval_severities: 'p1'"),
+        ("email:\n  addresses: {nobody: [a@b.example]}\n", "email.addresses.nobody"),
+        ("paging:\n  routing_key: short\n", "paging.routing_key"),
     ],
 )
 def test_bad_policy_names_path_key_and_problem(
@@ -152,3 +175,39 @@ def test_check_config_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     err = capsys.readouterr().err
     assert "bad.yml" in err
     assert "severities.sev1.response_target" in err
+
+
+def test_outward_defaults_follow_the_sop_by_severity_rank() -> None:
+    policy = default_policy()
+    assert policy.channels("sev1") == ["page", "slack", "email"]
+    assert policy.channels("sev4") == ["email"]
+    assert policy.needs_approval("sev2") and not policy.needs_approval("sev3")
+    assert [(s.name, s.severities, s.every) for s in policy.stakeholders] == [
+        ("executives", ["sev1"], timedelta(hours=2)),
+        ("business_units", ["sev1", "sev2"], timedelta(hours=4)),
+        ("customer_support", ["sev1", "sev2"], timedelta(minutes=30)),
+    ]
+    # A policy with severities of its own gets the same defaults by rank; what it gives
+    # itself stays as given.
+    data = default_policy_data()
+    data["severities"] = {
+        name: {
+            "label": name,
+            "definition": "d",
+            "response_target": "1h",
+            "resolution_target": "2h",
+            "update_interval": "1h",
+        }
+        for name in ("critical", "major", "minor")
+    }
+    data["notify_via"] = {"minor": ["slack"]}
+    custom = Policy.model_validate(data)
+    assert custom.channels("critical") == ["page", "slack", "email"]
+    assert custom.channels("major") == ["slack", "email"]
+    assert custom.channels("minor") == ["slack"]
+    assert custom.status_page.approval_severities == ["critical", "major"]
+    assert [s.severities for s in custom.stakeholders] == [
+        ["critical"],
+        ["critical", "major"],
+        ["critical", "major"],
+    ]

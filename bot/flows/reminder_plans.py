@@ -74,7 +74,7 @@ class Targets:
     refused: list[tuple[str, SlackCallFailed]] = field(default_factory=list)
 
 
-def _targets(ctx: Context, names: list[str], *, dm: bool = False) -> Targets:
+def resolve_targets(ctx: Context, names: list[str], *, dm: bool = False) -> Targets:
     """Mentions, channels to post in and (with `dm`) people to message, for notify names."""
     policy = ctx.policy
     mentions: list[str] = []
@@ -104,6 +104,26 @@ def _targets(ctx: Context, names: list[str], *, dm: bool = False) -> Targets:
         list(dict.fromkeys(people)),
         refused,
     )
+
+
+def unpinged_targets(ctx: Context, names: list[str], *, how: str) -> Targets:
+    """Notify names said in the incident's channel without pinging anyone in Slack (a
+    severity whose `notify_via` leaves Slack out): no mentions, contact channels or DMs;
+    `how` says how they are told instead."""
+    labels = []
+    for name in names:
+        target = ctx.policy.contacts.get(name) if name in ctx.policy.contacts else name
+        if name in ctx.policy.contacts or target is None:
+            label = name.replace("_", " ")
+        elif target.startswith(("U", "W")):
+            user = ctx.slack.user(target)
+            label = user.name if user is not None and user.name else "a person"
+        elif target.startswith("S"):
+            label = "a user group"
+        else:
+            label = "a channel"
+        labels.append(f"{label} ({how})")
+    return Targets(list(dict.fromkeys(labels)), [], [])
 
 
 def response_contacts(policy: Policy, severity: Severity) -> list[str]:
@@ -234,7 +254,7 @@ def plan(ctx: Context, incident: Incident, task: ScheduledTask, now: datetime) -
     if task.kind == TaskKind.RESPONSE:
         if incident.commander_id is not None or incident.acknowledged_at is not None:
             return Plan()
-        targets = _targets(ctx, response_contacts(policy, severity))
+        targets = resolve_targets(ctx, response_contacts(policy, severity))
         return Plan(
             posts=_fan_out(
                 incident,
@@ -251,7 +271,12 @@ def plan(ctx: Context, incident: Incident, task: ScheduledTask, now: datetime) -
         fresh = [n for n in step.notify if n not in _notified_in_period(ctx, incident, task)]
         if not fresh:
             return Plan()  # a step of another severity already reached them in this period
-        targets = _targets(ctx, fresh, dm=step.dm)
+        if "slack" in policy.channels(incident.severity):
+            targets = resolve_targets(ctx, fresh, dm=step.dm)
+        else:
+            channels = policy.channels(incident.severity)  # notify_via leaves Slack out
+            how = "by email" if "email" in channels else "not in Slack"
+            targets = unpinged_targets(ctx, fresh, how=how)
         posts = _fan_out(
             incident,
             "escalation.j2",
@@ -261,7 +286,7 @@ def plan(ctx: Context, incident: Incident, task: ScheduledTask, now: datetime) -
         )
         return Plan(posts=posts, notified=fresh, refused=targets.refused)
     if task.kind == TaskKind.RESOLUTION:
-        targets = _targets(ctx, resolution_contacts(incident, severity, now))
+        targets = resolve_targets(ctx, resolution_contacts(incident, severity, now))
         return Plan(
             posts=_fan_out(
                 incident,

@@ -116,7 +116,10 @@ def post_once(
 
 
 def notify_targets(ctx: Context, incident: Incident) -> list[str]:
-    """Slack IDs the severity's notify list resolves to (unset contacts are skipped)."""
+    """Slack IDs the severity's notify list resolves to (unset contacts are skipped);
+    none when the severity's `notify_via` leaves Slack out (they are emailed instead)."""
+    if "slack" not in ctx.policy.channels(incident.severity):
+        return []
     targets = []
     for target in ctx.policy.severity(incident.severity).notify:
         resolved = ctx.policy.contacts.get(target, target)

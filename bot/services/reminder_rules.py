@@ -21,7 +21,7 @@ from bot.models import (
     TimelineKind,
 )
 from bot.policy import EscalationStep, Policy
-from bot.services import impact_periods, tasks
+from bot.services import impact_periods, outward_rules, tasks
 
 REMINDER_KINDS = (
     TaskKind.NAG,
@@ -167,6 +167,7 @@ def arm(session: Session, incident: Incident, policy: Policy, now: datetime) -> 
     _arm_response(session, incident, policy, now)
     _arm_period(session, incident, policy, now)
     _arm(session, incident, TaskKind.STALE, "", now + policy.stale_after, now)
+    outward_rules.on_declared(session, incident, policy, now)
 
 
 def on_update(session: Session, incident: Incident, due: datetime, now: datetime) -> None:
@@ -177,6 +178,7 @@ def on_update(session: Session, incident: Incident, due: datetime, now: datetime
 def on_acknowledged(session: Session, incident: Incident, now: datetime) -> None:
     """Someone took the incident: the response target no longer needs a ping."""
     _cancel(session, incident, (TaskKind.RESPONSE,), now)
+    outward_rules.on_acknowledged(session, incident, now)
 
 
 def on_severity_change(session: Session, incident: Incident, policy: Policy, now: datetime) -> None:
@@ -193,6 +195,7 @@ def on_severity_change(session: Session, incident: Incident, policy: Policy, now
     _cancel(session, incident, (TaskKind.RESPONSE, TaskKind.ESCALATION, TaskKind.RESOLUTION), now)
     _arm_response(session, incident, policy, now)
     _arm_period(session, incident, policy, now)
+    outward_rules.on_severity_change(session, incident, policy, now)
 
 
 def on_resolved(session: Session, incident: Incident, now: datetime) -> None:
@@ -200,6 +203,7 @@ def on_resolved(session: Session, incident: Incident, now: datetime) -> None:
     _cancel(session, incident, UNTIL_RESOLVED, now)
     incident.next_update_due_at = None
     session.add(incident)
+    outward_rules.on_resolved(session, incident, now)
 
 
 def business_days_after(moment: datetime, days: int) -> datetime:
@@ -254,6 +258,7 @@ def on_reopened(session: Session, incident: Incident, policy: Policy, now: datet
     schedule_nag(session, incident, due, now)
     _arm_period(session, incident, policy, now)
     _arm(session, incident, TaskKind.STALE, "", now + policy.stale_after, now)
+    outward_rules.on_reopened(session, incident, policy, now)
 
 
 def follow_up(

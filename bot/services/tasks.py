@@ -24,6 +24,8 @@ FIRST_BACKOFF = timedelta(seconds=5)
 MAX_ATTEMPTS = 200
 # Kinds that may run for long: never claimed in a batch with others.
 LONG_RUNNING = (TaskKind.PIR,)
+# Email and pages: claimed apart and sent on the outbound pool, never in the sweep's batch.
+OUTBOUND = (TaskKind.EMAIL, TaskKind.PAGE)
 
 
 @dataclass(frozen=True)
@@ -172,20 +174,25 @@ def claim_due(
     limit: int = 50,
     lease: timedelta = DEFAULT_LEASE,
     long_running: bool = False,
+    kinds: tuple[str, ...] = (),
 ) -> list[Claim]:
     """Claim up to `limit` due tasks for this process.
 
     Long-running kinds (a review draft reads Slack's history and uploads a file) are
     claimed apart, one at a time with a lease of their own, so that they never hold the
-    claims of a batch of reminders while their leases run out.
+    claims of a batch of reminders while their leases run out. Outbound kinds (email,
+    pages) are claimed only when asked for by name (`kinds`).
     """
     table = ScheduledTask.__table__  # type: ignore[attr-defined]
-    kinds = [str(kind) for kind in LONG_RUNNING]
-    where = and_(
-        _claimable(now),  # type: ignore[arg-type]
-        table.c.kind.in_(kinds) if long_running else table.c.kind.not_in(kinds),
-    )
-    return _claim(db, now, lease, where, 1 if long_running else limit)
+    apart = [str(kind) for kind in (*LONG_RUNNING, *OUTBOUND)]
+    if kinds:
+        chosen = table.c.kind.in_([str(kind) for kind in kinds])
+    elif long_running:
+        chosen = table.c.kind.in_([str(kind) for kind in LONG_RUNNING])
+    else:
+        chosen = table.c.kind.not_in(apart)
+    where = and_(_claimable(now), chosen)  # type: ignore[arg-type]
+    return _claim(db, now, lease, where, 1 if long_running and not kinds else limit)
 
 
 def renew(*, db: Database, claim: Claim, now: datetime, lease: timedelta = DEFAULT_LEASE) -> bool:

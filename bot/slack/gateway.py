@@ -63,6 +63,8 @@ class Method:
 
     tier: str
     scopes: tuple[str, ...] = ()
+    # Scopes that add to what the method answers (users:read.email: the profile's email).
+    adds: tuple[str, ...] = ()
 
 
 # Every Web API method the bot calls. Where a method acts on public and private channels
@@ -85,7 +87,7 @@ METHODS: dict[str, Method] = {
     "conversations.setTopic": Method("tier2", ("channels:manage", "groups:write")),
     "pins.add": Method("tier2", ("pins:write",)),
     "users.conversations": Method("tier3", ("groups:read",)),
-    "users.info": Method("tier4", ("users:read",)),
+    "users.info": Method("tier4", ("users:read",), adds=("users:read.email",)),
     "usergroups.users.list": Method("tier2", ("usergroups:read",)),
     "views.open": Method("tier4"),
 }
@@ -109,6 +111,7 @@ class User:
     is_bot: bool
     deleted: bool
     tz: str
+    email: str | None = None  # the profile's email (with the users:read.email scope)
 
 
 @dataclass(frozen=True)
@@ -535,6 +538,7 @@ def _user(info: dict[str, Any], user_id: str) -> User:
         is_bot=bool(info.get("is_bot")),
         deleted=bool(info.get("deleted")),
         tz=str(info.get("tz") or "UTC"),
+        email=str(profile["email"]) if profile.get("email") else None,
     )
 
 
