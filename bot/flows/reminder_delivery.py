@@ -23,7 +23,7 @@ from bot.models import (
     TaskKind,
     TimelineKind,
 )
-from bot.render import Slack, mention
+from bot.render import Slack, escape, mention
 from bot.services import (
     incident_queries,
     reminder_rules,
@@ -80,16 +80,44 @@ def run_claimed(ctx: Context, claim: tasks.Claim) -> None:
         with ctx.db.session() as session:
             tasks.postpone(session=session, claim=claim, due=decided.postpone_to, now=now)
         return
+    delivered = post_each(ctx, claim, incident, task, decided.posts, now=now)
+    if delivered is None:
+        return
+    for group, refusal in decided.refused:
+        report_refused(ctx, incident, task, group, refusal, told="channel" in delivered)
+    if len(delivered) > len(task.data.get("delivered") or {}):
+        ctx.metrics.reminders_sent.labels(kind=claim.kind).inc()
+    _finish(ctx, claim, incident, task, decided, delivered, now)
+
+
+def post_each(
+    ctx: Context,
+    claim: tasks.Claim,
+    incident: Incident,
+    task: ScheduledTask,
+    posts: list[reminder_plans.Post],
+    *,
+    now: datetime,
+    label: str = "the reminder",
+    always_tell: bool = False,
+) -> dict[str, list[str]] | None:
+    """Post each destination this claimed task has not reached yet, keeping its progress.
+
+    Returns every destination reached (key: [conversation, ts]), or None when there is
+    nothing more to do now: the claim went to another process, or a 429 or an outage gave
+    it back. A destination refused for good is recorded and told once (in the incident's
+    channel when the task posted there, or always with `always_tell`).
+    """
     delivered: dict[str, list[str]] = dict(task.data.get("delivered") or {})
     refused: dict[str, str] = dict(task.data.get("refused") or {})
     try:
-        for post in decided.posts:
+        for post in posts:
             if post.key in delivered or post.key in refused:
                 continue
             # The batch this claim came in may have taken long: act only while it still holds.
             if not tasks.renew(db=ctx.db, claim=claim, now=ctx.clock.now()):
                 log.warning("reminder %s: its claim went to another process", claim.task_id)
-                return
+                return None
             try:
                 delivered[post.key] = list(
                     _deliver(ctx, incident, task, post, look_first=claim.attempts > 1)
@@ -98,24 +126,21 @@ def run_claimed(ctx: Context, claim: tasks.Claim) -> None:
                 if slack_refusals.is_transient(exc):
                     raise
                 # Refused for good: say so (once), and the other destinations still go.
-                _report(ctx, incident, task, post, exc, told="channel" in delivered)
+                told = always_tell or "channel" in delivered
+                report_refused(ctx, incident, task, post, exc, told=told, label=label)
                 refused[post.key] = exc.error
             progress = {**task.data, "delivered": delivered, "refused": refused}
             with ctx.db.session() as session:
                 if not tasks.save_progress(session=session, claim=claim, data=progress, now=now):
                     log.warning("reminder %s: lost its claim while posting", claim.task_id)
-                    return
+                    return None
     except SlackCallFailed as exc:
         _give_back(ctx, claim, exc, now)
-        return
-    for group, refusal in decided.refused:
-        _report(ctx, incident, task, group, refusal, told="channel" in delivered)
-    if len(delivered) > len(task.data.get("delivered") or {}):
-        ctx.metrics.reminders_sent.labels(kind=claim.kind).inc()
-    _finish(ctx, claim, incident, task, decided, delivered, now)
+        return None
+    return delivered
 
 
-def _report(
+def report_refused(
     ctx: Context,
     incident: Incident,
     task: ScheduledTask,
@@ -123,6 +148,7 @@ def _report(
     exc: SlackCallFailed,
     *,
     told: bool,
+    label: str = "the reminder",
 ) -> None:
     """Record, once per occurrence, a destination (or a user group whose members were to be
     messaged) that Slack refused for good, and tell the incident's channel when the
@@ -130,12 +156,12 @@ def _report(
     if isinstance(post, str):
         key, what, place = f"group:{post}", f"the direct messages to user group {post}", None
     elif post.key == "channel":
-        key, what, place = post.key, "the reminder in the channel", "incident"
+        key, what, place = post.key, f"{label} in the channel", "incident"
     elif post.key.startswith("dm:"):
-        what = Slack(f"the reminder's direct message to {mention(post.destination)}")
+        what = Slack(f"{escape(label)}'s direct message to {mention(post.destination)}")
         key, place = post.key, "dm"
     else:
-        what = Slack(f"the reminder in {mention(post.destination)}")
+        what = Slack(f"{escape(label)} in {mention(post.destination)}")
         key, place = post.key, "contact"
     occurrence = int(task.data.get("occurrence", 0))
     incident_posts.report_refusal(

@@ -1,0 +1,168 @@
+"""Delivering a due stakeholder update exactly once, and arming the next one.
+
+The posts go out through the reminders' machinery (`reminder_delivery.post_each`: claim
+renewed before each post, progress kept, message metadata looked for on a retry, so two
+sweepers or a crash after posting never post twice). Then, in one transaction under the
+incident's row lock and only while the claim holds: the task is marked done, the update is
+put on the timeline (kind `comms`, skipped ones too), its email is handed to an `email`
+task (whose runner puts the email's own outcome on the timeline), the digest of what was
+sent is kept, and the next occurrence is armed while the stakeholder still follows the
+incident.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlmodel import Session
+
+from bot.context import Context
+from bot.flows import reminder_delivery, stakeholder_plans
+from bot.models import Incident, ScheduledTask, TaskKind, TimelineKind
+from bot.services import incident_queries, stakeholder_rules, tasks, timeline_entries
+from bot.slack.gateway import SlackCallFailed
+
+log = logging.getLogger(__name__)
+
+
+def run_claimed(ctx: Context, claim: tasks.Claim) -> None:
+    """Send one claimed stakeholder update (or skip it when nothing changed)."""
+    now = ctx.clock.now()
+    with ctx.db.session() as session:
+        task = session.get(ScheduledTask, claim.task_id)
+        incident = session.get(Incident, claim.incident_id)
+    if task is None or incident is None:
+        return
+    try:
+        decided = stakeholder_plans.plan(ctx, incident, task, now)
+    except SlackCallFailed as exc:
+        _give_back(ctx, claim, exc, now)
+        return
+    label = f"the {task.key.replace('_', ' ')} stakeholder update"
+    delivered: dict[str, list[str]] = {}
+    if decided.posts:
+        reached = reminder_delivery.post_each(
+            ctx, claim, incident, task, decided.posts, now=now, label=label, always_tell=True
+        )
+        if reached is None:
+            return
+        delivered = reached
+    refused = dict(task.data.get("refused") or {})
+    for group, refusal in decided.refused:
+        if f"group:{group}" not in refused:  # told once, not at every occurrence
+            reminder_delivery.report_refused(
+                ctx, incident, task, group, refusal, told=True, label=label
+            )
+    if len(delivered) > len(task.data.get("delivered") or {}):
+        ctx.metrics.reminders_sent.labels(kind=claim.kind).inc()
+    _finish(ctx, claim, incident, decided, delivered, now)
+
+
+def _give_back(ctx: Context, claim: tasks.Claim, exc: SlackCallFailed, now: datetime) -> None:
+    with ctx.db.session() as session:
+        tasks.release(
+            session=session, claim=claim, now=now, error=str(exc), retry_after=exc.retry_after
+        )
+    log.warning("stakeholder update %s not sent yet: %s", claim.task_id, exc)
+
+
+def _record(
+    session: Session,
+    incident_id: int,
+    row: ScheduledTask,
+    via: str,
+    to: list[str],
+    outcome: str,
+    now: datetime,
+) -> None:
+    occurrence = int(row.data.get("occurrence", 0))
+    timeline_entries.record(
+        session,
+        incident_id,
+        TimelineKind.COMMS,
+        now=now,
+        text=f"Stakeholder update for {row.key.replace('_', ' ')} {outcome} ({via})",
+        data={
+            "via": via,
+            "to": to,
+            "what": f"stakeholder:{row.key}",
+            "outcome": outcome,
+            "task": row.id,
+            "occurrence": occurrence,
+        },
+        dedupe_key=f"comms:stakeholder:{row.id}:{occurrence}:{via}",
+    )
+
+
+def _hand_over_email(
+    session: Session,
+    incident_id: int,
+    row: ScheduledTask,
+    email: stakeholder_plans.Email,
+    now: datetime,
+) -> int | None:
+    """An `email` task for the update (the email runner sends it); its ID."""
+    key = f"stakeholder:{row.key}:{int(row.data.get('occurrence', 0)) + 1}"
+    existing = tasks.find(session=session, incident_id=incident_id, kind=TaskKind.EMAIL, key=key)
+    if existing is not None:
+        return existing
+    armed = tasks.arm(
+        session=session, incident_id=incident_id, kind=TaskKind.EMAIL, key=key, due_at=now, now=now
+    )
+    armed.data = {
+        "to": list(email.to),
+        "targets": [],
+        "subject": email.subject,
+        "text": email.text,
+        "html": email.html,
+        "what": f"stakeholder:{row.key}",
+    }
+    session.add(armed)
+    session.flush()
+    return armed.id
+
+
+def _finish(
+    ctx: Context,
+    claim: tasks.Claim,
+    incident: Incident,
+    decided: stakeholder_plans.StakeholderPlan,
+    delivered: dict[str, list[str]],
+    now: datetime,
+) -> None:
+    assert incident.id is not None
+    with ctx.db.session() as session:
+        # The incident's row lock orders this with a change that starts or stops updates.
+        fresh = incident_queries.lock(session, incident.id)
+        if not tasks.complete(session=session, claim=claim, now=now):
+            return  # another sweeper took it over; it will finish the job
+        row = session.get(ScheduledTask, claim.task_id)
+        stakeholder = decided.stakeholder
+        if row is None or stakeholder is None:
+            return  # it no longer follows this incident: done, not armed again
+        if decided.skipped:
+            # Where it would have gone: the targets, contacts as their IDs (unset ones left out).
+            contacts = ctx.policy.contacts
+            slack = [t for t in (contacts.get(n, n) for n in stakeholder.targets) if t]
+            if slack:
+                _record(session, incident.id, row, "slack", slack, "skipped", now)
+            if stakeholder.email:
+                _record(session, incident.id, row, "email", list(stakeholder.email), "skipped", now)
+        else:
+            if delivered:
+                first = next(iter(delivered.values()))
+                row.slack_channel, row.slack_ts = first[0], first[1]
+                row.sent_at = now
+                to = [key.split(":", 1)[1] for key in delivered]
+                _record(session, incident.id, row, "slack", to, "sent", now)
+            if decided.email is not None:
+                # The email runner puts its outcome (sent, or why not) on the timeline.
+                _hand_over_email(session, incident.id, row, decided.email, now)
+            refused = dict(row.data.get("refused") or {})
+            refused.update({f"group:{group}": exc.error for group, exc in decided.refused})
+            row.data = {**row.data, "digest": decided.digest, "refused": refused}
+            session.add(row)
+        if fresh.is_open and stakeholder_rules.follows(stakeholder, fresh.severity):
+            due = stakeholder_rules.next_due(row, stakeholder.every, now)
+            stakeholder_rules.arm_next(session, fresh, row.key, due, now)

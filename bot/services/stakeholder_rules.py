@@ -1,0 +1,115 @@
+"""The stakeholder matrix's updates, kept as task rows.
+
+One row per stakeholder per incident (its key is the stakeholder's name), pending while the
+incident is open and its severity is one the stakeholder follows. The first update is due
+when the stakeholder starts following the incident (declared, raised to its severity,
+reopened); after each delivery the same row is armed again for the next due time at the
+stakeholder's cadence. Resolving cancels them. Called in the incident change's transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlmodel import Session
+
+from bot.comms_policy import Stakeholder
+from bot.models import Incident, ScheduledTask, TaskKind, TaskState
+from bot.policy import Policy
+from bot.services import tasks
+
+
+def _id(incident: Incident) -> int:
+    assert incident.id is not None
+    return incident.id
+
+
+def follows(stakeholder: Stakeholder, severity: str) -> bool:
+    """Whether the stakeholder gets updates about incidents of `severity` (and has somewhere
+    to get them)."""
+    return severity in stakeholder.severities and bool(stakeholder.targets or stakeholder.email)
+
+
+def stakeholder(policy: Policy, name: str) -> Stakeholder | None:
+    """The policy's stakeholder called `name` (None if the policy no longer has it)."""
+    return next((s for s in policy.stakeholders if s.name == name), None)
+
+
+def _cancel(session: Session, incident: Incident, now: datetime, key: str | None = None) -> None:
+    table = ScheduledTask.__table__  # type: ignore[attr-defined]
+    statement = update(table).where(
+        table.c.incident_id == _id(incident),
+        table.c.kind == str(TaskKind.STAKEHOLDER),
+        table.c.state == TaskState.PENDING,
+    )
+    if key is not None:
+        statement = statement.where(table.c.key == key)
+    session.execute(statement.values(state=TaskState.CANCELLED, updated_at=now))
+
+
+def arm_next(
+    session: Session, incident: Incident, name: str, due: datetime, now: datetime
+) -> ScheduledTask:
+    """Arm the stakeholder's update due at `due` (a fresh occurrence of its row)."""
+    task = tasks.arm(
+        session=session,
+        incident_id=_id(incident),
+        kind=TaskKind.STAKEHOLDER,
+        key=name,
+        due_at=due,
+        now=now,
+    )
+    # The slot keeps the cadence on its grid when a retry moves the row's due time.
+    task.data = {**task.data, "slot": due.isoformat()}
+    session.add(task)
+    return task
+
+
+def next_due(task: ScheduledTask, every: timedelta, now: datetime) -> datetime:
+    """The stakeholder's next due time: on its cadence's grid, after `now` (a bot that was
+    down catches up with one update, not one per missed slot)."""
+    slot = task.data.get("slot")
+    due = datetime.fromisoformat(str(slot)) if slot else task.due_at
+    missed = max((now - due) // every, 0)
+    return due + every * (missed + 1)
+
+
+def _start(session: Session, incident: Incident, policy: Policy, now: datetime) -> None:
+    """Start every stakeholder that follows the incident's severity and is not running."""
+    for entry in policy.stakeholders:
+        if not follows(entry, incident.severity):
+            continue
+        found = tasks.find(
+            session=session, incident_id=_id(incident), kind=TaskKind.STAKEHOLDER, key=entry.name
+        )
+        row = session.get(ScheduledTask, found) if found is not None else None
+        if row is None or row.state != TaskState.PENDING:
+            arm_next(session, incident, entry.name, now, now)
+
+
+def on_declared(session: Session, incident: Incident, policy: Policy, now: datetime) -> None:
+    """A new incident: its severity's stakeholders get a first update now."""
+    _start(session, incident, policy, now)
+
+
+def on_acknowledged(session: Session, incident: Incident, now: datetime) -> None:
+    """Someone took the incident: the next update shows the commander; nothing to re-arm."""
+
+
+def on_severity_change(session: Session, incident: Incident, policy: Policy, now: datetime) -> None:
+    """New severity: stakeholders that follow it start now; the others stop."""
+    for entry in policy.stakeholders:
+        if not follows(entry, incident.severity):
+            _cancel(session, incident, now, entry.name)
+    _start(session, incident, policy, now)
+
+
+def on_resolved(session: Session, incident: Incident, now: datetime) -> None:
+    """Resolved or closed: no more stakeholder updates."""
+    _cancel(session, incident, now)
+
+
+def on_reopened(session: Session, incident: Incident, policy: Policy, now: datetime) -> None:
+    """Reopened: the stakeholders hear of it now and at their cadence again."""
+    _start(session, incident, policy, now)
