@@ -13,6 +13,7 @@ from slack_sdk import WebClient
 from bot import migrate
 from bot.app import build_context, create_app, learn_identity
 from bot.clock import Clock
+from bot.comms_policy import outbound_notes
 from bot.context import Context
 from bot.db import Database
 from bot.flows import alert_intake
@@ -21,6 +22,7 @@ from bot.scheduler import Sweeper
 from bot.server import make_server
 from bot.services import heartbeats
 from bot.settings import Settings
+from bot.web.status_page import StatusPageSite
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,10 @@ class Runtime:
             Sweeper(self.ctx, interval_seconds=settings.sweep_interval_seconds) if sweep else None
         )
         self.alerts = alert_intake.AlertIntake(self.ctx)
+        page = self.ctx.policy.status_page
+        self.status_page = (
+            StatusPageSite(page, self.ctx.db, self.ctx.clock) if page.enabled else None
+        )
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._socket: SocketModeHandler | None = None
@@ -72,6 +78,13 @@ class Runtime:
         """Migrate if asked, then start the sweeper and the Slack link, without blocking."""
         log.info(announcement_note(self.ctx.policy))
         for line in alert_notes(self.ctx.policy):
+            (log.error if "NOT SET" in line else log.info)(line)
+        smtp_url = self.settings.smtp_url
+        for line in outbound_notes(
+            self.ctx.policy,
+            smtp_url.get_secret_value() if smtp_url is not None else None,
+            self.settings.smtp_from,
+        ):
             (log.error if "NOT SET" in line else log.info)(line)
         if self.settings.auto_migrate:
             migrate.upgrade(self.ctx.db)
@@ -102,6 +115,7 @@ class Runtime:
             threads=self.settings.http_threads,
             alerts=self.alerts,
             metrics=self.ctx.metrics.exposition,
+            status=self.status_page,
         )
         self._thread = threading.Thread(target=self._serve, name="http", daemon=True)
         self._thread.start()
@@ -109,6 +123,8 @@ class Runtime:
         if slack:
             log.info("serving Slack requests on %s/slack/events", base)
         log.info("serving %s/healthz and %s/metrics", base, base)
+        if self.status_page is not None:
+            log.info("serving the status page on %s%s", base, self.status_page.base)
         for name in self.ctx.policy.alerts.sources:
             log.info("receiving alerts from %s on %s/alerts/%s", name, base, name)
 

@@ -16,6 +16,7 @@ from waitress.server import create_server
 
 from bot.db import Database
 from bot.web import alert_intake
+from bot.web.status_page import StatusPageSite
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,8 @@ MAX_BODY = 1024 * 1024
 
 class BotWSGI:
     """Routes `POST /slack/events` to Bolt (when this process serves Slack over HTTP),
-    `POST /alerts/<source>` to the alert intake, and `GET /healthz` to a database check."""
+    `POST /alerts/<source>` to the alert intake, the status page's paths to it (when the
+    policy has it on), and `GET /healthz` to a database check."""
 
     def __init__(
         self,
@@ -36,11 +38,13 @@ class BotWSGI:
         db: Database,
         alerts: alert_intake.Intake | None = None,
         metrics: Callable[[], bytes] | None = None,
+        status: StatusPageSite | None = None,
     ) -> None:
         self.slack = SlackRequestHandler(app) if app is not None else None
         self.db = db
         self.alerts = alerts
         self.metrics = metrics
+        self.status = status
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         """Serve one request."""
@@ -48,6 +52,8 @@ class BotWSGI:
         method = environ.get("REQUEST_METHOD", "GET")
         if path.startswith(alert_intake.PREFIX) and self.alerts is not None:
             return self._alerts(environ, start_response, path.removeprefix(alert_intake.PREFIX))
+        if self.status is not None and self.status.handles(path):
+            return self.status(environ, start_response)
         if path == EVENTS_PATH and self.slack is not None:
             if method != "POST":
                 return _reply(start_response, 405, {"ok": False, "error": "use POST"})
@@ -152,11 +158,12 @@ def make_server(
     threads: int,
     alerts: alert_intake.Intake | None = None,
     metrics: Callable[[], bytes] | None = None,
+    status: StatusPageSite | None = None,
 ) -> Any:
     """A waitress server for the bot (port 0 picks a free port: see `.effective_port`);
     without a Bolt app (Socket Mode) it serves the alert endpoints and the health check."""
     return create_server(
-        BotWSGI(app, db, alerts, metrics),
+        BotWSGI(app, db, alerts, metrics, status),
         host=host,
         port=port,
         threads=threads,

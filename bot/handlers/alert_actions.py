@@ -47,7 +47,7 @@ SUBCOMMANDS = [
     ),
     Subcommand(
         "maintenance",
-        "maintenance <service…> <start> <duration> [reason] | list | end <n>",
+        "maintenance <service…> <start> <duration> [reason] [--public] | list | end <n>",
         "schedule a maintenance window: its services' alerts go to triage, not incidents",
         run_maintenance,
     ),

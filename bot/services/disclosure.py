@@ -107,6 +107,12 @@ def may_announce(incident: Incident) -> bool:
     return not incident.is_private
 
 
+def may_publish(incident: Incident) -> bool:
+    """Whether anything of the incident may reach the public status page (never if private:
+    not its title, not its components, not even that it exists)."""
+    return not incident.is_private
+
+
 def shows_details(is_private: bool, reader_may_see: bool) -> bool:
     """Whether a listing or export (reports, CSV) may show an incident's details to this
     reader: its title, root cause and channel; counts include it either way."""

@@ -1,0 +1,180 @@
+"""Publishing to the status page: an approved public update becomes published data.
+
+The status page reads only the `status_*` tables written here. Components listed in an
+update are the whole set affected at that moment: one left out is operational again.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from bot.comms_policy import COMPONENT_STATES
+from bot.errors import UserError
+from bot.models import (
+    AuditEntry,
+    Incident,
+    PublicUpdate,
+    PublicUpdateState,
+    StatusComponentImpact,
+    StatusIncident,
+    StatusIncidentUpdate,
+    TimelineKind,
+)
+from bot.services import disclosure, timeline_entries
+
+# An incident's impact on Statuspage's scale, from the worst state of its components.
+_IMPACT_ORDER = ("none", "minor", "major", "critical")
+_IMPACT = {
+    "operational": "none",
+    "under_maintenance": "none",
+    "degraded_performance": "minor",
+    "partial_outage": "major",
+    "major_outage": "critical",
+}
+
+
+def new_public_id() -> str:
+    """A random public ID: it says nothing of how many incidents there were."""
+    return secrets.token_hex(6)
+
+
+def worst_state(states: list[str]) -> str:
+    """The worst of some component states (operational when there are none)."""
+    ranked = [state for state in COMPONENT_STATES if state in states]
+    return ranked[-1] if ranked else "operational"
+
+
+def impact_of(components: dict[str, str]) -> str:
+    """Statuspage's impact word for an update's component states."""
+    return _IMPACT[worst_state(list(components.values()))]
+
+
+def status_incident_of(session: Session, incident_id: int) -> StatusIncident | None:
+    """The public incident an incident was published as, if it was."""
+    linked = session.exec(
+        select(PublicUpdate.status_incident_id)
+        .where(
+            PublicUpdate.incident_id == incident_id,
+            col(PublicUpdate.status_incident_id).is_not(None),
+        )
+        .limit(1)
+    ).first()
+    return session.get(StatusIncident, linked) if linked is not None else None
+
+
+def last_published(session: Session, incident_id: int) -> PublicUpdate | None:
+    """The incident's latest published public update."""
+    return session.exec(
+        select(PublicUpdate)
+        .where(
+            PublicUpdate.incident_id == incident_id,
+            PublicUpdate.state == PublicUpdateState.PUBLISHED,
+        )
+        .order_by(col(PublicUpdate.published_at).desc(), col(PublicUpdate.id).desc())
+        .limit(1)
+    ).first()
+
+
+def _move_components(
+    session: Session, public: StatusIncident, components: dict[str, str], now: datetime
+) -> None:
+    """Open, change or close the incident's component impacts to match the update."""
+    assert public.id is not None
+    open_rows = session.exec(
+        select(StatusComponentImpact).where(
+            StatusComponentImpact.status_incident_id == public.id,
+            col(StatusComponentImpact.ended_at).is_(None),
+        )
+    ).all()
+    current = {row.component: row for row in open_rows}
+    for name, row in current.items():
+        if components.get(name) != row.state:
+            row.ended_at = now
+            session.add(row)
+    for name, state in components.items():
+        held = current.get(name)
+        if state == "operational" or (held is not None and held.state == state):
+            continue
+        session.add(
+            StatusComponentImpact(
+                component=name, state=state, status_incident_id=public.id, started_at=now
+            )
+        )
+
+
+def publish(
+    session: Session, *, incident: Incident, draft: PublicUpdate, actor: str, now: datetime
+) -> StatusIncident:
+    """Publish a public update: the status page shows it from now on.
+
+    The caller holds the update's row (a second approval of the same update finds it
+    published already and publishes nothing).
+    """
+    if not disclosure.may_publish(incident):
+        raise UserError("This incident is private: nothing of it goes on the status page.")
+    assert incident.id is not None
+    components = {str(k): str(v) for k, v in draft.components.items()}
+    if draft.status == "resolved":
+        components = {}
+    public = status_incident_of(session, incident.id)
+    impact = impact_of(components)
+    if public is None:
+        public = StatusIncident(
+            public_id=new_public_id(),
+            title=draft.title,
+            status=draft.status,
+            impact=impact,
+            started_at=now,
+            updated_at=now,
+        )
+    else:
+        public.title = draft.title
+        public.status = draft.status
+        public.updated_at = now
+        # The worst impact it had, as Statuspage keeps it (its indicator says so until
+        # it is resolved).
+        if _IMPACT_ORDER.index(impact) > _IMPACT_ORDER.index(public.impact):
+            public.impact = impact
+    public.resolved_at = now if draft.status == "resolved" else None
+    session.add(public)
+    session.flush()
+    assert public.id is not None
+    session.add(
+        StatusIncidentUpdate(
+            status_incident_id=public.id,
+            status=draft.status,
+            body=draft.message,
+            components=dict(draft.components) if draft.status != "resolved" else {},
+            published_at=now,
+        )
+    )
+    _move_components(session, public, components, now)
+    draft.state = PublicUpdateState.PUBLISHED
+    draft.status_incident_id = public.id
+    draft.published_at = now
+    draft.updated_at = now
+    session.add(draft)
+    session.add(
+        AuditEntry(
+            incident_id=incident.id,
+            at=now,
+            actor_id=actor,
+            field="public_update",
+            old_value=None,
+            new_value=f"{draft.status}: {draft.title}",
+        )
+    )
+    timeline_entries.record(
+        session,
+        incident.id,
+        TimelineKind.PUBLIC_UPDATE,
+        now=now,
+        actor=actor,
+        text=f"Status page updated ({draft.status}): {draft.title}",
+        data={"update_id": draft.id, "outcome": "published", "status": draft.status},
+        dedupe_key=f"public-update:{draft.id}:published",
+    )
+    return public

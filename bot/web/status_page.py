@@ -1,0 +1,383 @@
+"""The public status page: `GET <path>` (HTML), `<path>.json` (Atlassian Statuspage's
+`api/v2/summary.json` shape, also at `<path>/api/v2/summary.json`), `<path>/feed.atom`
+and `<path>/style.css`.
+
+Each representation is rendered at most once per `RENDER_INTERVAL` and served from memory
+(with a gzip copy, an ETag and `If-None-Match`); a publication in this process makes the
+next request render again (`status_page_changes.invalidate`, called after every commit that
+wrote published data). The page has no script and no inline style, so the
+Content-Security-Policy forbids both. Bad requests get a 4xx, never a 5xx; a database that
+does not answer gets a 503, or the last rendering when there is one.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import logging
+import math
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+from markupsafe import Markup, escape
+
+from bot.clock import Clock
+from bot.comms_policy import COMPONENT_STATES, STATE_LABELS, StatusPage
+from bot.db import Database
+from bot.render import TEMPLATES_DIR, render_document
+from bot.services import status_page_changes, status_page_data
+from bot.services.status_page_data import ComponentStatus, Snapshot
+from bot.web import status_summary
+from bot.web.status_summary import iso
+
+log = logging.getLogger(__name__)
+
+StartResponse = Callable[..., Any]
+RENDER_INTERVAL = 1.0  # seconds: each representation is rendered at most this often
+MAX_QUERY = 1024
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = [
+    ("Content-Security-Policy", CSP),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("X-Frame-Options", "DENY"),
+]
+PAGE_CACHE = "public, max-age=1"
+STATIC_CACHE = "public, max-age=86400"
+_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+# Characters XML 1.0 does not allow (the feed would not parse).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# One bar's classes per state: an operational day is the bars' default colour.
+_BAR_CLASS: dict[str, str] = {
+    state: "d" if state == "operational" else f"d s-{state}" for state in COMPONENT_STATES
+}
+_REASONS = {
+    200: "OK",
+    304: "Not Modified",
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    503: "Service Unavailable",
+}
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One representation, ready to send."""
+
+    body: bytes
+    gzipped: bytes
+    content_type: str
+    etag: str
+    cache: str
+    generation: int
+    at: float  # time.monotonic() when the data it shows was read
+
+
+def when(moment: datetime) -> str:
+    """A date and time people read."""
+    return moment.astimezone(UTC).strftime("%b %d, %Y %H:%M UTC").replace(" 0", " ")
+
+
+def percent(value: float) -> str:
+    """An uptime figure as Statuspage prints it (never rounded up to 100 %)."""
+    cut = math.floor(value * 100) / 100
+    return "100 %" if cut >= 100 else f"{cut:.2f} %"
+
+
+def _xml_text(text: str) -> str:
+    return _NOT_XML.sub("\ufffd", text)
+
+
+class StatusPageSite:
+    """The status page's routes under the policy's path, with their in-memory cache."""
+
+    def __init__(self, page: StatusPage, db: Database, clock: Clock) -> None:
+        self.page = page
+        self.db = db
+        self.clock = clock
+        self.base = page.path
+        self.renders: Counter[str] = Counter()  # how often each representation was rendered
+        self._cache: dict[str, Rendered] = {}
+        self._locks = {kind: threading.Lock() for kind in ("html", "json", "atom")}
+        self._snapshot_lock = threading.Lock()
+        self._held: tuple[int, Snapshot, float] | None = None
+        # What the HTML and the JSON were last rendered from: the same data again (the
+        # usual case, every second) keeps the rendering instead of building it anew.
+        self._rendered_from: dict[str, tuple[Snapshot, Rendered]] = {}
+        css = stylesheet_path().read_bytes()
+        self._css = self._entry(css, "text/css; charset=utf-8", STATIC_CACHE, 0)
+        self._css_version = hashlib.sha256(css).hexdigest()[:8]
+        self._routes = {
+            self.base: "html",
+            self.base + "/": "html",
+            self.base + ".json": "json",
+            self.base + "/api/v2/summary.json": "json",
+            self.base + "/feed.atom": "atom",
+            self.base + "/style.css": "css",
+        }
+        status_page_changes.watch_publications()
+
+    def handles(self, path: str) -> bool:
+        """Whether `path` is under the status page (unknown ones get its 404)."""
+        return path == self.base or path.startswith((self.base + "/", self.base + "."))
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        """Serve one request."""
+        kind = self._routes.get(environ.get("PATH_INFO", ""))
+        if kind is None:
+            return _plain(start_response, 404, "Not found.")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if method not in ("GET", "HEAD"):
+            return _plain(start_response, 405, "Use GET.", [("Allow", "GET, HEAD")])
+        if not _query_ok(str(environ.get("QUERY_STRING", ""))):
+            return _plain(start_response, 400, "Malformed query string.")
+        if kind == "css":
+            entry: Rendered | None = self._css
+        else:
+            entry = self.get(kind)
+        if entry is None:
+            return _plain(start_response, 503, "The status page is unavailable: try again soon.")
+        headers = [
+            ("ETag", entry.etag),
+            ("Cache-Control", entry.cache),
+            ("Vary", "Accept-Encoding"),
+            *SECURITY_HEADERS,
+        ]
+        if _matches(str(environ.get("HTTP_IF_NONE_MATCH", "")), entry.etag):
+            start_response("304 Not Modified", headers)
+            return []
+        body = entry.body
+        if "gzip" in str(environ.get("HTTP_ACCEPT_ENCODING", "")).lower():
+            body = entry.gzipped
+            headers.append(("Content-Encoding", "gzip"))
+        headers += [("Content-Type", entry.content_type), ("Content-Length", str(len(body)))]
+        start_response("200 OK", headers)
+        return [] if method == "HEAD" else [body]
+
+    def get(self, kind: str) -> Rendered | None:
+        """The representation `kind` from memory, rendered again when over a second old or
+        after a publication; None when it cannot be rendered and none was before.
+
+        When it is only old (nothing was published since), one request renders it again
+        while the others keep getting the last rendering; after a publication every
+        request waits for the new one.
+        """
+        wanted = status_page_changes.generation()
+        entry = self._cache.get(kind)
+        if entry is not None and _fresh(entry, wanted):
+            return entry
+        lock = self._locks[kind]
+        if entry is not None and entry.generation == wanted:
+            if not lock.acquire(blocking=False):
+                return entry
+        else:
+            lock.acquire()
+        try:
+            entry = self._cache.get(kind)
+            wanted = status_page_changes.generation()
+            if entry is not None and _fresh(entry, wanted):
+                return entry
+            try:
+                rendered = self._render(kind, wanted)
+            except Exception:
+                # The database is down or busy: the last rendering is better than nothing.
+                log.warning("status page: could not read the published data", exc_info=True)
+                return entry
+            self._cache[kind] = rendered
+            return rendered
+        finally:
+            lock.release()
+
+    def _snapshot(self, generation: int) -> tuple[Snapshot, float]:
+        """The page's data and when it was read: shared by the HTML and the JSON for up to
+        a second (the database is read once for both)."""
+        with self._snapshot_lock:
+            held = self._held
+            if held is not None and held[0] == generation and _young(held[2]):
+                return held[1], held[2]
+            at = time.monotonic()
+            with self.db.read_session() as session:
+                snap = status_page_data.load(session, self.page, self.clock.now())
+            self._held = (generation, snap, at)
+            return snap, at
+
+    def _render(self, kind: str, generation: int) -> Rendered:
+        now = self.clock.now()
+        links = {
+            "html": self.base,
+            "json": self.base + ".json",
+            "feed": self.base + "/feed.atom",
+            "css": f"{self.base}/style.css?v={self._css_version}",
+        }
+        at = time.monotonic()
+        if kind == "atom":
+            with self.db.read_session() as session:
+                entries = status_page_data.feed(session, self.page)
+        else:
+            snap, at = self._snapshot(generation)
+            same = self._unchanged(kind, snap)
+            if same is not None:
+                return replace(same, generation=generation, at=at)
+        self.renders[kind] += 1
+        if kind == "html":
+            text = render_document(
+                "status_page.html.j2",
+                snap=snap,
+                bars={c.id: _bars(c) for c in snap.components},
+                links=links,
+                labels=STATE_LABELS,
+                legend=COMPONENT_STATES,
+                past_days=status_page_data.PAST_DAYS,
+                iso=iso,
+                when=when,
+                percent=percent,
+            )
+            return self._keep(
+                kind,
+                snap,
+                self._entry(text.encode(), "text/html; charset=utf-8", PAGE_CACHE, generation, at),
+            )
+        if kind == "json":
+            body = json.dumps(
+                status_summary.summary(snap, links), ensure_ascii=False, separators=(",", ":")
+            )
+            return self._keep(
+                kind,
+                snap,
+                self._entry(
+                    body.encode(), "application/json; charset=utf-8", PAGE_CACHE, generation, at
+                ),
+            )
+        updated = max((e.published_at for e in entries), default=now)
+        text = render_document(
+            "status_page.xml.j2",
+            page=self.page,
+            entries=[
+                type(e)(
+                    id=e.id,
+                    incident_id=e.incident_id,
+                    incident_title=_xml_text(e.incident_title),
+                    status=e.status,
+                    body=_xml_text(e.body),
+                    published_at=e.published_at,
+                )
+                for e in entries
+            ],
+            updated=updated,
+            feed_id=f"urn:incident-bot:status-page:{status_page_data.stable_id(self.base)}",
+            links=links,
+            iso=iso,
+        )
+        return self._entry(
+            text.encode(), "application/atom+xml; charset=utf-8", PAGE_CACHE, generation, at
+        )
+
+    def _unchanged(self, kind: str, snap: Snapshot) -> Rendered | None:
+        """The last rendering of `kind`, if it was made from the same data (the moment it
+        was read aside: the page shows days, not seconds). A page that never had anything
+        published shows the time it was read as its update time, so it is rendered anew."""
+        held = self._rendered_from.get(kind)
+        if held is None or snap.updated_at is None:
+            return None
+        before, rendered = held
+        return rendered if replace(snap, now=before.now) == before else None
+
+    def _keep(self, kind: str, snap: Snapshot, rendered: Rendered) -> Rendered:
+        self._rendered_from[kind] = (snap, rendered)
+        return rendered
+
+    @staticmethod
+    def _entry(
+        body: bytes, content_type: str, cache: str, generation: int, at: float = 0.0
+    ) -> Rendered:
+        etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
+        return Rendered(
+            body=body,
+            gzipped=gzip.compress(body, compresslevel=6, mtime=0),
+            content_type=content_type,
+            etag=etag,
+            cache=cache,
+            generation=generation,
+            at=at,
+        )
+
+
+def _bars(component: ComponentStatus) -> Markup:
+    """A component's day bars, each with its tooltip (escaped).
+
+    Built here rather than in the template: 50 components make 4,500 of them, and a Jinja
+    loop over them was most of the page's rendering time.
+    """
+    # The class comes from a fixed table and the tooltip is escaped.
+    return Markup(  # noqa: S704
+        "".join(
+            f'<span class="{_BAR_CLASS[d.state]}" title="{escape(d.label)}"></span>'
+            for d in component.days
+        )
+    )
+
+
+def _young(at: float) -> bool:
+    return time.monotonic() - at < RENDER_INTERVAL
+
+
+def _fresh(entry: Rendered, generation: int) -> bool:
+    return entry.generation == generation and _young(entry.at)
+
+
+def _query_ok(query: str) -> bool:
+    """Ordinary query strings (cache busters) are ignored; huge or malformed ones refused."""
+    if not query:
+        return True
+    if len(query) > MAX_QUERY or _BAD_PERCENT.search(query):
+        return False
+    try:
+        unquote_to_bytes(query.replace("+", " ")).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return not any(ord(c) < 32 or ord(c) == 127 for c in query)
+
+
+def _matches(header: str, etag: str) -> bool:
+    if not header:
+        return False
+    tags = [t.strip().removeprefix("W/") for t in header.split(",")]
+    return "*" in tags or etag in tags
+
+
+def _plain(
+    start_response: StartResponse,
+    status: int,
+    text: str,
+    extra: list[tuple[str, str]] | None = None,
+) -> list[bytes]:
+    body = (text + "\n").encode()
+    start_response(
+        f"{status} {_REASONS[status]}",
+        [
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-store"),
+            *SECURITY_HEADERS,
+            *(extra or []),
+        ],
+    )
+    return [body]
+
+
+def stylesheet_path() -> Path:
+    """Where the page's stylesheet lives (for the benchmark's static baseline)."""
+    return TEMPLATES_DIR / "status_page.css"
