@@ -15,6 +15,7 @@ class CallbackId(StrEnum):
     ALERT_ATTACH = "alert_attach"
     CLOSE = "incident_close"
     SURVEY_COMMENT = "incident_survey_comment"
+    PUBLIC_UPDATE = "incident_public_update"
 
 
 class ActionId(StrEnum):
@@ -31,6 +32,10 @@ class ActionId(StrEnum):
     ALERTS_RESOLVE = "alerts_resolve"
     SURVEY_RATE = "survey_rate"
     SURVEY_COMMENT = "survey_comment"
+    PUBLIC_APPROVE = "public_update_approve"
+    PUBLIC_EDIT = "public_update_edit"
+    PUBLIC_REJECT = "public_update_reject"
+    PUBLIC_WRITE = "public_update_write"  # open the form (the "resolved" offer)
 
 
 class BlockId(StrEnum):
@@ -62,6 +67,11 @@ class BlockId(StrEnum):
     ROOT_CAUSE_CATEGORY = "root_cause_category"
     CLOSING_REASON = "closing_reason"
     COMMENT = "comment"
+    PUBLIC_STATUS = "public_status"
+    PUBLIC_TITLE = "public_title"
+    PUBLIC_MESSAGE = "public_message"
+    COMPONENTS = "components"
+    COMPONENT_STATE = "component_state"
 
 
 class MetadataType(StrEnum):
@@ -79,6 +89,7 @@ class MetadataType(StrEnum):
     MONITORING = "monitoring_heartbeat"
     REPORT = "incident_process_report"
     SURVEY = "incident_survey"
+    PUBLIC_APPROVAL = "incident_public_update_approval"
 
 
 COMMAND = "/incident"

@@ -154,6 +154,14 @@ def run_post(ctx: Context, claim: tasks.Claim) -> bool:
         return _finish(ctx, claim)  # no announcement to copy under
     text = str(task.data.get("text") or "")
     kind = str(task.data.get("kind") or "incident_notice")
+    button = task.data.get("button")
+    shown = None
+    if isinstance(button, dict):
+        shown = blocks.as_dicts(
+            blocks.with_button(
+                text, str(button["action_id"]), str(button["label"]), str(button["value"])
+            )
+        )
     try:
         if not tasks.renew(db=ctx.db, claim=claim, now=ctx.clock.now()):
             return False  # another process took it over; it will finish it
@@ -161,7 +169,7 @@ def run_post(ctx: Context, claim: tasks.Claim) -> bool:
             ctx,
             conversation,
             text=text,
-            blocks_=None,
+            blocks_=shown,
             event_type=kind,
             payload={"reference": incident.reference, "effect": task.id},
             look_first=claim.attempts > 1,

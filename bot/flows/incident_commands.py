@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from bot.context import Context
 from bot.errors import UserError
-from bot.flows import effect_delivery, incident_changes
+from bot.flows import effect_delivery, incident_changes, public_updates
 from bot.ids import MetadataType
 from bot.models import ClosingReason, Incident, IncidentStatus, StatusUpdate
 from bot.policy import format_duration
@@ -140,9 +140,12 @@ def record_resolution(
             severity=severity,
             pir_required=severity.pir_required,
         )
-        return incident_changes.echo(
+        effects = incident_changes.echo(
             session, incident, text, at, announce=template == "resolved.j2"
         )
+        if template == "resolved.j2":
+            effects += public_updates.resolved_offer(session, incident, at)
+        return effects
 
     return incident_changes.change(ctx, incident_id, apply, show).effects
 

@@ -12,6 +12,7 @@ from bot.context import Context
 from bot.flows import incident_changes
 from bot.handlers import (
     alert_actions,
+    comms_commands,
     declare_form,
     lifecycle_commands,
     listener_replies,
@@ -37,6 +38,7 @@ def build_registry() -> Registry:
     review_commands.add_to(registry)
     alert_actions.add_to(registry)
     process_commands.add_to(registry)
+    comms_commands.add_to(registry)
     registry.add(Subcommand(name="help", usage="help", help="show this list", run=_run_help))
     return registry
 

@@ -34,9 +34,11 @@ def post(
     now: datetime,
     kind: MetadataType = MetadataType.NOTICE,
     update_id: int | None = None,
+    button: dict[str, str] | None = None,
 ) -> int:
     """A post owed to Slack: in the channel, in the announcement's thread, or to a person
-    (a user ID, for a direct message); returns its task's ID."""
+    (a user ID, for a direct message), optionally with one button (`action_id`, `label`,
+    `value`); returns its task's ID."""
     task = tasks.arm(
         session=session,
         incident_id=incident_id,
@@ -45,7 +47,14 @@ def post(
         due_at=now,
         now=now,
     )
-    task.data = {**task.data, "to": to, "text": text, "kind": str(kind), "update_id": update_id}
+    task.data = {
+        **task.data,
+        "to": to,
+        "text": text,
+        "kind": str(kind),
+        "update_id": update_id,
+        "button": button,
+    }
     session.add(task)
     session.flush()
     assert task.id is not None

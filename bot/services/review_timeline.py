@@ -37,6 +37,7 @@ KEY_KINDS = frozenset(
         TimelineKind.RESOLVED,
         TimelineKind.CLOSED,
         TimelineKind.REOPENED,
+        TimelineKind.PUBLIC_UPDATE,
     }
 )
 # Messages that can be marked as key messages and that can answer in their threads.
@@ -58,6 +59,7 @@ LABELS: dict[str, str] = {
     TimelineKind.RESOLVED: "Resolved",
     TimelineKind.CLOSED: "Closed",
     TimelineKind.REOPENED: "Reopened",
+    TimelineKind.PUBLIC_UPDATE: "Status page",
 }
 ENTRY_MAX = 500
 REPLIES_SHOWN = 20

@@ -1,0 +1,348 @@
+"""Public updates: written in Slack (`/incident statuspage`), approved by the business
+liaison (or the commander when there is none) where the policy asks for it, and only then
+published on the status page.
+
+Saving, approving and rejecting each happen under the incident's row lock, so an approval
+clicked twice (or by two people at once) publishes once. Slack is told after the commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from bot import blocks
+from bot.context import Context
+from bot.errors import UserError
+from bot.flows import incident_changes
+from bot.ids import ActionId, MetadataType
+from bot.models import Incident, PublicUpdate, PublicUpdateState, TimelineKind
+from bot.render import render
+from bot.services import (
+    disclosure,
+    effect_queue,
+    incident_queries,
+    public_drafts,
+    status_publication,
+    timeline_entries,
+)
+from bot.services.public_drafts import PublicDraft
+from bot.slack.gateway import SlackCallFailed
+from bot.views import public_update_form as form
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Saved:
+    """A saved public update: published at once, or waiting for `approver`."""
+
+    update_id: int
+    incident_id: int
+    published: bool
+    approver: str | None
+    effects: list[int]
+
+
+def _incident(session: Session, incident_id: int) -> Incident:
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        raise UserError("That incident is not known any more.")
+    return incident
+
+
+def _approval_note(ctx: Context, session: Session, incident: Incident, author: str) -> str:
+    if not ctx.policy.needs_approval(incident.severity):
+        return "Published on the status page as soon as you submit it."
+    who, role = public_drafts.approver_of(session, incident)
+    if who is None:
+        return (
+            "Needs approval by the business liaison or the commander, and neither is assigned yet."
+        )
+    if who == author:
+        return "You approve it by submitting it: published at once."
+    return f"Published once <@{who}> ({ctx.policy.role_name(role)}) approves it."
+
+
+def open_form(ctx: Context, channel_id: str, user_id: str, trigger_id: str, args: str) -> None:
+    """`/incident statuspage [resolved]`: the public update form, pre-filled."""
+    word = args.strip().lower()
+    if word not in ("", "resolved"):
+        raise UserError(
+            "Use `/incident statuspage` for an update, or `/incident statuspage resolved` "
+            "for the pre-filled resolved one."
+        )
+    incident = incident_changes.incident_in(ctx, channel_id)
+    assert incident.id is not None
+    open_form_for(ctx, incident.id, user_id, trigger_id, resolved=word == "resolved")
+
+
+def open_form_for(
+    ctx: Context, incident_id: int, user_id: str, trigger_id: str, *, resolved: bool
+) -> None:
+    """The public update form of an incident by ID (the "resolved" offer's button too)."""
+    with ctx.db.session() as session:
+        incident = _incident(session, incident_id)
+        public_drafts.check_publishable(ctx.policy, incident)
+        draft = public_drafts.prefill(session, ctx.policy, incident, resolved)
+        note = _approval_note(ctx, session, incident, user_id)
+        pending = public_drafts.pending(session, incident_id)
+    view = form.public_update_modal(
+        incident,
+        ctx.policy.status_page,
+        draft,
+        approval_note=note,
+        replaces=pending.id if pending is not None and not resolved else None,
+    )
+    incident_changes.open_form(ctx, trigger_id, view.to_dict())
+
+
+def open_edit(ctx: Context, update_id: int, user_id: str, trigger_id: str) -> None:
+    """The approver's *Edit*: the form with the pending update in it."""
+    with ctx.db.session() as session:
+        update = _decidable(ctx, session, update_id, user_id)
+        incident = _incident(session, update.incident_id)
+        draft = PublicDraft(update.status, update.title, update.message, update.components)
+        note = _approval_note(ctx, session, incident, user_id)
+    view = form.public_update_modal(
+        incident, ctx.policy.status_page, draft, approval_note=note, replaces=update_id
+    )
+    incident_changes.open_form(ctx, trigger_id, view.to_dict())
+
+
+def save(
+    ctx: Context,
+    incident_id: int,
+    author: str,
+    draft: PublicDraft,
+    replaces: int | None,
+) -> Saved:
+    """Save a submitted public update (before the form closes): published at once when no
+    approval is needed or the approver wrote it, else pending for the approver."""
+    now = ctx.clock.now()
+    with ctx.db.session() as session:
+        incident = incident_queries.lock(session, incident_id)
+        public_drafts.check_publishable(ctx.policy, incident)
+        needs = ctx.policy.needs_approval(incident.severity)
+        approver, _ = public_drafts.approver_of(session, incident)
+        if needs and approver is None:
+            raise UserError(
+                f"{incident.reference}'s public updates need approval, and there is no "
+                "business liaison or commander to give it: assign one first "
+                "(`/incident role business-liaison @name`)."
+            )
+        for earlier in session.exec(
+            select(PublicUpdate).where(
+                PublicUpdate.incident_id == incident_id,
+                PublicUpdate.state == PublicUpdateState.PENDING,
+            )
+        ).all():
+            earlier.state = PublicUpdateState.SUPERSEDED
+            earlier.updated_at = now
+            session.add(earlier)
+        update = PublicUpdate(
+            incident_id=incident_id,
+            status=draft.status,
+            title=draft.title,
+            message=draft.message,
+            components=draft.components,
+            author_id=author,
+            approver_id=approver if needs else None,
+            replaces_id=replaces,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(update)
+        session.flush()
+        assert update.id is not None
+        publish_now = not needs or approver == author
+        effects: list[int] = []
+        if publish_now:
+            effects = _publish(ctx, session, incident, update, author, now)
+        else:
+            timeline_entries.record(
+                session,
+                incident_id,
+                TimelineKind.PUBLIC_UPDATE,
+                now=now,
+                actor=author,
+                text=f"Status page update written, waiting for approval: {draft.title}",
+                data={"update_id": update.id, "outcome": "pending"},
+                dedupe_key=f"public-update:{update.id}:pending",
+            )
+        return Saved(update.id, incident_id, publish_now, approver, effects)
+
+
+def _publish(
+    ctx: Context,
+    session: Session,
+    incident: Incident,
+    update: PublicUpdate,
+    actor: str,
+    now: datetime,
+) -> list[int]:
+    update.decided_by = actor
+    update.decided_at = now
+    status_publication.publish(session, incident=incident, draft=update, actor=actor, now=now)
+    assert incident.id is not None
+    text = render("public_update_published.j2", update=update, actor=actor)
+    return [effect_queue.post(session, incident.id, to=effect_queue.CHANNEL, text=text, now=now)]
+
+
+def after_save(ctx: Context, saved: Saved, author: str) -> None:
+    """Tell Slack about a saved update: the approval request, or the published update."""
+    if saved.published:  # the status page saw the commit (`status_page_changes`)
+        incident_changes.publish(ctx, saved.effects)
+        return
+    with ctx.db.session() as session:
+        update = session.get(PublicUpdate, saved.update_id)
+        incident = _incident(session, saved.incident_id)
+        if update is None or incident.channel_id is None:
+            return
+        replaced = session.get(PublicUpdate, update.replaces_id) if update.replaces_id else None
+        _, role = public_drafts.approver_of(session, incident)
+    if replaced is not None and replaced.approval_channel and replaced.approval_ts:
+        _settle_request(ctx, replaced, f"Replaced by an edit from <@{author}> (below).")
+    text = render(
+        "public_update_request.j2",
+        update=update,
+        author=author,
+        approver=saved.approver,
+        role_name=ctx.policy.role_name(role),
+    )
+    _, ts = ctx.slack.post_message(
+        incident.channel_id,
+        text=text,
+        blocks=blocks.as_dicts(form.approval_blocks(text, saved.update_id)),
+        metadata={
+            "event_type": str(MetadataType.PUBLIC_APPROVAL),
+            "event_payload": {"reference": incident.reference, "update": saved.update_id},
+        },
+    )
+    with ctx.db.session() as session:
+        row = session.get(PublicUpdate, saved.update_id)
+        if row is not None:
+            row.approval_channel, row.approval_ts = incident.channel_id, ts
+            session.add(row)
+
+
+def _decidable(ctx: Context, session: Session, update_id: int, user_id: str) -> PublicUpdate:
+    """The pending update `user_id` may decide on, or a clear refusal."""
+    update = session.get(PublicUpdate, update_id)
+    if update is None:
+        raise UserError("That public update is not known any more.")
+    if update.state == PublicUpdateState.PUBLISHED:
+        raise UserError(
+            f"This update is already on the status page (approved by <@{update.decided_by}>)."
+        )
+    if update.state == PublicUpdateState.REJECTED:
+        raise UserError(f"This update was rejected by <@{update.decided_by}>.")
+    if update.state == PublicUpdateState.SUPERSEDED:
+        raise UserError("This update was replaced by a newer one: decide on that one.")
+    incident = _incident(session, update.incident_id)
+    approver, role = public_drafts.approver_of(session, incident)
+    if user_id != approver:
+        who = f"<@{approver}>" if approver else "the business liaison or the commander"
+        raise UserError(
+            f"Only {who} ({ctx.policy.role_name(role)}) can approve, edit or reject this "
+            "public update."
+        )
+    return update
+
+
+def decide(ctx: Context, update_id: int, user_id: str, *, approve: bool) -> None:
+    """*Approve* (publish) or *Reject* a pending public update, once."""
+    now = ctx.clock.now()
+    effects: list[int] = []
+    refusal: UserError | None = None
+    with ctx.db.session() as session:
+        update = session.get(PublicUpdate, update_id)
+        if update is None:
+            raise UserError("That public update is not known any more.")
+        incident = incident_queries.lock(session, update.incident_id)
+        session.refresh(update)
+        try:
+            update = _decidable(ctx, session, update_id, user_id)
+        except UserError as exc:
+            if update.state == PublicUpdateState.PENDING:
+                raise  # not this person's to decide
+            refusal = exc  # decided already (a second click): the request shows it below
+        else:
+            if approve:
+                public_drafts.check_publishable(ctx.policy, incident)
+                effects = _publish(ctx, session, incident, update, user_id, now)
+            else:
+                effects = _reject(session, incident, update, user_id, now)
+    _settle_request(ctx, update, _outcome(update))
+    if refusal is not None:
+        raise refusal
+    incident_changes.publish(ctx, effects)
+
+
+def _reject(
+    session: Session, incident: Incident, update: PublicUpdate, actor: str, now: datetime
+) -> list[int]:
+    assert incident.id is not None
+    update.state = PublicUpdateState.REJECTED
+    update.decided_by, update.decided_at, update.updated_at = actor, now, now
+    session.add(update)
+    timeline_entries.record(
+        session,
+        incident.id,
+        TimelineKind.PUBLIC_UPDATE,
+        now=now,
+        actor=actor,
+        text=f"Status page update rejected: {update.title}",
+        data={"update_id": update.id, "outcome": "rejected"},
+        dedupe_key=f"public-update:{update.id}:rejected",
+    )
+    text = render("public_update_rejected.j2", update=update, actor=actor)
+    return [effect_queue.post(session, incident.id, to=effect_queue.CHANNEL, text=text, now=now)]
+
+
+def _outcome(update: PublicUpdate) -> str:
+    if update.state == PublicUpdateState.PUBLISHED:
+        return f"Approved and published by <@{update.decided_by}>."
+    if update.state == PublicUpdateState.REJECTED:
+        return f"Rejected by <@{update.decided_by}>."
+    return "Replaced by a newer version."
+
+
+def _settle_request(ctx: Context, update: PublicUpdate, outcome: str) -> None:
+    """Edit the approval request in place: the decision instead of the buttons."""
+    if not (update.approval_channel and update.approval_ts):
+        return
+    text = render("public_update_settled.j2", update=update, outcome=outcome)
+    try:
+        ctx.slack.update_message(
+            update.approval_channel,
+            update.approval_ts,
+            text=text,
+            blocks=blocks.as_dicts(blocks.text_blocks(text)),
+        )
+    except SlackCallFailed as exc:  # the decision stands; the old buttons refuse politely
+        log.warning("could not edit the approval request of public update %s: %s", update.id, exc)
+
+
+def resolved_offer(session: Session, incident: Incident, now: datetime) -> list[int]:
+    """On resolve: offer the pre-filled "Resolved" public update, if the incident is on the
+    status page and not shown resolved there yet."""
+    if incident.id is None or not disclosure.may_publish(incident):
+        return []
+    public = status_publication.status_incident_of(session, incident.id)
+    if public is None or public.resolved_at is not None:
+        return []
+    text = render("public_update_offer.j2", incident=incident)
+    button = {
+        "action_id": str(ActionId.PUBLIC_WRITE),
+        "label": "Write the resolved update",
+        "value": f"{incident.id}:resolved",
+    }
+    return [
+        effect_queue.post(
+            session, incident.id, to=effect_queue.CHANNEL, text=text, now=now, button=button
+        )
+    ]
