@@ -23,7 +23,7 @@ from bot.scheduler import sweep
 from tests.conftest import Harness, make_policy, start_bot, wait_for
 from tests.fakeslack import FakeSlack
 from tests.fakesmtp import MailServer, free_port
-from tests.support import comms_entries, reminders_in, run_command, sweep_at
+from tests.support import comms_entries, reminders_in, reply_to, run_command, sweep_at
 
 SENDER = "Incident bot <incidents@example.com>"
 TITLE = "<script>alert(1)</script> & co"
@@ -188,6 +188,11 @@ def test_a_refused_login_is_logged_clearly_and_nothing_is_lost(
         assert task.last_error is not None and "SMTP login refused" in task.last_error
         assert "battery" not in task.last_error
         assert comms_entries(bot, incident) == []
+        # `/incident comms` tells the channel what is failing, and when it is tried again.
+        assert incident.channel_id is not None
+        shown = reply_to(bot, fake.alice, incident.channel_id, "comms")  # type: ignore[attr-defined]
+        assert "Not delivered" in shown and "SMTP login refused" in shown
+        assert "battery" not in shown
 
         # The operator fixes SMTP_URL (a restart reads it again): the email goes, once.
         bot.ctx.smtp = smtp_mail.parse_url(server.url("bot", "right%20horse"), SENDER)
