@@ -18,10 +18,18 @@ from sqlmodel import select
 from bot.clock import ManualClock
 from bot.db import Database
 from bot.errors import UserError
-from bot.models import Incident, MaintenanceWindow, PublicUpdate, StatusMaintenance
+from bot.models import (
+    Incident,
+    MaintenanceWindow,
+    PublicUpdate,
+    StatusIncident,
+    StatusIncidentUpdate,
+    StatusMaintenance,
+    StatusPageVersion,
+)
 from bot.services import status_page_changes, status_page_data
 from bot.web.status_page import CSP, StatusPageSite
-from tests.conftest import Harness, make_policy, start_bot
+from tests.conftest import Harness, make_policy, start_bot, wait_for
 from tests.status_page_support import (
     add_incident,
     draft,
@@ -269,6 +277,62 @@ def test_the_page_renders_at_most_once_a_second_and_a_publication_shows_at_once(
     assert "Fresh news" in get(port, "/status/feed.atom").text
 
 
+def test_another_replicas_publication_shows_within_a_second(
+    sp: Harness, clock: ManualClock
+) -> None:
+    port = sp.runtime.port
+    site = sp.runtime.status_page
+    assert isinstance(site, StatusPageSite)
+    with sp.db.session() as session:
+        version = status_page_changes.version(session)
+    get(port, "/status")
+    # Nothing changed and the minute did not move: the page is neither read nor rendered
+    # again, however long it is served.
+    before = site.renders["html"]
+    time.sleep(1.2)
+    get(port, "/status")
+    assert site.renders["html"] == before
+    # Another replica publishes: its process's counter is not this one's, but the version
+    # row moves in the same transaction as its write (here written as it would, in SQL).
+    now = clock.now()
+    with sp.db.engine.begin() as connection:
+        public_id = connection.execute(
+            StatusIncident.__table__.insert().values(  # type: ignore[attr-defined]
+                public_id="elsewhere001",
+                title="News from elsewhere",
+                status="investigating",
+                impact="minor",
+                started_at=now,
+                updated_at=now,
+            )
+        ).inserted_primary_key[0]
+        connection.execute(
+            StatusIncidentUpdate.__table__.insert().values(  # type: ignore[attr-defined]
+                status_incident_id=public_id,
+                status="investigating",
+                body="Seen by every replica",
+                components={},
+                published_at=now,
+            )
+        )
+        table = StatusPageVersion.__table__  # type: ignore[attr-defined]
+        connection.execute(table.update().values(version=table.c.version + 1))
+    started = time.monotonic()
+    wait_for(lambda: "News from elsewhere" in get(port, "/status").text, timeout=5)
+    assert time.monotonic() - started < 2.5
+    # This process's own publications move the version too, once per transaction.
+    incident = add_incident(sp.db, now=now)
+    publish(sp.db, incident, now=now, title="Ours")
+    with sp.db.session() as session:
+        assert status_page_changes.version(session) == version + 2
+    # Outage minutes grow with time: a new minute reads the data again.
+    before = site.renders["html"]
+    clock.set(now + timedelta(minutes=1))
+    time.sleep(1.1)
+    get(port, "/status")
+    assert site.renders["html"] == before + 1
+
+
 def test_a_draft_or_a_rolled_back_publication_does_not_invalidate(sp: Harness) -> None:
     generation = status_page_changes.generation()
     incident = add_incident(sp.db, now=datetime.now(UTC))
@@ -288,6 +352,8 @@ def test_a_draft_or_a_rolled_back_publication_does_not_invalidate(sp: Harness) -
         session.flush()
         raise RuntimeError("rolled back")
     assert status_page_changes.generation() == generation
+    with sp.db.session() as session:
+        assert status_page_changes.version(session) == 0
 
 
 def test_private_incidents_and_unapproved_drafts_never_appear(

@@ -18,6 +18,7 @@ from bot.models.comms import (
     StatusIncident,
     StatusIncidentUpdate,
     StatusMaintenance,
+    StatusPageVersion,
 )
 from bot.models.inbox import InboxEvent, InboxState
 from bot.models.incident import Incident, IncidentStatus
@@ -68,6 +69,7 @@ __all__ = [
     "StatusIncident",
     "StatusIncidentUpdate",
     "StatusMaintenance",
+    "StatusPageVersion",
     "StatusUpdate",
     "SurveyResponse",
     "TaskKind",

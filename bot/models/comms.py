@@ -104,6 +104,18 @@ class StatusComponentImpact(SQLModel, table=True):
     ended_at: datetime | None = utc_field()
 
 
+class StatusPageVersion(SQLModel, table=True):
+    """One row counting the commits that changed published data, across replicas: the
+    status page reads it every second and reads (and renders) the rest only when it moved
+    (or the minute did: outage minutes and uptime grow while an impact lasts)."""
+
+    __tablename__ = "status_page_version"
+
+    id: int = Field(default=1, primary_key=True)
+    version: int = 0
+    changed_at: datetime | None = utc_field()
+
+
 class StatusMaintenance(SQLModel, table=True):
     """Scheduled maintenance as announced on the status page."""
 

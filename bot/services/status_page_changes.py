@@ -1,16 +1,18 @@
 """Telling the status page that something was published: a counter of publications in
-this process, bumped after every commit that wrote published data (`status_*` rows).
+this process, bumped after every commit that wrote published data (`status_*` rows), and
+a version row in the database, moved in the same transaction as such a write.
 
-The page renders again on the next request after a change here; other replicas see a
-publication within the page's render interval (one second).
+The page renders again on the next request after a change in this process; other
+replicas see the version move within the page's render interval (one second).
 """
 
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session as OrmSession
 
 from bot.models import (
@@ -18,6 +20,7 @@ from bot.models import (
     StatusIncident,
     StatusIncidentUpdate,
     StatusMaintenance,
+    StatusPageVersion,
 )
 
 _STATUS_TABLES = (StatusIncident, StatusIncidentUpdate, StatusComponentImpact, StatusMaintenance)
@@ -45,19 +48,39 @@ def generation() -> int:
     return _generation.value
 
 
+def version(session: OrmSession) -> int:
+    """The count of commits that changed published data, in any replica (0 before any)."""
+    table = StatusPageVersion.__table__  # type: ignore[attr-defined]
+    value = session.execute(select(table.c.version).where(table.c.id == 1)).scalar()
+    return int(value or 0)
+
+
 def _flushed(session: OrmSession, _context: Any) -> None:
     touched = (*session.new, *session.dirty, *session.deleted)
-    if any(isinstance(row, _STATUS_TABLES) for row in touched):
-        session.info["status_page_changed"] = True
+    if not any(isinstance(row, _STATUS_TABLES) for row in touched):
+        return
+    session.info["status_page_changed"] = True
+    if session.info.get("status_page_counted"):
+        return
+    # In the same transaction as the change: the count moves if, and when, it commits.
+    session.info["status_page_counted"] = True
+    table = StatusPageVersion.__table__  # type: ignore[attr-defined]
+    session.connection().execute(
+        update(table)
+        .where(table.c.id == 1)
+        .values(version=table.c.version + 1, changed_at=datetime.now(UTC))
+    )
 
 
 def _committed(session: OrmSession) -> None:
+    session.info.pop("status_page_counted", None)
     if session.info.pop("status_page_changed", False):
         invalidate()
 
 
 def _rolled_back(session: OrmSession, _previous: Any) -> None:
     session.info.pop("status_page_changed", None)
+    session.info.pop("status_page_counted", None)
 
 
 def watch_publications() -> None:

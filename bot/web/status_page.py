@@ -113,7 +113,8 @@ class StatusPageSite:
         self._cache: dict[str, Rendered] = {}
         self._locks = {kind: threading.Lock() for kind in ("html", "json", "atom")}
         self._snapshot_lock = threading.Lock()
-        self._held: tuple[int, Snapshot, float] | None = None
+        # (generation, snapshot, when read, the published data's version)
+        self._held: tuple[int, Snapshot, float, int] | None = None
         # What the HTML and the JSON were last rendered from: the same data again (the
         # usual case, every second) keeps the rendering instead of building it anew.
         self._rendered_from: dict[str, tuple[Snapshot, Rendered]] = {}
@@ -202,16 +203,29 @@ class StatusPageSite:
             lock.release()
 
     def _snapshot(self, generation: int) -> tuple[Snapshot, float]:
-        """The page's data and when it was read: shared by the HTML and the JSON for up to
-        a second (the database is read once for both)."""
+        """The page's data and when it was looked at: shared by the HTML and the JSON for
+        up to a second. Each second costs one small query (the published data's version,
+        moved by any replica's publication); the data itself is read again only when the
+        version moved, or the minute did (outage minutes and uptime grow while an impact
+        lasts, and maintenance starts and ends)."""
         with self._snapshot_lock:
             held = self._held
             if held is not None and held[0] == generation and _young(held[2]):
                 return held[1], held[2]
             at = time.monotonic()
+            now = self.clock.now()
             with self.db.read_session() as session:
-                snap = status_page_data.load(session, self.page, self.clock.now())
-            self._held = (generation, snap, at)
+                version = status_page_changes.version(session)
+                if (
+                    held is not None
+                    and held[0] == generation
+                    and held[3] == version
+                    and _same_minute(held[1].now, now)
+                ):
+                    snap = held[1]
+                else:
+                    snap = status_page_data.load(session, self.page, now)
+            self._held = (generation, snap, at, version)
             return snap, at
 
     def _render(self, kind: str, generation: int) -> Rendered:
@@ -290,9 +304,13 @@ class StatusPageSite:
         was read aside: the page shows days, not seconds). A page that never had anything
         published shows the time it was read as its update time, so it is rendered anew."""
         held = self._rendered_from.get(kind)
-        if held is None or snap.updated_at is None:
+        if held is None:
             return None
         before, rendered = held
+        if snap is before:  # not read again: nothing moved
+            return rendered
+        if snap.updated_at is None:
+            return None
         return rendered if replace(snap, now=before.now) == before else None
 
     def _keep(self, kind: str, snap: Snapshot, rendered: Rendered) -> Rendered:
@@ -328,6 +346,10 @@ def _bars(component: ComponentStatus) -> Markup:
             for d in component.days
         )
     )
+
+
+def _same_minute(before: datetime, now: datetime) -> bool:
+    return before.replace(second=0, microsecond=0) == now.replace(second=0, microsecond=0)
 
 
 def _young(at: float) -> bool:
