@@ -20,7 +20,7 @@ from bot.flows import alert_intake
 from bot.policy import Policy, alert_notes, announcement_note
 from bot.scheduler import Sweeper
 from bot.server import make_server
-from bot.services import heartbeats
+from bot.services import heartbeats, status_page_changes
 from bot.settings import Settings
 from bot.web.status_page import StatusPageSite
 
@@ -60,6 +60,9 @@ class Runtime:
             Sweeper(self.ctx, interval_seconds=settings.sweep_interval_seconds) if sweep else None
         )
         self.alerts = alert_intake.AlertIntake(self.ctx)
+        # Every publication moves the status page's version, whether this process serves
+        # the page or not: the replicas that do read it.
+        status_page_changes.watch_publications()
         page = self.ctx.policy.status_page
         self.status_page = (
             StatusPageSite(page, self.ctx.db, self.ctx.clock) if page.enabled else None
