@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import re
 from datetime import timedelta
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jinja2 import TemplateSyntaxError
@@ -14,6 +14,9 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from bot.durations import Duration
+
+if TYPE_CHECKING:
+    from bot.policy import Policy
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,23}$")
 _LABEL = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,99}$")
@@ -278,3 +281,21 @@ __all__ = [
     "Rule",
     "Source",
 ]
+
+
+def alert_notes(policy: Policy) -> list[str]:
+    """What the policy's alerts part means, one line each (secrets checked, not shown)."""
+    alerts = policy.alerts
+    if not alerts.sources:
+        return ["alerts: no alert sources (monitoring cannot declare incidents)"]
+    lines = []
+    for name, source in alerts.sources.items():
+        secret = "secret set" if source.secret_value() else f"SECRET {source.secret_env} NOT SET"
+        extra = f", heartbeat {source.heartbeat.alertname}" if source.heartbeat else ""
+        silences = ", silences in " + source.alertmanager_url if source.alertmanager_url else ""
+        lines.append(f"alerts: POST /alerts/{name} ({source.format}, {secret}{extra}{silences})")
+    lines.append(
+        f"alerts: {len(alerts.rules)} rule(s); unmatched alerts: {alerts.default_action}; "
+        f"{len(policy.maintenance)} recurring maintenance window(s)"
+    )
+    return lines

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from bot.policy import Policy
 
 _ENV = r"^[A-Z_][A-Z0-9_]*$"
+# A Slack user (U…, W…), user group (S…) or channel (C…, G…) ID.
+SLACK_TARGET = re.compile(r"^(?:[UWSCG][A-Z0-9]{2,})$")
 _PATH = re.compile(r"^/[a-z0-9][a-z0-9_/-]{0,63}$")
 _EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
 
@@ -281,3 +283,32 @@ def outbound_notes(policy: Policy, smtp_url: str | None, smtp_from: str | None) 
     else:
         lines.append(f"paging: PagerDuty events to {paging.events_url} for {which}")
     return lines
+
+
+def check_comms(policy: Policy) -> None:
+    """Refuse outward settings that name severities, contacts or people the policy does
+    not have (ValueError naming the path)."""
+    for key in policy.notify_via:
+        if key not in policy.severities:
+            raise ValueError(f"notify_via.{key}: {key!r} is not a severity")
+    for key in policy.status_page.approval_severities:
+        if key not in policy.severities:
+            raise ValueError(f"status_page.approval_severities: {key!r} is not a severity")
+    names = [stakeholder.name for stakeholder in policy.stakeholders]
+    if len(set(names)) != len(names):
+        raise ValueError("stakeholders: stakeholder names must be distinct")
+    for index, stakeholder in enumerate(policy.stakeholders):
+        for key in stakeholder.severities:
+            if key not in policy.severities:
+                raise ValueError(f"stakeholders.{index}.severities: {key!r} is not a severity")
+        for target in stakeholder.targets:
+            if not (SLACK_TARGET.match(target) or target in policy.contacts):
+                raise ValueError(
+                    f"stakeholders.{index}.targets: unknown target {target!r}: use a Slack "
+                    "user, user group or channel ID, or a name under contacts"
+                )
+    for name in policy.email.addresses:
+        if not (SLACK_TARGET.match(name) or name in policy.contacts):
+            raise ValueError(
+                f"email.addresses.{name}: not a contact name or a Slack user or group ID"
+            )

@@ -20,13 +20,15 @@ from pydantic import (
     model_validator,
 )
 
-from bot.alert_policy import DEFAULT_SEVERITY_MAP, AlertsPolicy, RecurringWindow
+from bot.alert_policy import DEFAULT_SEVERITY_MAP, AlertsPolicy, RecurringWindow, alert_notes
 from bot.comms_policy import (
+    SLACK_TARGET,
     Channel,
     Email,
     Paging,
     Stakeholder,
     StatusPage,
+    check_comms,
     fill_defaults,
 )
 from bot.durations import Duration, format_duration, parse_duration
@@ -34,7 +36,6 @@ from bot.errors import ConfigError
 from bot.policy_defaults import default_policy_data
 from bot.report_policy import DEFAULT_ROOT_CAUSES, ProcessTargets, ReportSchedule, Survey
 
-_SLACK_TARGET = re.compile(r"^(?:[UWSCG][A-Z0-9]{2,})$")
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
@@ -176,7 +177,7 @@ class Policy(_Strict):
         for name, target in value.items():
             if not _NAME.match(name):
                 raise ValueError(f"contact name {name!r} must be lowercase letters, digits or _")
-            if target is not None and not _SLACK_TARGET.match(target):
+            if target is not None and not SLACK_TARGET.match(target):
                 raise ValueError(
                     f"contact {name!r} is {target!r}: use a Slack user (U…), "
                     "user group (S…) or channel (C…) ID"
@@ -201,7 +202,7 @@ class Policy(_Strict):
             for step in severity.escalation:
                 targets.extend(step.notify)
             for target in targets:
-                if not (_SLACK_TARGET.match(target) or target in self.contacts):
+                if not (SLACK_TARGET.match(target) or target in self.contacts):
                     raise ValueError(
                         f"severities.{key}: unknown notify target {target!r}: use a Slack "
                         "user, user group or channel ID, or a name under contacts"
@@ -214,34 +215,8 @@ class Policy(_Strict):
             )
         self._alerts_known()
         self._reports_known()
-        self._comms_known()
+        check_comms(self)
         return self
-
-    def _comms_known(self) -> None:
-        for key in self.notify_via:
-            if key not in self.severities:
-                raise ValueError(f"notify_via.{key}: {key!r} is not a severity")
-        for key in self.status_page.approval_severities:
-            if key not in self.severities:
-                raise ValueError(f"status_page.approval_severities: {key!r} is not a severity")
-        names = [stakeholder.name for stakeholder in self.stakeholders]
-        if len(set(names)) != len(names):
-            raise ValueError("stakeholders: stakeholder names must be distinct")
-        for index, stakeholder in enumerate(self.stakeholders):
-            for key in stakeholder.severities:
-                if key not in self.severities:
-                    raise ValueError(f"stakeholders.{index}.severities: {key!r} is not a severity")
-            for target in stakeholder.targets:
-                if not (_SLACK_TARGET.match(target) or target in self.contacts):
-                    raise ValueError(
-                        f"stakeholders.{index}.targets: unknown target {target!r}: use a Slack "
-                        "user, user group or channel ID, or a name under contacts"
-                    )
-        for name in self.email.addresses:
-            if not (_SLACK_TARGET.match(name) or name in self.contacts):
-                raise ValueError(
-                    f"email.addresses.{name}: not a contact name or a Slack user or group ID"
-                )
 
     def channels(self, severity: str) -> list[Channel]:
         """How a severity is notified: `slack`, `email`, `page` (Slack when not said)."""
@@ -354,24 +329,6 @@ def announcement_note(policy: Policy) -> str:
     if channel.startswith("#"):
         return f"new incidents are announced in {channel} (its ID is looked up by name at start)"
     return f"new incidents are announced in channel {channel}"
-
-
-def alert_notes(policy: Policy) -> list[str]:
-    """What the policy's alerts part means, one line each (secrets checked, not shown)."""
-    alerts = policy.alerts
-    if not alerts.sources:
-        return ["alerts: no alert sources (monitoring cannot declare incidents)"]
-    lines = []
-    for name, source in alerts.sources.items():
-        secret = "secret set" if source.secret_value() else f"SECRET {source.secret_env} NOT SET"
-        extra = f", heartbeat {source.heartbeat.alertname}" if source.heartbeat else ""
-        silences = ", silences in " + source.alertmanager_url if source.alertmanager_url else ""
-        lines.append(f"alerts: POST /alerts/{name} ({source.format}, {secret}{extra}{silences})")
-    lines.append(
-        f"alerts: {len(alerts.rules)} rule(s); unmatched alerts: {alerts.default_action}; "
-        f"{len(policy.maintenance)} recurring maintenance window(s)"
-    )
-    return lines
 
 
 def default_policy() -> Policy:
