@@ -58,9 +58,7 @@ def open_resolve_form(ctx: Context, channel_id: str, trigger_id: str) -> None:
 def open_resolve_form_for(ctx: Context, incident_id: int, trigger_id: str) -> None:
     """The resolution form of an incident by ID (the "all alerts resolved" button)."""
     with ctx.db.session() as session:
-        incident = session.get(Incident, incident_id)
-    if incident is None:
-        raise UserError("That incident is not known any more.")
+        incident = incident_queries.require(session, incident_id)
     if incident.status == IncidentStatus.RESOLVED:
         raise UserError(f"{incident.reference} is already resolved.")
     _open_resolve_form(ctx, incident, trigger_id)

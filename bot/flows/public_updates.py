@@ -47,13 +47,6 @@ class Saved:
     effects: list[int]
 
 
-def _incident(session: Session, incident_id: int) -> Incident:
-    incident = session.get(Incident, incident_id)
-    if incident is None:
-        raise UserError("That incident is not known any more.")
-    return incident
-
-
 def _approval_note(ctx: Context, session: Session, incident: Incident, author: str) -> str:
     if not ctx.policy.needs_approval(incident.severity):
         return "Published on the status page as soon as you submit it."
@@ -85,7 +78,7 @@ def open_form_for(
 ) -> None:
     """The public update form of an incident by ID (the "resolved" offer's button too)."""
     with ctx.db.session() as session:
-        incident = _incident(session, incident_id)
+        incident = incident_queries.require(session, incident_id)
         public_drafts.check_publishable(ctx.policy, incident)
         draft = public_drafts.prefill(session, ctx.policy, incident, resolved)
         note = _approval_note(ctx, session, incident, user_id)
@@ -104,7 +97,7 @@ def open_edit(ctx: Context, update_id: int, user_id: str, trigger_id: str) -> No
     """The approver's *Edit*: the form with the pending update in it."""
     with ctx.db.session() as session:
         update = _decidable(ctx, session, update_id, user_id)
-        incident = _incident(session, update.incident_id)
+        incident = incident_queries.require(session, update.incident_id)
         draft = PublicDraft(update.status, update.title, update.message, update.components)
         note = _approval_note(ctx, session, incident, user_id)
     view = form.public_update_modal(
@@ -199,7 +192,7 @@ def after_save(ctx: Context, saved: Saved, author: str) -> None:
         return
     with ctx.db.session() as session:
         update = session.get(PublicUpdate, saved.update_id)
-        incident = _incident(session, saved.incident_id)
+        incident = incident_queries.require(session, saved.incident_id)
         if update is None or incident.channel_id is None:
             return
         replaced = session.get(PublicUpdate, update.replaces_id) if update.replaces_id else None
@@ -242,7 +235,7 @@ def _decidable(ctx: Context, session: Session, update_id: int, user_id: str) -> 
         raise UserError(f"This update was rejected by <@{update.decided_by}>.")
     if update.state == PublicUpdateState.SUPERSEDED:
         raise UserError("This update was replaced by a newer one: decide on that one.")
-    incident = _incident(session, update.incident_id)
+    incident = incident_queries.require(session, update.incident_id)
     approver, role = public_drafts.approver_of(session, incident)
     if user_id != approver:
         who = f"<@{approver}>" if approver else "the business liaison or the commander"

@@ -9,23 +9,11 @@ from slack_bolt import Ack, App
 
 from bot.command_registry import Invocation, Registry, Subcommand
 from bot.context import Context
-from bot.errors import UserError
 from bot.flows import alert_silences, alert_triage, incident_commands, maintenance
 from bot.handlers import listener_replies
+from bot.handlers.action_payloads import button_number, clicked_by
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.views import forms
-
-
-def _button_value(body: dict[str, Any]) -> int:
-    actions = body.get("actions") or [{}]
-    try:
-        return int(str(actions[0].get("value") or ""))
-    except ValueError:
-        raise UserError("That button is not valid any more.") from None
-
-
-def _user(body: dict[str, Any]) -> str:
-    return str((body.get("user") or {}).get("id") or "")
 
 
 def run_silence(ctx: Context, invocation: Invocation) -> None:
@@ -65,29 +53,29 @@ def register(app: App, ctx: Context) -> None:
 
     def handle_alert_declare_action(ack: Ack, body: dict[str, Any]) -> None:
         ack()
-        alert_id = _button_value(body)
+        alert_id = button_number(body)
         trigger = str(body.get("trigger_id") or "")
         listener_replies.defer(ctx, body, lambda: alert_triage.open_declare(ctx, alert_id, trigger))
 
     def handle_alert_attach_action(ack: Ack, body: dict[str, Any]) -> None:
         ack()
-        alert_id = _button_value(body)
+        alert_id = button_number(body)
         trigger = str(body.get("trigger_id") or "")
         listener_replies.defer(ctx, body, lambda: alert_triage.open_attach(ctx, alert_id, trigger))
 
     def handle_alert_silence_action(ack: Ack, body: dict[str, Any]) -> None:
         ack()
-        alert_id, user = _button_value(body), _user(body)
+        alert_id, user = button_number(body), clicked_by(body)
         listener_replies.defer(ctx, body, lambda: alert_triage.silence(ctx, alert_id, user))
 
     def handle_alert_ignore_action(ack: Ack, body: dict[str, Any]) -> None:
         ack()
-        alert_id, user = _button_value(body), _user(body)
+        alert_id, user = button_number(body), clicked_by(body)
         listener_replies.defer(ctx, body, lambda: alert_triage.ignore(ctx, alert_id, user))
 
     def handle_alerts_resolve_action(ack: Ack, body: dict[str, Any]) -> None:
         ack()
-        incident_id = _button_value(body)
+        incident_id = button_number(body)
         trigger = str(body.get("trigger_id") or "")
         listener_replies.defer(
             ctx, body, lambda: incident_commands.open_resolve_form_for(ctx, incident_id, trigger)
@@ -102,7 +90,7 @@ def register(app: App, ctx: Context) -> None:
             ack(response_action="errors", errors={BlockId.INCIDENT: "Choose an incident."})
             return
         ack()
-        user = _user(body)
+        user = clicked_by(body)
         listener_replies.defer(
             ctx, body, lambda: alert_triage.attach(ctx, alert_id, int(choice), user)
         )

@@ -12,6 +12,7 @@ from bot.context import Context
 from bot.errors import UserError
 from bot.flows import comms_overview, public_updates
 from bot.handlers import listener_replies
+from bot.handlers.action_payloads import button_number, button_value, clicked_by
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.render import clip
 from bot.views import forms
@@ -53,22 +54,6 @@ def add_to(registry: Registry) -> None:
         registry.add(entry)
 
 
-def _button(body: dict[str, Any]) -> str:
-    actions = body.get("actions") or [{}]
-    return str(actions[0].get("value") or "")
-
-
-def _update_id(body: dict[str, Any]) -> int:
-    value = _button(body)
-    if not value.isdigit():
-        raise UserError("That button is not valid any more.")
-    return int(value)
-
-
-def _user(body: dict[str, Any]) -> str:
-    return str((body.get("user") or {}).get("id") or "")
-
-
 def register(app: App, ctx: Context) -> None:
     """Listen for the public update form and the approval buttons."""
 
@@ -79,7 +64,7 @@ def register(app: App, ctx: Context) -> None:
         if not isinstance(incident_id, int):
             ack(response_action="errors", errors={BlockId.PUBLIC_TITLE: "This form is too old."})
             return
-        user = _user(body)
+        user = clicked_by(body)
         try:
             draft = form.parse_public_update(view, ctx.policy.status_page)
             saved = public_updates.save(ctx, incident_id, user, draft, form.replaced_update(view))
@@ -97,21 +82,21 @@ def register(app: App, ctx: Context) -> None:
 
     def handle_public_approve_action(ack: Ack, body: dict[str, Any]) -> None:
         ack()
-        update_id, user = _update_id(body), _user(body)
+        update_id, user = button_number(body), clicked_by(body)
         listener_replies.defer(
             ctx, body, lambda: public_updates.decide(ctx, update_id, user, approve=True)
         )
 
     def handle_public_reject_action(ack: Ack, body: dict[str, Any]) -> None:
         ack()
-        update_id, user = _update_id(body), _user(body)
+        update_id, user = button_number(body), clicked_by(body)
         listener_replies.defer(
             ctx, body, lambda: public_updates.decide(ctx, update_id, user, approve=False)
         )
 
     def handle_public_edit_action(ack: Ack, body: dict[str, Any]) -> None:
         ack()
-        update_id, user = _update_id(body), _user(body)
+        update_id, user = button_number(body), clicked_by(body)
         trigger = str(body.get("trigger_id") or "")
         listener_replies.defer(
             ctx, body, lambda: public_updates.open_edit(ctx, update_id, user, trigger)
@@ -119,10 +104,10 @@ def register(app: App, ctx: Context) -> None:
 
     def handle_public_write_action(ack: Ack, body: dict[str, Any]) -> None:
         ack()
-        incident, _, kind = _button(body).partition(":")
+        incident, _, kind = button_value(body).partition(":")
         if not incident.isdigit():
             raise UserError("That button is not valid any more.")
-        user, trigger = _user(body), str(body.get("trigger_id") or "")
+        user, trigger = clicked_by(body), str(body.get("trigger_id") or "")
         listener_replies.defer(
             ctx,
             body,

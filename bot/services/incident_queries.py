@@ -25,6 +25,14 @@ def require_by_channel(session: Session, channel_id: str) -> Incident:
     return incident
 
 
+def require(session: Session, incident_id: int) -> Incident:
+    """The incident by ID, or a clear refusal (a button or form older than its row)."""
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        raise NotFound("That incident is not known any more.")
+    return incident
+
+
 def list_open(session: Session) -> list[Incident]:
     """Open incidents, most severe and oldest first."""
     return list(
