@@ -132,6 +132,9 @@ def test_an_escalation_step_with_page_pages_a_sev2(
         assert pd.actions() == [("trigger", f"incident-bot/{incident.reference}")]
         assert pd.events[0]["payload"]["severity"] == "error"
         assert pd.events[0]["payload"]["custom_details"]["step"] == 0
+        # Stamped with the step's time, not the declaration's.
+        stamp = datetime.fromisoformat(pd.events[0]["payload"]["timestamp"])
+        assert stamp == incident.declared_at + timedelta(minutes=30)
         deliver(bot, clock, incident.declared_at + timedelta(hours=1, minutes=59))
         assert len(pd.events) == 1  # the later steps do not page
     finally:

@@ -445,6 +445,29 @@ def test_the_database_down_gets_a_503_not_a_500(tmp_path: Any) -> None:
     db.dispose()
 
 
+def test_with_the_database_down_the_last_rendering_is_served_without_queueing(
+    db: Database,
+) -> None:
+    page = make_policy(status_page=status_policy_block()).status_page
+    site = StatusPageSite(page, db, ManualClock(datetime.now(UTC)))
+    environ = {"PATH_INFO": "/status", "REQUEST_METHOD": "GET", "QUERY_STRING": ""}
+    seen: list[str] = []
+    first = b"".join(site(environ, lambda status, headers: seen.append(status)))
+    down = Database.from_url("postgresql://nobody@127.0.0.1:1/none?connect_timeout=1")
+    site.db = down
+    status_page_changes.invalidate()  # a publication elsewhere in this process
+    try:
+        for _ in range(3):
+            started = time.monotonic()
+            body = b"".join(site(environ, lambda status, headers: seen.append(status)))
+            assert body == first
+        # Only the first request waited for the database; the others got the last page.
+        assert time.monotonic() - started < 0.5
+        assert seen == ["200 OK"] * 4
+    finally:
+        down.dispose()
+
+
 # --- the history ---------------------------------------------------------------------------------
 
 

@@ -160,7 +160,9 @@ def page_event(
         summary=f"{view.reference} ({label}): {view.title}",
         source=ctx.policy.paging.source,
         severity=_pager_severity(ctx.policy, severity),
-        timestamp=incident.declared_at if action == "trigger" else ctx.clock.now(),
+        # When it happened: the declaration, the escalation step or the reopening the
+        # trigger is for (its task falls due then), not the first declaration.
+        timestamp=task.due_at if action == "trigger" else ctx.clock.now(),
         component=view.affected_services or None,
         custom_details={
             "reference": view.reference,

@@ -56,6 +56,12 @@ def stable_id(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:12]
 
 
+def update_id(incident_public_id: str, published_at: datetime) -> str:
+    """A published update's public ID: from its incident's random ID and its time, never
+    its row ID (hashes of 1…N would tell how many updates were ever published)."""
+    return stable_id("update", incident_public_id, published_at.isoformat())
+
+
 @dataclass(frozen=True)
 class ComponentStatus:
     """A component, its current state and its history."""
@@ -309,13 +315,14 @@ def load(session: Session, page: StatusPage, now: datetime) -> Snapshot:
 
     # Updates per incident, each with the components' states before it.
     updates: dict[int, list[Update]] = {}
+    public_ids = {row.id: row.public_id for row in incident_rows}
     for urow in update_rows:
         chain = updates.setdefault(urow.status_incident_id, [])
         before = chain[0].components if chain else {}
         chain.insert(
             0,
             Update(
-                id=stable_id("update", str(urow.id)),
+                id=update_id(public_ids[urow.status_incident_id], urow.published_at),
                 status=urow.status,
                 body=_cut_message(page, urow.body),
                 components={str(k): str(v) for k, v in (urow.components or {}).items()},
@@ -381,7 +388,7 @@ def feed(session: Session, page: StatusPage, limit: int = FEED_ENTRIES) -> list[
     ).all()
     return [
         FeedEntry(
-            id=stable_id("update", str(update.id)),
+            id=update_id(incident.public_id, update.published_at),
             incident_id=incident.public_id,
             incident_title=_cut_title(page, incident.title),
             status=update.status,

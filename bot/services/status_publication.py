@@ -11,7 +11,6 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from bot.comms_policy import COMPONENT_STATES
 from bot.errors import UserError
 from bot.models import (
     AuditEntry,
@@ -24,6 +23,7 @@ from bot.models import (
     TimelineKind,
 )
 from bot.services import disclosure, timeline_entries
+from bot.services.status_history import worst
 
 # An incident's impact on Statuspage's scale, from the worst state of its components.
 _IMPACT_ORDER = ("none", "minor", "major", "critical")
@@ -41,15 +41,9 @@ def new_public_id() -> str:
     return secrets.token_hex(6)
 
 
-def worst_state(states: list[str]) -> str:
-    """The worst of some component states (operational when there are none)."""
-    ranked = [state for state in COMPONENT_STATES if state in states]
-    return ranked[-1] if ranked else "operational"
-
-
 def impact_of(components: dict[str, str]) -> str:
     """Statuspage's impact word for an update's component states."""
-    return _IMPACT[worst_state(list(components.values()))]
+    return _IMPACT[worst(list(components.values()))]
 
 
 def status_incident_of(session: Session, incident_id: int) -> StatusIncident | None:

@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from markupsafe import Markup, escape
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.clock import Clock
 from bot.comms_policy import COMPONENT_STATES, STATE_LABELS, StatusPage
@@ -193,9 +194,12 @@ class StatusPageSite:
                 return entry
             try:
                 rendered = self._render(kind, wanted)
-            except Exception:
-                # The database is down or busy: the last rendering is better than nothing.
+            except SQLAlchemyError:
+                # The database is down or busy: the last rendering is better than nothing,
+                # and is kept for a second, so requests do not queue up behind the database.
                 log.warning("status page: could not read the published data", exc_info=True)
+                if entry is not None:
+                    self._cache[kind] = replace(entry, generation=wanted, at=time.monotonic())
                 return entry
             self._cache[kind] = rendered
             return rendered
