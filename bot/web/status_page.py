@@ -14,31 +14,27 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import json
 import logging
-import math
 import re
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from markupsafe import Markup, escape
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.clock import Clock
-from bot.comms_policy import COMPONENT_STATES, STATE_LABELS, StatusPage
+from bot.comms_policy import StatusPage
 from bot.db import Database
-from bot.render import TEMPLATES_DIR, render_document
+from bot.render import TEMPLATES_DIR
 from bot.services import status_page_changes, status_page_data
-from bot.services.status_page_data import ComponentStatus, Snapshot
-from bot.web import status_summary
-from bot.web.status_summary import iso
+from bot.services.status_page_data import Snapshot
+from bot.web import status_documents
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +54,6 @@ SECURITY_HEADERS = [
 PAGE_CACHE = "public, max-age=1"
 STATIC_CACHE = "public, max-age=86400"
 _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
-# Characters XML 1.0 does not allow (the feed would not parse).
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-# One bar's classes per state: an operational day is the bars' default colour.
-_BAR_CLASS: dict[str, str] = {
-    state: "d" if state == "operational" else f"d s-{state}" for state in COMPONENT_STATES
-}
 _REASONS = {
     200: "OK",
     304: "Not Modified",
@@ -87,19 +77,20 @@ class Rendered:
     at: float  # time.monotonic() when the data it shows was read
 
 
-def when(moment: datetime) -> str:
-    """A date and time people read."""
-    return moment.astimezone(UTC).strftime("%b %d, %Y %H:%M UTC").replace(" 0", " ")
-
-
-def percent(value: float) -> str:
-    """An uptime figure as Statuspage prints it (never rounded up to 100 %)."""
-    cut = math.floor(value * 100) / 100
-    return "100 %" if cut >= 100 else f"{cut:.2f} %"
-
-
-def _xml_text(text: str) -> str:
-    return _NOT_XML.sub("\ufffd", text)
+def make_rendered(
+    body: bytes, media_type: str, generation: int, at: float, *, cache: str = PAGE_CACHE
+) -> Rendered:
+    """A representation ready to send: gzipped once, with its ETag."""
+    etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
+    return Rendered(
+        body=body,
+        gzipped=gzip.compress(body, compresslevel=6, mtime=0),
+        content_type=f"{media_type}; charset=utf-8",
+        etag=etag,
+        cache=cache,
+        generation=generation,
+        at=at,
+    )
 
 
 class StatusPageSite:
@@ -120,7 +111,7 @@ class StatusPageSite:
         # usual case, every second) keeps the rendering instead of building it anew.
         self._rendered_from: dict[str, tuple[Snapshot, Rendered]] = {}
         css = stylesheet_path().read_bytes()
-        self._css = self._entry(css, "text/css; charset=utf-8", STATIC_CACHE, 0)
+        self._css = make_rendered(css, "text/css", 0, 0.0, cache=STATIC_CACHE)
         self._css_version = hashlib.sha256(css).hexdigest()[:8]
         self._routes = {
             self.base: "html",
@@ -251,57 +242,13 @@ class StatusPageSite:
                 return replace(same, generation=generation, at=at)
         self.renders[kind] += 1
         if kind == "html":
-            text = render_document(
-                "status_page.html.j2",
-                snap=snap,
-                bars={c.id: _bars(c) for c in snap.components},
-                links=links,
-                labels=STATE_LABELS,
-                legend=COMPONENT_STATES,
-                past_days=status_page_data.PAST_DAYS,
-                iso=iso,
-                when=when,
-                percent=percent,
-            )
-            return self._keep(
-                kind,
-                snap,
-                self._entry(text.encode(), "text/html; charset=utf-8", PAGE_CACHE, generation, at),
-            )
+            html = status_documents.html(snap, links)
+            return self._keep(kind, snap, make_rendered(html, "text/html", generation, at))
         if kind == "json":
-            body = json.dumps(
-                status_summary.summary(snap, links), ensure_ascii=False, separators=(",", ":")
-            )
-            return self._keep(
-                kind,
-                snap,
-                self._entry(
-                    body.encode(), "application/json; charset=utf-8", PAGE_CACHE, generation, at
-                ),
-            )
-        updated = max((e.published_at for e in entries), default=now)
-        text = render_document(
-            "status_page.xml.j2",
-            page=self.page,
-            entries=[
-                type(e)(
-                    id=e.id,
-                    incident_id=e.incident_id,
-                    incident_title=_xml_text(e.incident_title),
-                    status=e.status,
-                    body=_xml_text(e.body),
-                    published_at=e.published_at,
-                )
-                for e in entries
-            ],
-            updated=updated,
-            feed_id=f"urn:incident-bot:status-page:{status_page_data.stable_id(self.base)}",
-            links=links,
-            iso=iso,
-        )
-        return self._entry(
-            text.encode(), "application/atom+xml; charset=utf-8", PAGE_CACHE, generation, at
-        )
+            body = status_documents.summary_json(snap, links)
+            return self._keep(kind, snap, make_rendered(body, "application/json", generation, at))
+        feed = status_documents.atom(self.page, entries, links, now)
+        return make_rendered(feed, "application/atom+xml", generation, at)
 
     def _unchanged(self, kind: str, snap: Snapshot) -> Rendered | None:
         """The last rendering of `kind`, if it was made from the same data (the moment it
@@ -320,36 +267,6 @@ class StatusPageSite:
     def _keep(self, kind: str, snap: Snapshot, rendered: Rendered) -> Rendered:
         self._rendered_from[kind] = (snap, rendered)
         return rendered
-
-    @staticmethod
-    def _entry(
-        body: bytes, content_type: str, cache: str, generation: int, at: float = 0.0
-    ) -> Rendered:
-        etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
-        return Rendered(
-            body=body,
-            gzipped=gzip.compress(body, compresslevel=6, mtime=0),
-            content_type=content_type,
-            etag=etag,
-            cache=cache,
-            generation=generation,
-            at=at,
-        )
-
-
-def _bars(component: ComponentStatus) -> Markup:
-    """A component's day bars, each with its tooltip (escaped).
-
-    Built here rather than in the template: 50 components make 4,500 of them, and a Jinja
-    loop over them was most of the page's rendering time.
-    """
-    # The class comes from a fixed table and the tooltip is escaped.
-    return Markup(  # noqa: S704
-        "".join(
-            f'<span class="{_BAR_CLASS[d.state]}" title="{escape(d.label)}"></span>'
-            for d in component.days
-        )
-    )
 
 
 def _same_minute(before: datetime, now: datetime) -> bool:
