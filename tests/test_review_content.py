@@ -446,3 +446,24 @@ def test_durations_and_dates_read_one_way(bot: Harness, clock: ManualClock) -> N
     assert "All times UTC, with dates" in timeline
     assert f"- **{incident.declared_at:%Y-%m-%d %H:%M}** *Impact began*" in timeline
     assert f"- **{clock.now():%Y-%m-%d %H:%M}** *Resolved* — by alice: Drained" in timeline
+
+
+def test_a_timeline_that_comes_to_span_midnight_is_not_all_new() -> None:
+    from bot.services import review_changes
+
+    before = (
+        "## Timeline\n\nAll times UTC, on 2026-11-26.\n\n"
+        "- **23:52** *Declared* — by alice\n\n"
+        "Routine discussion (people's other messages), summarised:\n"
+        "- 23:00: 1 message from 1 person\n"
+    )
+    after = (
+        "## Timeline\n\nAll times UTC, with dates: the incident spans more than one day.\n\n"
+        "- **2026-11-26 23:52** *Declared* — by alice\n"
+        "- **2026-11-27 00:12** *Note* — alice: Session store full\n\n"
+        "Routine discussion (people's other messages), summarised:\n"
+        "- 2026-11-26 23:00: 1 message from 1 person\n"
+    )
+    (change,) = review_changes.between(before, after)
+    assert change.text == "Timeline: 1 entry added"
+    assert change.details == ["**2026-11-27 00:12** *Note* — alice: Session store full"]

@@ -7,6 +7,7 @@ lines that say when and which draft this is, and the list of changes itself, are
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -89,6 +90,28 @@ def _filled(added: list[str], removed: list[str], section: str) -> list[str]:
     return list(dict.fromkeys(filled))
 
 
+# A dated timeline stamp (an entry's, or a line of the routine discussion's summary), and
+# the line that says how times are written.
+_DATED = re.compile(r"^(- (?:\*\*)?)\d{4}-\d\d-\d\d (\d\d:\d\d)")
+_TIMES_NOTE = "All times UTC"
+
+
+def _minus_undated(left: list[str], right: list[str]) -> list[str]:
+    """The timeline lines of `left` that `right` lacks, whether or not either is dated (the
+    lines of `left` as written)."""
+    remaining = Counter(_DATED.sub(r"\1\2", line) for line in right)
+    out = []
+    for line in left:
+        key = _DATED.sub(r"\1\2", line)
+        if line.startswith(_TIMES_NOTE):
+            continue
+        if remaining[key]:
+            remaining[key] -= 1
+        else:
+            out.append(line)
+    return out
+
+
 def _plural(count: int, one: str, many: str) -> str:
     return f"{count} {one if count == 1 else many}"
 
@@ -117,8 +140,11 @@ def _describe(name: str, old: list[str], new: list[str]) -> Change | None:
     old_text = [line for line in old if not line.startswith("|")]
     new_text = [line for line in new if not line.startswith("|")]
     added, removed = _minus(new_text, old_text), _minus(old_text, new_text)
-    if name == "Timeline" and (added or removed):
-        return _timeline(added, removed)
+    if name == "Timeline":
+        # A timeline that comes to span midnight is dated from then on: an entry whose
+        # stamp only gained its date is the same entry, not a new one.
+        added, removed = _minus_undated(new_text, old_text), _minus_undated(old_text, new_text)
+        return _timeline(added, removed) if added or removed else None
     parts: list[str] = []
     for verb, keys in (
         ("added", [k for k in new_rows if k not in old_rows]),
