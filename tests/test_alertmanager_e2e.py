@@ -419,11 +419,15 @@ def test_an_incident_silence_ends_when_the_incident_resolves(
     expired = wait_for(all_expired, timeout=15)
     assert {s["id"] for s in expired} == {s["id"] for s in silences}
     assert len(_incidents(bot)) == 1
-    with bot.db.session() as session:
-        recorded = session.exec(select(AlertSilence)).all()
-        assert {(row.silence_id, row.state) for row in recorded} == {
-            (s["id"], SilenceState.EXPIRED) for s in silences
-        }
+
+    # The bot records each expiry once Alertmanager has answered (just after it did).
+    def recorded() -> set[tuple[str, str]] | None:
+        with bot.db.session() as session:
+            rows = session.exec(select(AlertSilence)).all()
+        found = {(row.silence_id, row.state) for row in rows}
+        return found if {state for _, state in found} == {SilenceState.EXPIRED} else None
+
+    assert wait_for(recorded, timeout=10) == {(s["id"], SilenceState.EXPIRED) for s in silences}
 
 
 def test_a_silenced_alert_that_resolves_is_seen_resolved(stack: Any) -> None:
