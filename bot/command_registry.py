@@ -32,6 +32,9 @@ class Subcommand:
     help: str
     run: Runner
     aliases: tuple[str, ...] = ()
+    # It may open a form with the command's trigger_id, which Slack honours for 3 s: it
+    # runs on the form pool, never behind a backlog of other work.
+    opens_form: bool = False
 
 
 @dataclass

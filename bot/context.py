@@ -21,6 +21,9 @@ from bot.slack.gateway import SlackGateway
 log = logging.getLogger(__name__)
 
 WORK_THREADS = 16
+# Work that holds a trigger_id (opening a form): Slack lets it be used for 3 s after the
+# click, so it never waits in line behind a burst of notes and messages on `work`.
+FORM_THREADS = 4
 # Email and pages, apart from Slack work (`bot/flows/outbound_delivery.py` keeps at most
 # two of each kind in flight, so a dead mail server never delays a page).
 OUTBOUND_THREADS = 4
@@ -32,6 +35,7 @@ class Context:
 
     Listeners ack on Bolt's threads and hand anything that calls Slack to `work`, so a
     slow Slack call never holds a thread that another request needs in order to ack.
+    Opening a form goes to `forms` instead: its trigger_id expires 3 s after the click.
     """
 
     policy: Policy
@@ -43,6 +47,9 @@ class Context:
     process_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     work: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(WORK_THREADS, thread_name_prefix="work")
+    )
+    forms: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(FORM_THREADS, thread_name_prefix="forms")
     )
 
     smtp: SmtpServer | None = None  # where email goes (None: SMTP_URL is not set)
@@ -62,7 +69,14 @@ class Context:
 
     def defer(self, fn: Callable[[], object]) -> Future[object]:
         """Run `fn` on the work pool (its errors are logged if nobody else handles them)."""
-        future = self.work.submit(fn)
+        return self._track(self.work.submit(fn))
+
+    def defer_form(self, fn: Callable[[], object]) -> Future[object]:
+        """Run `fn`, which opens a form with a trigger_id, on the form pool: ahead of any
+        backlog of Slack work, so the trigger is still valid when it is used."""
+        return self._track(self.forms.submit(fn))
+
+    def _track(self, future: Future[object]) -> Future[object]:
         with self.lock:
             self._deferred.add(future)
         future.add_done_callback(self._done)
@@ -108,6 +122,7 @@ class Context:
 
     def close(self) -> None:
         """Let deferred work finish, then release the database."""
+        self.forms.shutdown(wait=True)
         self.work.shutdown(wait=True)
         self.outbound.shutdown(wait=True)
         self.db.dispose()

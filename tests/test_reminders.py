@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 from sqlmodel import col, select
 
 from bot.clock import ManualClock
+from bot.context import WORK_THREADS
 from bot.db import Database
 from bot.models import Incident, ScheduledTask, TaskState, TimelineEvent
 from bot.scheduler import sweep
@@ -145,6 +147,52 @@ def test_the_update_button_opens_the_form(bot: Harness, clock: ManualClock) -> N
     _click(bot, channel, nag, "incident_nag_update")
     view = wait_for(lambda: fake.opened_views(fake.alice)[before:] or None)[-1]
     assert view["callback_id"] == "incident_update"
+
+
+def test_forms_open_while_a_backlog_holds_every_worker(bot: Harness, clock: ManualClock) -> None:
+    """A trigger_id lasts 3 s: a burst of notes and messages in a busy incident must not
+    keep a form from opening, from a command or a button."""
+    fake = bot.fake
+    incident = bot.declare(fake.alice, severity="sev2")
+    channel = incident.channel_id
+    assert channel is not None
+    sweep_at(bot, clock, incident.declared_at + timedelta(hours=1))
+    (nag,) = nags_in(fake, channel)
+    assert bot.ctx.wait_idle()
+    release = threading.Event()
+    for _ in range(WORK_THREADS * 2):  # every worker busy, and more waiting
+        bot.ctx.defer(lambda: release.wait(60))
+    try:
+        before = len(fake.opened_views(fake.alice))
+        run_command(bot, fake.alice, channel, "note behind the backlog")
+        run_command(bot, fake.alice, channel, "update")
+        run_command(bot, fake.alice, fake.incidents, "declare Second outage")
+        _click(bot, channel, nag, "incident_nag_update")
+
+        def opened() -> list[Any] | None:
+            views = fake.opened_views(fake.alice)[before:]
+            return views if len(views) >= 3 else None
+
+        views = wait_for(opened)
+        assert sorted(v["callback_id"] for v in views) == [
+            "incident_declare",
+            "incident_update",
+            "incident_update",
+        ]
+        assert not [e for e in fake.calls_to("views.open") if not e.response.get("ok")]
+        assert "behind the backlog" not in _timeline_texts(bot, incident)  # still queued
+    finally:
+        release.set()
+    assert bot.ctx.wait_idle()
+    assert "note behind the backlog" in _timeline_texts(bot, incident)
+
+
+def _timeline_texts(bot: Harness, incident: Incident) -> str:
+    with bot.db.session() as session:
+        rows = session.exec(
+            select(TimelineEvent).where(TimelineEvent.incident_id == incident.id)
+        ).all()
+    return "\n".join(row.text for row in rows)
 
 
 def test_snooze_on_a_closed_incident_is_refused(bot: Harness, clock: ManualClock) -> None:

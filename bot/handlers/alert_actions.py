@@ -55,13 +55,17 @@ def register(app: App, ctx: Context) -> None:
         ack()
         alert_id = button_number(body)
         trigger = str(body.get("trigger_id") or "")
-        listener_replies.defer(ctx, body, lambda: alert_triage.open_declare(ctx, alert_id, trigger))
+        listener_replies.defer(
+            ctx, body, lambda: alert_triage.open_declare(ctx, alert_id, trigger), opens_form=True
+        )
 
     def handle_alert_attach_action(ack: Ack, body: dict[str, Any]) -> None:
         ack()
         alert_id = button_number(body)
         trigger = str(body.get("trigger_id") or "")
-        listener_replies.defer(ctx, body, lambda: alert_triage.open_attach(ctx, alert_id, trigger))
+        listener_replies.defer(
+            ctx, body, lambda: alert_triage.open_attach(ctx, alert_id, trigger), opens_form=True
+        )
 
     def handle_alert_silence_action(ack: Ack, body: dict[str, Any]) -> None:
         ack()
@@ -78,7 +82,10 @@ def register(app: App, ctx: Context) -> None:
         incident_id = button_number(body)
         trigger = str(body.get("trigger_id") or "")
         listener_replies.defer(
-            ctx, body, lambda: incident_commands.open_resolve_form_for(ctx, incident_id, trigger)
+            ctx,
+            body,
+            lambda: incident_commands.open_resolve_form_for(ctx, incident_id, trigger),
+            opens_form=True,
         )
 
     def handle_alert_attach_submission(

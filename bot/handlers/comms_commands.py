@@ -38,6 +38,7 @@ SUBCOMMANDS = [
         "write a public status page update (approved by the business liaison when needed)",
         run_statuspage,
         aliases=("status-page",),
+        opens_form=True,
     ),
     Subcommand(
         "comms",
@@ -99,7 +100,10 @@ def register(app: App, ctx: Context) -> None:
         update_id, user = button_number(body), clicked_by(body)
         trigger = str(body.get("trigger_id") or "")
         listener_replies.defer(
-            ctx, body, lambda: public_updates.open_edit(ctx, update_id, user, trigger)
+            ctx,
+            body,
+            lambda: public_updates.open_edit(ctx, update_id, user, trigger),
+            opens_form=True,
         )
 
     def handle_public_write_action(ack: Ack, body: dict[str, Any]) -> None:
@@ -114,6 +118,7 @@ def register(app: App, ctx: Context) -> None:
             lambda: public_updates.open_form_for(
                 ctx, int(incident), user, trigger, resolved=kind == "resolved"
             ),
+            opens_form=True,
         )
 
     app.view(CallbackId.PUBLIC_UPDATE)(handle_public_update_submission)

@@ -130,12 +130,15 @@ def run_list(ctx: Context, invocation: Invocation) -> None:
 
 
 SUBCOMMANDS = [
-    Subcommand("update", "update", "post a structured status update (form)", run_update),
+    Subcommand(
+        "update", "update", "post a structured status update (form)", run_update, opens_form=True
+    ),
     Subcommand(
         "status",
         "status <state>",
         "move the lifecycle: investigating, identified, monitoring, resolved, closed",
         run_status,
+        opens_form=True,  # `status resolved` opens the resolve form
     ),
     Subcommand("severity", "severity <sev>", "change the severity (Sev1 to Sev4)", run_severity),
     Subcommand(
@@ -149,15 +152,23 @@ SUBCOMMANDS = [
         "role <role> @person",
         "assign commander, technical-lead, communications-lead or business-liaison",
         run_role,
+        opens_form=True,  # a commander handing over gets the handoff form
     ),
     Subcommand("note", "note <text>", "add a note to the timeline", run_note),
     Subcommand("started", "started <time>", "set when the impact started (`14:05`)", run_started),
-    Subcommand("resolve", "resolve", "resolve: resolution, root cause, impact (form)", run_resolve),
+    Subcommand(
+        "resolve",
+        "resolve",
+        "resolve: resolution, root cause, impact (form)",
+        run_resolve,
+        opens_form=True,
+    ),
     Subcommand(
         "close",
         "close [resolved|false-positive|duplicate|maintenance|test]",
         "close a resolved incident (a form asks why; only real ones count in the figures)",
         run_close,
+        opens_form=True,
     ),
     Subcommand("reopen", "reopen", "reopen a resolved or closed incident", run_reopen),
     Subcommand("reminders", "reminders", "what reminders are scheduled, and when", run_reminders),

@@ -39,8 +39,12 @@ def handle_error(ctx: Context) -> Callable[..., None]:
     return handle_listener_error
 
 
-def defer(ctx: Context, body: dict[str, Any], fn: Callable[[], object]) -> None:
-    """Run `fn` after the ack, on the work pool, replying privately if it fails."""
+def defer(
+    ctx: Context, body: dict[str, Any], fn: Callable[[], object], *, opens_form: bool = False
+) -> None:
+    """Run `fn` after the ack, on the work pool, replying privately if it fails. Work that
+    opens a form with the request's trigger_id says `opens_form`: it goes to the form pool,
+    since Slack honours a trigger_id for only 3 s."""
 
     def run() -> None:
         try:
@@ -48,4 +52,7 @@ def defer(ctx: Context, body: dict[str, Any], fn: Callable[[], object]) -> None:
         except Exception as error:
             reply_privately(ctx.slack, body, explain(error))
 
-    ctx.defer(run)
+    if opens_form:
+        ctx.defer_form(run)
+    else:
+        ctx.defer(run)

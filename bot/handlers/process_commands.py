@@ -63,7 +63,10 @@ def register(app: App, ctx: Context) -> None:
         incident_id, _ = process_survey.parse_value(str(_first_action(body).get("value")))
         trigger = str(body.get("trigger_id") or "")
         listener_replies.defer(
-            ctx, body, lambda: process_survey.open_comment(ctx, incident_id, trigger)
+            ctx,
+            body,
+            lambda: process_survey.open_comment(ctx, incident_id, trigger),
+            opens_form=True,
         )
 
     def handle_survey_comment_submission(

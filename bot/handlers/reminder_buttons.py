@@ -40,7 +40,10 @@ def register(app: App, ctx: Context) -> None:
         task_id = _value(body)["task"]
         trigger = str(body.get("trigger_id") or "")
         listener_replies.defer(
-            ctx, body, lambda: reminder_controls.open_update_form(ctx, task_id, trigger)
+            ctx,
+            body,
+            lambda: reminder_controls.open_update_form(ctx, task_id, trigger),
+            opens_form=True,
         )
 
     def handle_nag_snooze_action(ack: Ack, body: dict[str, Any]) -> None:

@@ -32,6 +32,7 @@ def build_registry() -> Registry:
             usage="declare [title]",
             help="declare a new incident (opens a form; plain `/incident` does too)",
             run=declare_form.open_declare_modal,
+            opens_form=True,
         )
     )
     lifecycle_commands.add_to(registry)
@@ -93,6 +94,6 @@ def register(app: App, ctx: Context) -> None:
             incident_changes.record_command(ctx, invocation.channel_id, invocation.user_id, text)
             entry.run(ctx, invocation)
 
-        listener_replies.defer(ctx, command, run)
+        listener_replies.defer(ctx, command, run, opens_form=entry.opens_form)
 
     app.command(COMMAND)(handle_incident_command)
