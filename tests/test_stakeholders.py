@@ -437,3 +437,34 @@ def test_user_groups_and_people_get_direct_messages(
         assert sorted(recorded["to"]) == sorted([fake.bob, cfo, fake.alice])  # type: ignore[attr-defined]
     finally:
         bot.runtime.stop()
+
+
+def test_a_refused_destination_is_told_once_and_tried_again_at_each_update(
+    fake_slack: FakeSlack, database_url: str, clock: ManualClock
+) -> None:
+    fake = fake_slack
+    policy = _policy(fake, customer_support={"skip_unchanged": False})
+    bot = start_bot(fake, database_url, clock=clock, policy=policy)
+    try:
+        incident = bot.declare(fake.alice, severity="sev2", title=TITLE)  # type: ignore[attr-defined]
+        assert incident.channel_id is not None
+        support = _channel(fake, "support")
+        fake.channels[support].is_archived = True
+        start = incident.declared_at
+        for minutes in (0, 30):
+            sweep_at(bot, clock, start + timedelta(minutes=minutes))
+        assert _support(fake) == []
+        tries = [c for c in fake.calls_to("chat.postMessage") if c.args.get("channel") == support]
+        assert len(tries) == 2  # once per update, not given up for good
+        told = [
+            m.text
+            for m in fake.messages(incident.channel_id, system=False)
+            if "did not take" in m.text
+        ]
+        assert len(told) == 1 and f"<#{support}>" in told[0] and "archived" in told[0]
+
+        fake.channels[support].is_archived = False  # restored: the next update reaches it
+        sweep_at(bot, clock, start + timedelta(minutes=60))
+        assert len(_support(fake)) == 1
+    finally:
+        bot.runtime.stop()

@@ -150,9 +150,9 @@ def report_refused(
     told: bool,
     label: str = "the reminder",
 ) -> None:
-    """Record, once per occurrence, a destination (or a user group whose members were to be
-    messaged) that Slack refused for good, and tell the incident's channel when the
-    reminder reached it."""
+    """Record a destination (or a user group whose members were to be messaged) that Slack
+    refused for good, and tell the incident's channel when the reminder reached it: once
+    per task, destination and error, though each occurrence tries the destination again."""
     if isinstance(post, str):
         key, what, place = f"group:{post}", f"the direct messages to user group {post}", None
     elif post.key == "channel":
@@ -163,7 +163,6 @@ def report_refused(
     else:
         what = Slack(f"{escape(label)} in {mention(post.destination)}")
         key, place = post.key, "contact"
-    occurrence = int(task.data.get("occurrence", 0))
     incident_posts.report_refusal(
         ctx,
         incident,
@@ -172,7 +171,7 @@ def report_refused(
         data={"task": task.id, "key": key},
         place=place,
         tell=told and key != "channel",
-        dedupe_key=f"refused:{task.id}:{occurrence}:{key}",
+        dedupe_key=f"refused:{task.id}:{key}:{exc.error}",
     )
 
 

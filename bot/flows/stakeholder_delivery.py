@@ -48,12 +48,10 @@ def run_claimed(ctx: Context, claim: tasks.Claim) -> None:
         if reached is None:
             return
         delivered = reached
-    refused = dict(task.data.get("refused") or {})
-    for group, refusal in decided.refused:
-        if f"group:{group}" not in refused:  # told once, not at every occurrence
-            reminder_delivery.report_refused(
-                ctx, incident, task, group, refusal, told=True, label=label
-            )
+    for group, refusal in decided.refused:  # told once per task (report_refused)
+        reminder_delivery.report_refused(
+            ctx, incident, task, group, refusal, told=True, label=label
+        )
     if len(delivered) > len(task.data.get("delivered") or {}):
         ctx.metrics.reminders_sent.labels(kind=claim.kind).inc()
     _finish(ctx, claim, incident, decided, delivered, now)

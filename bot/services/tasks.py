@@ -40,6 +40,12 @@ class Claim:
     token: str
 
 
+# What a task's data says about one occurrence only: where it went, whom it notified, and
+# which destinations Slack refused (tried again next time: an archived channel may be
+# restored, a person re-activated; the timeline tells each refusal once per task).
+_PER_OCCURRENCE = ("delivered", "notified", "refused")
+
+
 def arm(
     *,
     session: Session,
@@ -53,7 +59,7 @@ def arm(
     """Arm a task to run at `due_at`: create it, or bring the existing one back.
 
     Brought back, a task is a fresh occurrence: pending, due at `due_at`, nothing
-    delivered, no error, no attempts, and no claim (one left by a process that died goes
+    delivered or refused, no error, no attempts, and no claim (one left by a process that died goes
     with it). A task armed `once` that has already run stays done: an escalation step or
     a target ping fires once per impact period, whatever happened in between. A task that
     a live process holds right now is left to it (a review draft being generated is not
@@ -92,7 +98,7 @@ def arm(
         return task
     occurrence = int(task.data.get("occurrence", 0)) + 1
     task.data = {
-        **{k: v for k, v in task.data.items() if k not in ("delivered", "notified")},
+        **{k: v for k, v in task.data.items() if k not in _PER_OCCURRENCE},
         "occurrence": occurrence,
     }
     task.state = TaskState.PENDING
