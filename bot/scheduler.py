@@ -115,6 +115,8 @@ def _run(ctx: Context, claim: tasks.Claim) -> None:
         return
     try:
         runner(ctx, claim)
+    except tasks.ClaimLost as lost:
+        log.warning("%s before this process could give it back; it finishes there", lost)
     except Exception:
         log.exception("task %s (%s) failed", claim.task_id, claim.kind)
 

@@ -14,12 +14,14 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
+from bot import scheduler
 from bot.cli import main
 from bot.clock import ManualClock
 from bot.integrations import smtp_mail
-from bot.models import Incident, ScheduledTask, TaskState
+from bot.models import Incident, ScheduledTask, TaskKind, TaskState
 from bot.policy import Policy
 from bot.scheduler import sweep
+from bot.services import tasks
 from tests.conftest import Harness, make_policy, start_bot, wait_for
 from tests.fakeslack import FakeSlack
 from tests.fakesmtp import MailServer, free_port
@@ -375,3 +377,33 @@ def test_smtp_settings_are_checked_with_clear_messages() -> None:
     assert (server.user, server.password) == ("bot@example.com", "p/w")
     assert "p/w" not in repr(server) and "p%2Fw" not in repr(settings)
     assert load_settings(**base).smtp_server() is None
+
+
+def test_a_sender_whose_claim_ran_out_records_nothing(
+    fake_slack: FakeSlack, database_url: str, clock: ManualClock
+) -> None:
+    """A process that held the email past its lease (another took it over) says nothing
+    about it: the "not sent" entry is the new holder's to write, once."""
+    fake = fake_slack
+    bot = _bot(fake, database_url, clock, None)  # no SMTP: the email is set aside at once
+    try:
+        incident = bot.declare(fake.alice, severity="sev2")  # type: ignore[attr-defined]
+        assert bot.ctx.wait_idle()
+        (task,) = email_tasks(bot, incident)
+        assert task.id is not None
+        start = incident.declared_at
+        stale = tasks.claim_task(db=bot.db, task_id=task.id, now=start)
+        current = tasks.claim_task(
+            db=bot.db, task_id=task.id, now=start + tasks.DEFAULT_LEASE + timedelta(seconds=1)
+        )
+        assert stale is not None and current is not None
+        with pytest.raises(tasks.ClaimLost):
+            scheduler.RUNNERS[TaskKind.EMAIL](bot.ctx, stale)
+        assert comms_entries(bot, incident) == []
+        (task,) = email_tasks(bot, incident)
+        assert task.state == TaskState.PENDING and task.claim_token == current.token
+
+        scheduler.RUNNERS[TaskKind.EMAIL](bot.ctx, current)
+        assert [c["outcome"] for c in comms_entries(bot, incident)] == ["not_configured"]
+    finally:
+        bot.runtime.stop()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from bot.db import Database
 from bot.models import ScheduledTask, TaskState
 from bot.policy import default_policy
@@ -99,3 +101,16 @@ def test_claim_task_only_when_free(db: Database) -> None:
     with db.session() as session:
         tasks.complete(session=session, claim=claim, now=T0)
     assert tasks.claim_task(db=db, task_id=claim.task_id, now=T0 + timedelta(hours=1)) is None
+
+
+def test_giving_back_a_task_another_process_took_over_changes_nothing(db: Database) -> None:
+    _incident(db)
+    (stale,) = tasks.claim_due(db=db, now=T0)
+    (current,) = tasks.claim_due(db=db, now=T0 + tasks.DEFAULT_LEASE + timedelta(seconds=1))
+    with db.session() as session, pytest.raises(tasks.ClaimLost):
+        tasks.release(session=session, claim=stale, now=T0, error="late", give_up=True)
+    with db.session() as session:
+        row = session.get(ScheduledTask, current.task_id)
+        assert row is not None
+        assert row.state == TaskState.PENDING and row.claim_token == current.token
+        assert row.last_error is None

@@ -35,8 +35,12 @@ def run_for(ctx: Context, incident_id: int) -> None:
     if task_id is None:
         return
     claim = tasks.claim_task(db=ctx.db, task_id=task_id, now=ctx.clock.now())
-    if claim is not None:
+    if claim is None:
+        return
+    try:
         run_claimed(ctx, claim)
+    except tasks.ClaimLost as lost:  # that process shows the list
+        log.warning("%s while this one was showing it", lost)
 
 
 def _state(ctx: Context, claim: tasks.Claim) -> tuple[Incident, ScheduledTask, list[IncidentAlert]]:

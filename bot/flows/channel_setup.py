@@ -310,4 +310,8 @@ def run_for(ctx: Context, incident_id: int) -> Outcome | None:
     claim = tasks.claim_task(db=ctx.db, task_id=task_id, now=ctx.clock.now())
     if claim is None:
         return None
-    return run_claimed(ctx, claim)
+    try:
+        return run_claimed(ctx, claim)
+    except tasks.ClaimLost as lost:
+        log.warning("%s while this one was setting the incident up", lost)
+        return None

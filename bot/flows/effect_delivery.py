@@ -53,8 +53,11 @@ def run_now(ctx: Context, task_ids: Iterable[int]) -> bool:
         if claim is None:
             continue
         runner = RUNNERS.get(claim.kind)
-        if runner is None or not runner(ctx, claim):
-            done = False
+        try:
+            if runner is None or not runner(ctx, claim):
+                done = False
+        except tasks.ClaimLost as lost:  # under way in another process, as above
+            log.warning("%s while this one was carrying it out", lost)
     return done
 
 

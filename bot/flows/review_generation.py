@@ -254,6 +254,9 @@ def generate(ctx: Context, claim: tasks.Claim, actor: str | None) -> Generated:
         ) from exc
 
 
+_BUSY = "A review draft for this incident is being generated right now."
+
+
 def request(ctx: Context, incident_id: int, actor: str) -> Generated:
     """`/incident pir`: generate now, unless a generation is already running."""
     now = ctx.clock.now()
@@ -265,8 +268,11 @@ def request(ctx: Context, incident_id: int, actor: str) -> Generated:
     assert task_id is not None
     claim = tasks.claim_task(db=ctx.db, task_id=task_id, now=now)
     if claim is None:
-        raise UserError("A review draft for this incident is being generated right now.")
-    return generate(ctx, claim, actor)
+        raise UserError(_BUSY)
+    try:
+        return generate(ctx, claim, actor)
+    except tasks.ClaimLost:  # took longer than its lease: another process has it now
+        raise UserError(_BUSY) from None
 
 
 def run_claimed(ctx: Context, claim: tasks.Claim) -> None:

@@ -28,6 +28,15 @@ LONG_RUNNING = (TaskKind.PIR,)
 OUTBOUND = (TaskKind.EMAIL, TaskKind.PAGE)
 
 
+class ClaimLost(Exception):
+    """The task was given back, but this process no longer held it: its lease ran out and
+    another process claimed it, whose outcome counts (this one records nothing)."""
+
+    def __init__(self, claim: Claim) -> None:
+        super().__init__(f"task {claim.task_id} ({claim.kind}) went to another process")
+        self.claim = claim
+
+
 @dataclass(frozen=True)
 class Claim:
     """A task this process holds until `claimed_until`."""
@@ -298,11 +307,13 @@ def release(
 
     Returns the new due time, or None when the task is set aside for good (state `dead`,
     its last error kept): after `max_attempts` attempts, or at once with `give_up`.
+    Raises ClaimLost when another process holds the task by now: what follows a release
+    (a "not sent" entry, a notice that the bot gave up) is then that process's to say.
     """
     table = ScheduledTask.__table__  # type: ignore[attr-defined]
     give_up = give_up or claim.attempts >= max_attempts
     due = now + (retry_after if retry_after is not None else backoff(claim.attempts))
-    session.execute(
+    result = session.execute(
         update(table)
         .where(table.c.id == claim.task_id, table.c.claim_token == claim.token)
         .values(
@@ -314,4 +325,6 @@ def release(
             updated_at=now,
         )
     )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        raise ClaimLost(claim)
     return None if give_up else due
