@@ -3,6 +3,7 @@ asking for a login."""
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import threading
 from dataclasses import dataclass
@@ -22,6 +23,18 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def outward_address() -> str | None:
+    """This machine's address on its network (not loopback), if it has one: where a server
+    is reached as if from another host. No packet is sent to find it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: only the route is looked up
+            address = str(probe.getsockname()[0])
+        except OSError:
+            return None
+    return None if ipaddress.ip_address(address).is_loopback else address
+
+
 @dataclass
 class Received:
     """One message as the server took it."""
@@ -38,9 +51,17 @@ class Received:
 
 
 class MailServer:
-    """aiosmtpd on 127.0.0.1:`port`; with `login`, AUTH takes only (user, password)."""
+    """aiosmtpd on `host`:`port` (127.0.0.1 unless told); with `login`, AUTH takes only
+    (user, password), offered without STARTTLS."""
 
-    def __init__(self, port: int | None = None, *, login: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        *,
+        login: tuple[str, str] | None = None,
+        host: str = "127.0.0.1",
+    ) -> None:
+        self.host = host
         self.port = port or free_port()
         self.received: list[Received] = []
         self.logins: list[tuple[str, bool]] = []
@@ -53,7 +74,7 @@ class MailServer:
                 auth_require_tls=False,
                 authenticator=self._authenticator(login),
             )
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port, **kwargs)
+        self._controller = Controller(self, hostname=host, port=self.port, **kwargs)
 
     def _authenticator(self, login: tuple[str, str]) -> Any:
         def check(
@@ -82,10 +103,10 @@ class MailServer:
             )
         return "250 OK"
 
-    def url(self, user: str | None = None, password: str | None = None) -> str:
-        """The SMTP_URL of this server (with these credentials)."""
+    def url(self, user: str | None = None, password: str | None = None, query: str = "") -> str:
+        """The SMTP_URL of this server (with these credentials and `?query`)."""
         login = f"{user}:{password}@" if user is not None else ""
-        return f"smtp://{login}127.0.0.1:{self.port}"
+        return f"smtp://{login}{self.host}:{self.port}" + (f"?{query}" if query else "")
 
     def start(self) -> MailServer:
         self._controller.start()

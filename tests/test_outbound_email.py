@@ -24,7 +24,7 @@ from bot.scheduler import sweep
 from bot.services import tasks
 from tests.conftest import Harness, make_policy, start_bot, wait_for
 from tests.fakeslack import FakeSlack
-from tests.fakesmtp import MailServer, free_port
+from tests.fakesmtp import MailServer, free_port, outward_address
 from tests.support import comms_entries, reminders_in, reply_to, run_command, sweep_at
 
 SENDER = "Incident bot <incidents@example.com>"
@@ -207,6 +207,37 @@ def test_a_refused_login_is_logged_clearly_and_nothing_is_lost(
         server.stop()
 
 
+def test_a_password_is_never_sent_in_clear_to_another_host(
+    fake_slack: FakeSlack, database_url: str, clock: ManualClock
+) -> None:
+    address = outward_address()
+    if address is None:
+        pytest.skip("this machine has no address but loopback")
+    fake = fake_slack
+    server = MailServer(login=("bot", "right horse"), host=address).start()  # no STARTTLS
+    bot = _bot(fake, database_url, clock, server.url("bot", "right%20horse"))
+    try:
+        incident = bot.declare(fake.alice, severity="sev2")  # type: ignore[attr-defined]
+        deliver(bot, clock, incident.declared_at)
+        assert server.logins == [] and server.received == []  # the password never went
+        (task,) = email_tasks(bot, incident)
+        assert task.state == TaskState.PENDING  # kept until SMTP_URL or the server is fixed
+        assert task.last_error is not None and "offers no STARTTLS" in task.last_error
+        assert "?starttls=optional" in task.last_error
+        assert incident.channel_id is not None
+        shown = reply_to(bot, fake.alice, incident.channel_id, "comms")  # type: ignore[attr-defined]
+        assert "offers no STARTTLS" in shown and "horse" not in shown
+
+        # The operator says the relay is on a trusted network: the email goes, once.
+        url = server.url("bot", "right%20horse", query="starttls=optional")
+        bot.ctx.smtp = smtp_mail.parse_url(url, SENDER)
+        deliver(bot, clock, task.due_at)
+        assert server.logins == [("bot", True)] and len(server.received) == 1
+    finally:
+        bot.runtime.stop()
+        server.stop()
+
+
 def test_a_server_that_is_down_is_retried_with_backoff_then_mailed_once(
     fake_slack: FakeSlack, database_url: str, clock: ManualClock
 ) -> None:
@@ -341,7 +372,7 @@ def test_without_smtp_the_email_is_set_aside_and_check_config_says_why(
     monkeypatch.setenv("SMTP_FROM", "incidents@example.com")
     assert main(["check-config", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "email: through mail.example.com:587 (STARTTLS when offered) as bot" in out
+    assert "email: through mail.example.com:587 (STARTTLS required to log in) as bot" in out
     assert "s3cr" not in out
 
 
@@ -359,6 +390,8 @@ def test_smtp_settings_are_checked_with_clear_messages() -> None:
         "smtp://:pw@mail.example.com": "SMTP_URL is invalid: has a password but no user",
         "smtp://mail.example.com:99999": "SMTP_URL is invalid: has a port",
         "smtp://": "SMTP_URL is invalid: names no host",
+        "smtp://bot:pw@mail.example.com?tls=off": "takes one option, [?]starttls=optional",
+        "smtps://bot:pw@mail.example.com?starttls=optional": "is for smtp://",
     }
     for url, expected in cases.items():
         with pytest.raises(ConfigError, match=expected) as caught:
@@ -377,6 +410,11 @@ def test_smtp_settings_are_checked_with_clear_messages() -> None:
     assert (server.user, server.password) == ("bot@example.com", "p/w")
     assert "p/w" not in repr(server) and "p%2Fw" not in repr(settings)
     assert load_settings(**base).smtp_server() is None
+    relay = load_settings(
+        **base, smtp_url="smtp://bot:pw@relay.internal?starttls=optional", smtp_from=SENDER
+    ).smtp_server()
+    assert relay is not None and relay.plain_login and relay.port == 25
+    assert "STARTTLS when offered" in relay.describe()
 
 
 def test_a_sender_whose_claim_ran_out_records_nothing(

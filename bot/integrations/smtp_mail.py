@@ -3,13 +3,14 @@ and what went wrong told apart (the login refused, the server away, recipients r
 
 from __future__ import annotations
 
+import ipaddress
 import smtplib
 import ssl
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 from typing import Literal
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 # Short: a mail server that does not answer costs an outbound worker this long, not Slack.
 TIMEOUT = 10.0
@@ -20,7 +21,8 @@ Security = Literal["starttls", "tls"]
 @dataclass(frozen=True)
 class SmtpServer:
     """Where mail goes and as whom: `smtp://` upgrades with STARTTLS when the server offers
-    it, `smtps://` speaks TLS from the start."""
+    it, `smtps://` speaks TLS from the start. A password goes only over TLS, or to a server
+    on this host (loopback), unless `plain_login` (`?starttls=optional`) allows it."""
 
     host: str
     port: int
@@ -28,10 +30,16 @@ class SmtpServer:
     sender: str
     user: str | None = None
     password: str | None = field(default=None, repr=False)
+    plain_login: bool = False
 
     def describe(self) -> str:
         """The server in one line, without the password."""
-        how = "TLS" if self.security == "tls" else "STARTTLS when offered"
+        if self.security == "tls":
+            how = "TLS"
+        elif self.user and not self.plain_login:
+            how = "STARTTLS required to log in"
+        else:
+            how = "STARTTLS when offered"
         who = f" as {self.user}" if self.user else " without login"
         return f"{self.host}:{self.port} ({how}){who}, from {self.sender}"
 
@@ -50,12 +58,20 @@ def parse_url(url: str, sender: str) -> SmtpServer:
         port = parts.port or DEFAULT_PORTS[parts.scheme]
     except ValueError:
         raise ValueError("has a port that is not a number from 1 to 65535") from None
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise ValueError("must have no path or query after host:port")
+    if parts.path not in ("", "/") or parts.fragment:
+        raise ValueError("must have no path after host:port")
+    query = parse_qs(parts.query, keep_blank_values=True)
+    if parts.query and query != {"starttls": ["optional"]}:
+        raise ValueError(
+            "takes one option, ?starttls=optional (log in without encryption when the "
+            "server offers no STARTTLS: only for a relay on a trusted network)"
+        )
     user = unquote(parts.username) if parts.username else None
     password = unquote(parts.password) if parts.password is not None else None
     if password is not None and not user:
         raise ValueError("has a password but no user")
+    if query and parts.scheme == "smtps":
+        raise ValueError("?starttls=optional is for smtp://; smtps:// is always encrypted")
     return SmtpServer(
         host=parts.hostname,
         port=port,
@@ -63,6 +79,7 @@ def parse_url(url: str, sender: str) -> SmtpServer:
         sender=sender,
         user=user,
         password=password,
+        plain_login=bool(query),
     )
 
 
@@ -135,8 +152,30 @@ def _session(server: SmtpServer, client: smtplib.SMTP) -> None:
     if server.security == "starttls" and client.has_extn("starttls"):
         client.starttls(context=ssl.create_default_context())
         client.ehlo()
+    elif (
+        server.security == "starttls"
+        and server.user
+        and not server.plain_login
+        and not _on_this_host(client)
+    ):
+        raise MailError(
+            f"{server.host}:{server.port} offers no STARTTLS, so the password was not "
+            "sent in clear: turn STARTTLS on there, use smtps://, or add "
+            "?starttls=optional to SMTP_URL for a relay on a trusted network",
+            transient=True,  # kept until SMTP_URL or the server is fixed
+            login=True,
+        )
     if server.user:
         client.login(server.user, server.password or "")
+
+
+def _on_this_host(client: smtplib.SMTP) -> bool:
+    """Whether the connection is to a loopback address (nothing leaves the machine)."""
+    try:
+        peer = client.sock.getpeername()[0] if client.sock is not None else ""
+        return ipaddress.ip_address(peer.split("%")[0]).is_loopback
+    except (OSError, ValueError):
+        return False
 
 
 def send(server: SmtpServer, message: EmailMessage, recipients: list[str]) -> Sent:
