@@ -266,7 +266,7 @@ def test_raising_the_severity_starts_the_stakeholders(sbot: Harness, clock: Manu
     assert len(_support(fake)) == 2  # the severity changed since the last one
 
 
-def test_resolve_stops_the_updates_and_reopen_starts_them(
+def test_resolve_sends_a_last_update_then_stops_and_reopen_starts_them(
     sbot: Harness, clock: ManualClock
 ) -> None:
     fake = sbot.fake
@@ -281,15 +281,28 @@ def test_resolve_stops_the_updates_and_reopen_starts_them(
     view = wait_for(lambda: fake.opened_views(fake.alice)[before:] or None)[-1]  # type: ignore[attr-defined]
     sbot.submit(fake.alice, view, {"resolution": "Fixed"})  # type: ignore[attr-defined]
     wait_for(lambda: (sbot.incident(incident.reference) or incident).status == "resolved")
+    # Those who heard of it get one last update, at once, saying it is resolved.
+    due = pending_tasks(sbot, incident, TaskKind.STAKEHOLDER)
+    assert sorted(t.key for t in due) == ["business_units", "customer_support", "executives"]
+    assert {t.due_at for t in due} == {clock.now()}
+    sweep(sbot.ctx)
+    for updates in (_execs(fake), _support(fake)):
+        assert len(updates) == 2
+        assert "*Resolved*" in updates[-1].text and "last update" in updates[-1].text
+        assert "after 5m." in updates[-1].text and "Next update" not in updates[-1].text
+    assert "ETA" not in _execs(fake)[-1].text
+    subjects = [t.data["subject"] for t in _email_tasks(sbot, incident)]
+    assert len(subjects) == 2 and "Resolved — Impact assessment" in subjects[-1]
+    assert "Resolved" not in subjects[0]
     assert pending_tasks(sbot, incident, TaskKind.STAKEHOLDER) == []
     sweep_at(sbot, clock, incident.declared_at + timedelta(hours=10))
-    assert len(_execs(fake)) == 1 and len(_support(fake)) == 1
+    assert len(_execs(fake)) == 2 and len(_support(fake)) == 2
 
     run_command(sbot, fake.alice, channel, "reopen")  # type: ignore[attr-defined]
     wait_for(lambda: len(pending_tasks(sbot, incident, TaskKind.STAKEHOLDER)) == 3)
     sweep(sbot.ctx)
-    assert len(_execs(fake)) == 2
-    assert "Investigating" in _execs(fake)[-1].text
+    assert len(_execs(fake)) == 3
+    assert "Investigating" in _execs(fake)[-1].text and "*Resolved*" not in _execs(fake)[-1].text
 
 
 def test_a_private_incident_shows_no_title_outside_its_channel(

@@ -161,6 +161,11 @@ def _finish(
             refused.update({f"group:{group}": exc.error for group, exc in decided.refused})
             row.data = {**row.data, "digest": decided.digest, "refused": refused}
             session.add(row)
-        if fresh.is_open and stakeholder_rules.follows(stakeholder, fresh.severity):
+        if not stakeholder_rules.follows(stakeholder, fresh.severity):
+            return
+        if fresh.is_open:
             due = stakeholder_rules.next_due(row, stakeholder.every, now)
             stakeholder_rules.arm_next(session, fresh, row.key, due, now)
+        elif not decided.final and stakeholder_rules.has_heard(row):
+            # Resolved while this update was on its way: the last one follows at once.
+            stakeholder_rules.arm_next(session, fresh, row.key, now, now)

@@ -54,6 +54,7 @@ class StakeholderPlan:
     email: Email | None = None
     digest: str = ""
     skipped: bool = False  # nothing changed since the last one, and the policy says skip
+    final: bool = False  # the incident is resolved: the last update, saying so
     # User groups whose members Slack would not list, with its answer.
     refused: list[tuple[str, SlackCallFailed]] = field(default_factory=list)
 
@@ -119,11 +120,14 @@ def _context(
     now: datetime,
 ) -> dict[str, Any]:
     incident = facts.incident
+    ended = incident.resolved_at if not incident.is_open and incident.resolved_at else now
     return {
         "incident": view,
         "stakeholder": stakeholder.name,
         "severity": ctx.policy.severity(incident.severity),
-        "elapsed": format_duration(max(now - incident.declared_at, timedelta(0))),
+        "elapsed": format_duration(max(ended - incident.declared_at, timedelta(0))),
+        "final": not incident.is_open,
+        "resolved_at": incident.resolved_at,
         "next_update": incident.next_update_due_at if incident.is_open else None,
         # A private incident's internal updates never leave its channel.
         "latest": None if view.restricted else facts.latest,
@@ -157,6 +161,8 @@ def _email(ctx: Context, facts: Facts, stakeholder: Stakeholder, now: datetime) 
         person = ctx.slack.user(view.commander_id)
         commander = person.name if person is not None else None
     heading = HEADINGS[stakeholder.template]
+    if not facts.incident.is_open:
+        heading = f"Resolved — {heading}"
     title = "" if view.restricted else f": {view.title}"
     subject = f"{ctx.policy.email.subject_prefix} {heading} — {view.reference}{title}"
     base = f"stakeholder_{stakeholder.template}"
@@ -169,20 +175,28 @@ def _email(ctx: Context, facts: Facts, stakeholder: Stakeholder, now: datetime) 
 
 
 def plan(ctx: Context, incident: Incident, task: ScheduledTask, now: datetime) -> StakeholderPlan:
-    """Decide what a due stakeholder update sends, that it is skipped, or that it stops."""
+    """Decide what a due stakeholder update sends, that it is skipped, or that it stops.
+
+    Once the incident is resolved, a stakeholder that has had an update gets one last one
+    saying so (never skipped); one that has had none hears nothing.
+    """
     stakeholder = stakeholder_rules.stakeholder(ctx.policy, task.key)
-    if (
-        stakeholder is None
-        or not incident.is_open
-        or not stakeholder_rules.follows(stakeholder, incident.severity)
-    ):
+    if stakeholder is None or not stakeholder_rules.follows(stakeholder, incident.severity):
+        return StakeholderPlan()
+    final = not incident.is_open
+    if final and not stakeholder_rules.has_heard(task):
         return StakeholderPlan()
     facts = _facts(ctx, incident)
     fingerprint = digest(stakeholder.template, facts)
-    if stakeholder.skip_unchanged and task.data.get("digest") == fingerprint:
+    if not final and stakeholder.skip_unchanged and task.data.get("digest") == fingerprint:
         return StakeholderPlan(stakeholder=stakeholder, digest=fingerprint, skipped=True)
     posts, refused = _posts(ctx, facts, stakeholder, now)
     email = _email(ctx, facts, stakeholder, now) if stakeholder.email else None
     return StakeholderPlan(
-        stakeholder=stakeholder, posts=posts, email=email, digest=fingerprint, refused=refused
+        stakeholder=stakeholder,
+        posts=posts,
+        email=email,
+        digest=fingerprint,
+        refused=refused,
+        final=final,
     )

@@ -4,7 +4,8 @@ One row per stakeholder per incident (its key is the stakeholder's name), pendin
 incident is open and its severity is one the stakeholder follows. The first update is due
 when the stakeholder starts following the incident (declared, raised to its severity,
 reopened); after each delivery the same row is armed again for the next due time at the
-stakeholder's cadence. Resolving cancels them. Called in the incident change's transaction.
+stakeholder's cadence. Resolving brings a last update, at once, to the stakeholders that
+have heard of the incident, and stops the rest. Called in the incident change's transaction.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from bot.comms_policy import Stakeholder
 from bot.models import Incident, ScheduledTask, TaskKind, TaskState
@@ -105,9 +106,27 @@ def on_severity_change(session: Session, incident: Incident, policy: Policy, now
     _start(session, incident, policy, now)
 
 
+def has_heard(task: ScheduledTask) -> bool:
+    """Whether the stakeholder has had an update about the incident (a digest of what was
+    sent is kept from the first one on)."""
+    return bool(task.data.get("digest"))
+
+
 def on_resolved(session: Session, incident: Incident, now: datetime) -> None:
-    """Resolved or closed: no more stakeholder updates."""
-    _cancel(session, incident, now)
+    """Resolved or closed: each stakeholder that has heard of the incident gets a last
+    update, now, saying it is resolved; the others none. No more after it."""
+    pending = session.exec(
+        select(ScheduledTask).where(
+            ScheduledTask.incident_id == _id(incident),
+            ScheduledTask.kind == TaskKind.STAKEHOLDER,
+            ScheduledTask.state == TaskState.PENDING,
+        )
+    ).all()
+    for row in pending:
+        if has_heard(row):
+            arm_next(session, incident, row.key, now, now)
+        else:
+            _cancel(session, incident, now, row.key)
 
 
 def on_reopened(session: Session, incident: Incident, policy: Policy, now: datetime) -> None:
