@@ -16,7 +16,7 @@ from bot.clock import Clock
 from bot.comms_policy import outbound_notes
 from bot.context import Context
 from bot.db import Database
-from bot.flows import alert_intake
+from bot.flows import alert_intake, stakeholder_delivery
 from bot.policy import Policy, alert_notes, announcement_note
 from bot.scheduler import Sweeper
 from bot.server import make_server
@@ -94,6 +94,7 @@ class Runtime:
         with self.ctx.db.session() as session:
             heartbeats.beat(session, self.ctx.process_id, self.ctx.clock.now())
         self.ctx.defer(lambda: learn_identity(self.ctx))
+        self.ctx.defer(lambda: stakeholder_delivery.catch_up(self.ctx))
         if self.sweeper is not None:
             self.sweeper.start()
         if self.settings.socket_mode:

@@ -481,3 +481,33 @@ def test_a_refused_destination_is_told_once_and_tried_again_at_each_update(
         assert len(_support(fake)) == 1
     finally:
         bot.runtime.stop()
+
+
+def test_a_stakeholder_added_to_the_policy_follows_open_incidents_from_the_restart(
+    fake_slack: FakeSlack, database_url: str, clock: ManualClock
+) -> None:
+    fake = fake_slack
+    full = _policy(fake)
+    before = full.model_copy(
+        update={"stakeholders": [s for s in full.stakeholders if s.name != "executives"]}
+    )
+    bot = start_bot(fake, database_url, clock=clock, policy=before)
+    try:
+        incident = bot.declare(fake.alice, severity="sev1", title=TITLE)  # type: ignore[attr-defined]
+        sweep_at(bot, clock, incident.declared_at)
+        assert _execs(fake) == [] and len(_support(fake)) == 1
+    finally:
+        bot.runtime.stop()
+
+    clock.set(incident.declared_at + timedelta(minutes=20))
+    bot = start_bot(fake, database_url, clock=clock, policy=full)  # executives added
+    try:
+        assert bot.ctx.wait_idle()
+        due = {t.key: t.due_at for t in pending_tasks(bot, incident, TaskKind.STAKEHOLDER)}
+        assert due["executives"] == clock.now()  # the new one starts now
+        assert due["customer_support"] == incident.declared_at + timedelta(minutes=30)  # as it was
+        sweep(bot.ctx)
+        (update,) = _execs(fake)
+        assert TITLE in update.text and len(_support(fake)) == 1
+    finally:
+        bot.runtime.stop()

@@ -169,3 +169,21 @@ def _finish(
         elif not decided.final and stakeholder_rules.has_heard(row):
             # Resolved while this update was on its way: the last one follows at once.
             stakeholder_rules.arm_next(session, fresh, row.key, now, now)
+
+
+def catch_up(ctx: Context) -> int:
+    """Start the stakeholders the policy has gained on every open incident (run once when
+    the process starts: a policy change takes effect without waiting for a severity change).
+    Each incident under its row lock, so replicas starting together arm each update once.
+    Returns how many incidents were looked at."""
+    now = ctx.clock.now()
+    if not ctx.policy.stakeholders:
+        return 0
+    with ctx.db.session() as session:
+        ids = [i.id for i in incident_queries.list_open(session) if i.id is not None]
+    for incident_id in ids:
+        with ctx.db.session() as session:
+            fresh = incident_queries.lock(session, incident_id)
+            if fresh.is_open:
+                stakeholder_rules.catch_up(session, fresh, ctx.policy, now)
+    return len(ids)

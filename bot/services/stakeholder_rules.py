@@ -89,6 +89,12 @@ def _start(session: Session, incident: Incident, policy: Policy, now: datetime) 
             arm_next(session, incident, entry.name, now, now)
 
 
+def catch_up(session: Session, incident: Incident, policy: Policy, now: datetime) -> None:
+    """At start-up: a stakeholder the policy has gained since the incident was declared (or
+    its severity last changed) starts following it now, as if it had been there all along."""
+    _start(session, incident, policy, now)
+
+
 def on_declared(session: Session, incident: Incident, policy: Policy, now: datetime) -> None:
     """A new incident: its severity's stakeholders get a first update now."""
     _start(session, incident, policy, now)
