@@ -65,7 +65,9 @@ class Runtime:
         status_page_changes.watch_publications()
         page = self.ctx.policy.status_page
         self.status_page = (
-            StatusPageSite(page, self.ctx.db, self.ctx.clock) if page.enabled else None
+            StatusPageSite(page, self.ctx.db, self.ctx.clock, settings.public_url)
+            if page.enabled
+            else None
         )
         self._server: Any = None
         self._thread: threading.Thread | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,6 +34,9 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
     auto_migrate: bool = True
     log_level: str = "INFO"
+    # Where people reach this bot's HTTP server (https://status.example.com): links in the
+    # status page's JSON and Atom feed are made absolute with it (never from the Host header).
+    public_url: str | None = None
     # Email: smtp://user:password@host:587 (STARTTLS when offered), smtps://…:465 (TLS).
     smtp_url: SecretStr | None = None  # secret: it may hold the password
     smtp_from: str | None = None
@@ -80,6 +84,22 @@ class Settings(BaseSettings):
         if upper not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
         return upper
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_shape(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http(s) URL such as https://status.example.com")
+        if parts.query or parts.fragment or parts.username or parts.password:
+            raise ValueError("must be scheme://host[:port][/path], with nothing after the path")
+        try:
+            _ = parts.port
+        except ValueError:
+            raise ValueError("has a port that is not a number from 1 to 65535") from None
+        return value.strip().rstrip("/")
 
     @field_validator("smtp_url")
     @classmethod

@@ -220,6 +220,7 @@ def start_bot(
     policy: Policy | None = None,
     sweep: bool = False,
     slack_timeout: int = 10,
+    public_url: str | None = None,
 ) -> Harness:
     """Start the bot in HTTP or Socket Mode against the fake Slack."""
     settings = Settings(
@@ -232,6 +233,7 @@ def start_bot(
         host="127.0.0.1",
         sweep_interval_seconds=0.2,
         slack_timeout_seconds=slack_timeout,
+        public_url=public_url,
         _env_file=None,  # type: ignore[call-arg]
     )
     runtime = Runtime(

@@ -231,6 +231,54 @@ def test_the_json_has_statuspages_summary_shape(sp: Harness, clock: ManualClock)
     assert json.loads(alias.body) == data
 
 
+def test_links_read_away_from_the_page_are_absolute_with_public_url(
+    fake_slack: Any, database_url: str, clock: ManualClock
+) -> None:
+    policy = make_policy(
+        announcement_channel=fake_slack.incidents, status_page=status_policy_block()
+    )
+    bot = start_bot(
+        fake_slack, database_url, clock=clock, policy=policy, public_url="https://st.example.com/"
+    )
+    try:
+        incident = add_incident(bot.db, now=clock.now() - timedelta(minutes=5))
+        public_id = publish(bot.db, incident, now=clock.now(), message="Looking into it.")
+        forged = {"Host": "evil.example"}  # never trusted: it would poison the cache
+        data = json.loads(get(bot.runtime.port, "/status.json", headers=forged).body)
+        assert data["page"]["url"] == "https://st.example.com/status"
+        (shown,) = data["incidents"]
+        assert shown["shortlink"] == f"https://st.example.com/status#incident-{public_id}"
+        feed = ET.fromstring(get(bot.runtime.port, "/status/feed.atom", headers=forged).body)
+        links = [link.get("href") for link in feed.iter(f"{ATOM}link")]
+        assert "https://st.example.com/status/feed.atom" in links
+        assert f"https://st.example.com/status#incident-{public_id}" in links
+        assert not [link for link in links if "evil" in str(link)]
+        html = get(bot.runtime.port, "/status", headers=forged).text
+        assert 'href="/status/feed.atom"' in html  # on the page itself, links stay relative
+    finally:
+        bot.runtime.stop()
+
+
+def test_public_url_is_checked_with_clear_messages() -> None:
+    from bot.errors import ConfigError
+    from bot.settings import load_settings
+
+    base: dict[str, Any] = {"slack_bot_token": "xoxb-1", "slack_signing_secret": "s"}
+    cases = {
+        "status.example.com": "must be an http[(]s[)] URL",
+        "ftp://status.example.com": "must be an http[(]s[)] URL",
+        "https://status.example.com/?x=1": "nothing after the path",
+        "https://user:pw@status.example.com": "nothing after the path",
+        "https://status.example.com:99999": "has a port",
+    }
+    for url, expected in cases.items():
+        with pytest.raises(ConfigError, match=expected):
+            load_settings(**base, _env_file=None, public_url=url)
+    loaded = load_settings(**base, _env_file=None, public_url=" https://example.com/bot/ ")
+    assert loaded.public_url == "https://example.com/bot"
+    assert load_settings(**base, _env_file=None, public_url="").public_url is None
+
+
 def test_the_atom_feed_is_valid_and_escaped(sp: Harness, clock: ManualClock) -> None:
     now = clock.now()
     incident = add_incident(sp.db, now=now - timedelta(hours=1))

@@ -96,11 +96,16 @@ def make_rendered(
 class StatusPageSite:
     """The status page's routes under the policy's path, with their in-memory cache."""
 
-    def __init__(self, page: StatusPage, db: Database, clock: Clock) -> None:
+    def __init__(
+        self, page: StatusPage, db: Database, clock: Clock, public_url: str | None = None
+    ) -> None:
         self.page = page
         self.db = db
         self.clock = clock
         self.base = page.path
+        # Links in the JSON and the feed, which are read away from the page: absolute when
+        # PUBLIC_URL is set (the Host header is never trusted: it would poison the cache).
+        self.absolute = (public_url or "") + page.path
         self.renders: Counter[str] = Counter()  # how often each representation was rendered
         self._cache: dict[str, Rendered] = {}
         self._locks = {kind: threading.Lock() for kind in ("html", "json", "atom")}
@@ -225,10 +230,11 @@ class StatusPageSite:
 
     def _render(self, kind: str, generation: int) -> Rendered:
         now = self.clock.now()
+        base = self.base if kind == "html" else self.absolute
         links = {
-            "html": self.base,
-            "json": self.base + ".json",
-            "feed": self.base + "/feed.atom",
+            "html": base,
+            "json": base + ".json",
+            "feed": base + "/feed.atom",
             "css": f"{self.base}/style.css?v={self._css_version}",
         }
         at = time.monotonic()
