@@ -112,13 +112,19 @@ def _click(bot: Harness, channel: str, message: Any, action_prefix: str) -> Any:
     )
 
 
-def test_snooze_moves_the_nag_once(bot: Harness, clock: ManualClock) -> None:
-    fake = bot.fake
-    incident = bot.declare(fake.alice, severity="sev2")
+def _nagged(bot: Harness, clock: ManualClock) -> tuple[Incident, str, Any]:
+    """A Sev2 an hour after its declaration: its channel has the first update nag."""
+    incident = bot.declare(bot.fake.alice, severity="sev2")
     channel = incident.channel_id
     assert channel is not None
     sweep_at(bot, clock, incident.declared_at + timedelta(hours=1))
-    (nag,) = nags_in(fake, channel)
+    (nag,) = nags_in(bot.fake, channel)
+    return incident, channel, nag
+
+
+def test_snooze_moves_the_nag_once(bot: Harness, clock: ManualClock) -> None:
+    fake = bot.fake
+    incident, channel, nag = _nagged(bot, clock)
     clock.advance(timedelta(minutes=2))
     assert _click(bot, channel, nag, "incident_nag_snooze").status == 200
     wait_for(lambda: [m for m in fake.messages(channel) if "snoozed the update reminder" in m.text])
@@ -138,11 +144,7 @@ def test_snooze_moves_the_nag_once(bot: Harness, clock: ManualClock) -> None:
 
 def test_the_update_button_opens_the_form(bot: Harness, clock: ManualClock) -> None:
     fake = bot.fake
-    incident = bot.declare(fake.alice, severity="sev2")
-    channel = incident.channel_id
-    assert channel is not None
-    sweep_at(bot, clock, incident.declared_at + timedelta(hours=1))
-    (nag,) = nags_in(fake, channel)
+    _, channel, nag = _nagged(bot, clock)
     before = len(fake.opened_views(fake.alice))
     _click(bot, channel, nag, "incident_nag_update")
     view = wait_for(lambda: fake.opened_views(fake.alice)[before:] or None)[-1]
@@ -153,11 +155,7 @@ def test_forms_open_while_a_backlog_holds_every_worker(bot: Harness, clock: Manu
     """A trigger_id lasts 3 s: a burst of notes and messages in a busy incident must not
     keep a form from opening, from a command or a button."""
     fake = bot.fake
-    incident = bot.declare(fake.alice, severity="sev2")
-    channel = incident.channel_id
-    assert channel is not None
-    sweep_at(bot, clock, incident.declared_at + timedelta(hours=1))
-    (nag,) = nags_in(fake, channel)
+    incident, channel, nag = _nagged(bot, clock)
     assert bot.ctx.wait_idle()
     release = threading.Event()
     for _ in range(WORK_THREADS * 2):  # every worker busy, and more waiting
