@@ -13,13 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from bot.durations import Duration
 from bot.integrations import smtp_mail
+from bot.slack.targets import SLACK_TARGET
 
 if TYPE_CHECKING:
     from bot.policy import Policy
 
 _ENV = r"^[A-Z_][A-Z0-9_]*$"
-# A Slack user (U…, W…), user group (S…) or channel (C…, G…) ID.
-SLACK_TARGET = re.compile(r"^(?:[UWSCG][A-Z0-9]{2,})$")
 _PATH = re.compile(r"^/[a-z0-9][a-z0-9_/-]{0,63}$")
 _EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
 

@@ -22,7 +22,6 @@ from pydantic import (
 
 from bot.alert_policy import DEFAULT_SEVERITY_MAP, AlertsPolicy, RecurringWindow, alert_notes
 from bot.comms_policy import (
-    SLACK_TARGET,
     Channel,
     Email,
     Paging,
@@ -35,6 +34,7 @@ from bot.durations import Duration, format_duration, parse_duration
 from bot.errors import ConfigError
 from bot.policy_defaults import default_policy_data
 from bot.report_policy import DEFAULT_ROOT_CAUSES, ProcessTargets, ReportSchedule, Survey
+from bot.slack.targets import SLACK_TARGET
 
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")

@@ -67,15 +67,6 @@ def deliver(ctx: Context, task_ids: Iterable[int]) -> None:
         raise SlackIsSlow
 
 
-def _load(ctx: Context, claim: tasks.Claim) -> tuple[ScheduledTask, Incident] | None:
-    with ctx.db.session() as session:
-        task = session.get(ScheduledTask, claim.task_id)
-        incident = session.get(Incident, claim.incident_id)
-    if task is None or incident is None:
-        return None
-    return task, incident
-
-
 def _finish(ctx: Context, claim: tasks.Claim) -> bool:
     with ctx.db.session() as session:
         return tasks.complete(session=session, claim=claim, now=ctx.clock.now())
@@ -134,7 +125,7 @@ def _destination(incident: Incident, to: str) -> tuple[str | None, str | None, s
 
 def run_post(ctx: Context, claim: tasks.Claim) -> bool:
     """Post what a change owes Slack, exactly once; True when done."""
-    loaded = _load(ctx, claim)
+    loaded = tasks.load(ctx.db, claim)
     if loaded is None:
         return _finish(ctx, claim)
     task, incident = loaded
@@ -311,7 +302,7 @@ def run_invite(ctx: Context, claim: tasks.Claim) -> bool:
     A refusal (a guest, someone from another organisation) is told in the channel in plain
     words; a transient failure is retried on the set-up's schedule, and told once given up.
     """
-    loaded = _load(ctx, claim)
+    loaded = tasks.load(ctx.db, claim)
     if loaded is None:
         return _finish(ctx, claim)
     _, incident = loaded

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 import logging
-import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -22,12 +21,11 @@ from bot.models import Incident, ScheduledTask
 from bot.policy import Policy, format_duration
 from bot.render import render_document
 from bot.services import disclosure
+from bot.slack import targets as slack_targets
 from bot.slack.gateway import SlackCallFailed
 
 log = logging.getLogger(__name__)
 
-_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
-_GROUP = re.compile(r"^S[A-Z0-9]{2,}$")
 HEADINGS = {
     "declared": "Declared",
     "reopened": "Reopened",
@@ -57,15 +55,15 @@ def _resolve(ctx: Context, name: str) -> list[str]:
     book = ctx.policy.email.addresses
     if name in book:
         return list(book[name])
-    target = ctx.policy.contacts.get(name) if name in ctx.policy.contacts else name
+    target = slack_targets.contact(ctx.policy.contacts, name)
     if target is None:
         return []
     if target in book:
         return list(book[target])
     try:
-        if _USER.match(target):
+        if slack_targets.kind(target) == "person":
             return _person(ctx, target)
-        if _GROUP.match(target):
+        if slack_targets.kind(target) == "group":
             found: list[str] = []
             for member in ctx.slack.usergroup_members(target):
                 found.extend(book.get(member) or _person(ctx, member))

@@ -19,7 +19,7 @@ from typing import Any
 from bot.context import Context
 from bot.flows import outbound_content
 from bot.integrations import pagerduty, smtp_mail
-from bot.models import Incident, ScheduledTask, TimelineKind
+from bot.models import ScheduledTask, TimelineKind
 from bot.policy import Policy
 from bot.services import notification_rules, tasks, timeline_entries
 from bot.slack.gateway import SlackCallFailed
@@ -28,15 +28,6 @@ log = logging.getLogger(__name__)
 
 # A follow-up (an acknowledge after its trigger, a "resolved" email) looks again this soon.
 FOLLOW_UP_WAIT = timedelta(seconds=5)
-
-
-def _load(ctx: Context, claim: tasks.Claim) -> tuple[ScheduledTask, Incident] | None:
-    with ctx.db.session() as session:
-        task = session.get(ScheduledTask, claim.task_id)
-        incident = session.get(Incident, claim.incident_id)
-    if task is None or incident is None:
-        return None
-    return task, incident
 
 
 def _what(task: ScheduledTask) -> str:
@@ -166,7 +157,7 @@ def _waits(ctx: Context, claim: tasks.Claim, task: ScheduledTask) -> bool:
 
 def run_email(ctx: Context, claim: tasks.Claim) -> None:
     """Send one claimed email to the recipients it has not reached yet."""
-    loaded = _load(ctx, claim)
+    loaded = tasks.load(ctx.db, claim)
     if loaded is None:
         return
     task, incident = loaded
@@ -280,7 +271,7 @@ def _paging_off(policy: Policy) -> str:
 
 def run_page(ctx: Context, claim: tasks.Claim) -> None:
     """Send one claimed PagerDuty event (after the trigger it follows, for the others)."""
-    loaded = _load(ctx, claim)
+    loaded = tasks.load(ctx.db, claim)
     if loaded is None:
         return
     task, incident = loaded

@@ -66,15 +66,14 @@ def _deliver(
 def run_claimed(ctx: Context, claim: tasks.Claim) -> None:
     """Fire one claimed reminder."""
     now = ctx.clock.now()
-    with ctx.db.session() as session:
-        task = session.get(ScheduledTask, claim.task_id)
-        incident = session.get(Incident, claim.incident_id)
-    if task is None or incident is None:
+    loaded = tasks.load(ctx.db, claim)
+    if loaded is None:
         return
+    task, incident = loaded
     try:
         decided = reminder_plans.plan(ctx, incident, task, now)
     except SlackCallFailed as exc:
-        _give_back(ctx, claim, exc, now)
+        give_back(ctx, claim, exc, now)
         return
     if decided.postpone_to is not None:
         with ctx.db.session() as session:
@@ -135,7 +134,7 @@ def post_each(
                     log.warning("reminder %s: lost its claim while posting", claim.task_id)
                     return None
     except SlackCallFailed as exc:
-        _give_back(ctx, claim, exc, now)
+        give_back(ctx, claim, exc, now, label=label)
         return None
     return delivered
 
@@ -175,16 +174,21 @@ def report_refused(
     )
 
 
-def _give_back(ctx: Context, claim: tasks.Claim, exc: SlackCallFailed, now: datetime) -> None:
+def give_back(
+    ctx: Context,
+    claim: tasks.Claim,
+    exc: SlackCallFailed,
+    now: datetime,
+    *,
+    label: str = "the reminder",
+) -> None:
+    """Give a claimed task back after a 429 or an outage, due again after Slack's
+    Retry-After or a back-off."""
     with ctx.db.session() as session:
         tasks.release(
-            session=session,
-            claim=claim,
-            now=now,
-            error=str(exc),
-            retry_after=exc.retry_after,
+            session=session, claim=claim, now=now, error=str(exc), retry_after=exc.retry_after
         )
-    log.warning("reminder %s not posted yet: %s", claim.task_id, exc)
+    log.warning("%s (task %s) not posted yet: %s", label, claim.task_id, exc)
 
 
 def _finish(

@@ -39,6 +39,7 @@ from bot.services import (
     disclosure,
     reminder_rules,
 )
+from bot.slack import targets as slack_targets
 from bot.slack.gateway import SlackCallFailed
 
 
@@ -82,16 +83,17 @@ def resolve_targets(ctx: Context, names: list[str], *, dm: bool = False) -> Targ
     people: list[str] = []
     refused: list[tuple[str, SlackCallFailed]] = []
     for name in names:
-        target = policy.contacts.get(name, name) if name in policy.contacts else name
+        target = slack_targets.contact(policy.contacts, name)
         if target is None:
             mentions.append(f"{name.replace('_', ' ')} (no Slack contact set: contacts.{name})")
             continue
         mentions.append(target)
-        if target.startswith(("C", "G")):
+        found = slack_targets.kind(target)
+        if found == "channel":
             channels.append(target)
-        elif dm and target.startswith(("U", "W")):
+        elif dm and found == "person":
             people.append(target)
-        elif dm and target.startswith("S"):
+        elif dm and found == "group":
             try:
                 people.extend(ctx.slack.usergroup_members(target))
             except SlackCallFailed as exc:
@@ -112,13 +114,13 @@ def unpinged_targets(ctx: Context, names: list[str], *, how: str) -> Targets:
     `how` says how they are told instead."""
     labels = []
     for name in names:
-        target = ctx.policy.contacts.get(name) if name in ctx.policy.contacts else name
+        target = slack_targets.contact(ctx.policy.contacts, name)
         if name in ctx.policy.contacts or target is None:
             label = name.replace("_", " ")
-        elif target.startswith(("U", "W")):
+        elif slack_targets.kind(target) == "person":
             user = ctx.slack.user(target)
             label = user.name if user is not None and user.name else "a person"
-        elif target.startswith("S"):
+        elif slack_targets.kind(target) == "group":
             label = "a user group"
         else:
             label = "a channel"

@@ -27,6 +27,7 @@ from bot.flows import (
 from bot.ids import MetadataType
 from bot.models import Incident
 from bot.services import timeline_entries
+from bot.slack import targets as slack_targets
 from bot.slack.gateway import Channel, SlackCallFailed
 from bot.slack.names import channel_name
 
@@ -120,12 +121,8 @@ def notify_targets(ctx: Context, incident: Incident) -> list[str]:
     none when the severity's `notify_via` leaves Slack out (they are emailed instead)."""
     if "slack" not in ctx.policy.channels(incident.severity):
         return []
-    targets = []
-    for target in ctx.policy.severity(incident.severity).notify:
-        resolved = ctx.policy.contacts.get(target, target)
-        if resolved:
-            targets.append(resolved)
-    return targets
+    notify = ctx.policy.severity(incident.severity).notify
+    return [t for t in (slack_targets.contact(ctx.policy.contacts, n) for n in notify) if t]
 
 
 def incident_id(incident: Incident) -> int:

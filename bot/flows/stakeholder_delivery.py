@@ -21,6 +21,7 @@ from bot.context import Context
 from bot.flows import reminder_delivery, stakeholder_plans
 from bot.models import Incident, ScheduledTask, TaskKind, TimelineKind
 from bot.services import incident_queries, stakeholder_rules, tasks, timeline_entries
+from bot.slack import targets as slack_targets
 from bot.slack.gateway import SlackCallFailed
 
 log = logging.getLogger(__name__)
@@ -29,17 +30,16 @@ log = logging.getLogger(__name__)
 def run_claimed(ctx: Context, claim: tasks.Claim) -> None:
     """Send one claimed stakeholder update (or skip it when nothing changed)."""
     now = ctx.clock.now()
-    with ctx.db.session() as session:
-        task = session.get(ScheduledTask, claim.task_id)
-        incident = session.get(Incident, claim.incident_id)
-    if task is None or incident is None:
+    loaded = tasks.load(ctx.db, claim)
+    if loaded is None:
         return
+    task, incident = loaded
+    label = f"the {task.key.replace('_', ' ')} stakeholder update"
     try:
         decided = stakeholder_plans.plan(ctx, incident, task, now)
     except SlackCallFailed as exc:
-        _give_back(ctx, claim, exc, now)
+        reminder_delivery.give_back(ctx, claim, exc, now, label=label)
         return
-    label = f"the {task.key.replace('_', ' ')} stakeholder update"
     delivered: dict[str, list[str]] = {}
     if decided.posts:
         reached = reminder_delivery.post_each(
@@ -55,14 +55,6 @@ def run_claimed(ctx: Context, claim: tasks.Claim) -> None:
     if len(delivered) > len(task.data.get("delivered") or {}):
         ctx.metrics.reminders_sent.labels(kind=claim.kind).inc()
     _finish(ctx, claim, incident, decided, delivered, now)
-
-
-def _give_back(ctx: Context, claim: tasks.Claim, exc: SlackCallFailed, now: datetime) -> None:
-    with ctx.db.session() as session:
-        tasks.release(
-            session=session, claim=claim, now=now, error=str(exc), retry_after=exc.retry_after
-        )
-    log.warning("stakeholder update %s not sent yet: %s", claim.task_id, exc)
 
 
 def _record(
@@ -142,7 +134,9 @@ def _finish(
         if decided.skipped:
             # Where it would have gone: the targets, contacts as their IDs (unset ones left out).
             contacts = ctx.policy.contacts
-            slack = [t for t in (contacts.get(n, n) for n in stakeholder.targets) if t]
+            slack = [
+                t for t in (slack_targets.contact(contacts, n) for n in stakeholder.targets) if t
+            ]
             if slack:
                 _record(session, incident.id, row, "slack", slack, "skipped", now)
             if stakeholder.email:

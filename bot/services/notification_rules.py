@@ -14,7 +14,6 @@ the incident as it is then. A PAGE row's data: `action` (trigger, acknowledge, r
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
@@ -24,8 +23,8 @@ from sqlmodel import Session, col, select
 from bot.models import Incident, ScheduledTask, TaskKind, TaskState
 from bot.policy import Policy
 from bot.services import impact_periods, tasks
+from bot.slack import targets as slack_targets
 
-_SLACK_PERSON_OR_GROUP = re.compile(r"^[UWS][A-Z0-9]{2,}$")
 # Emails whose recipients hear that the incident is resolved.
 ANNOUNCED = ("declared", "reopened", "escalation")
 
@@ -76,10 +75,13 @@ def email_targets(policy: Policy, names: list[str]) -> list[str]:
     Slack person or user group (through a contact name, or named by ID)."""
     found = []
     for name in names:
-        target = policy.contacts.get(name) if name in policy.contacts else name
+        target = slack_targets.contact(policy.contacts, name)
         if name in policy.email.addresses or (
             target is not None
-            and (target in policy.email.addresses or _SLACK_PERSON_OR_GROUP.match(target))
+            and (
+                target in policy.email.addresses
+                or slack_targets.kind(target) in ("person", "group")
+            )
         ):
             found.append(name)
     return list(dict.fromkeys(found))

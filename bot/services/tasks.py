@@ -16,7 +16,7 @@ from sqlmodel import Session
 from sqlmodel import select as sm_select
 
 from bot.db import Database, insert_or_ignore
-from bot.models import ScheduledTask, TaskKind, TaskState
+from bot.models import Incident, ScheduledTask, TaskKind, TaskState
 
 DEFAULT_LEASE = timedelta(minutes=2)
 MAX_BACKOFF = timedelta(minutes=15)
@@ -224,6 +224,16 @@ def renew(*, db: Database, claim: Claim, now: datetime, lease: timedelta = DEFAU
             .values(claimed_until=now + lease)
         )
     return bool(result.rowcount)
+
+
+def load(db: Database, claim: Claim) -> tuple[ScheduledTask, Incident] | None:
+    """A claimed task's row and its incident (None when either is gone)."""
+    with db.session() as session:
+        task = session.get(ScheduledTask, claim.task_id)
+        incident = session.get(Incident, claim.incident_id)
+    if task is None or incident is None:
+        return None
+    return task, incident
 
 
 def claim_task(
