@@ -100,6 +100,22 @@ def test_pings_outside_the_channel_name_only_the_reference(
     assert "response target" in kinds and "Escalation" in kinds and "resolution target" in kinds
 
 
+def test_the_resolution_ping_outside_names_no_commander(setting: Any, clock: ManualClock) -> None:
+    bot, managers, _, _ = setting
+    fake = bot.fake
+    incident = bot.declare(fake.alice, severity="sev1", title=TITLE, is_private=["private"])
+    assert incident.channel_id is not None
+    run_command(bot, fake.alice, incident.channel_id, f"role commander <@{fake.bob}>")
+    wait_for(lambda: (bot.incident(incident.reference) or incident).commander_id == fake.bob)
+    sweep_at(bot, clock, incident.declared_at + timedelta(hours=4, minutes=1))
+    (inside,) = [
+        m.text for m in reminders_in(fake, incident.channel_id) if "resolution target" in m.text
+    ]
+    assert f"<@{fake.bob}>" in inside  # the commander is pinged where the incident is run
+    (outside,) = [t for t in _outside_texts(fake, managers) if "resolution target" in t]
+    assert _leaks(outside, incident, fake) == [], outside
+
+
 def test_direct_messages_about_a_private_incident_carry_no_details(
     setting: Any, clock: ManualClock
 ) -> None:

@@ -212,7 +212,10 @@ def _fan_out(incident: Incident, template: str, targets: Targets, **context: Any
 
     def text(destination: str) -> str:
         view = disclosure.for_destination(incident, destination)
-        return render(template, incident=view, targets=targets.mentions, **context)
+        mentions = targets.mentions
+        if view.restricted:  # who commands a private incident is not said outside it
+            mentions = [m for m in mentions if m != incident.commander_id]
+        return render(template, incident=view, targets=mentions, **context)
 
     posts = [Post("channel", incident.channel_id, text(incident.channel_id))]
     posts.extend(
