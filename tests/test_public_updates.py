@@ -216,6 +216,7 @@ def test_sev1_updates_wait_for_the_business_liaison(sbot: Harness) -> None:
         )
     )
     assert not any(b.get("type") == "actions" for b in edited.blocks or [])
+    assert f"Approved and published by {_mention(fake.bob)}." in edited.text  # a real mention
 
 
 def test_reject_and_edit(sbot: Harness) -> None:

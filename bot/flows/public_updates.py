@@ -20,7 +20,7 @@ from bot.errors import UserError
 from bot.flows import incident_changes
 from bot.ids import ActionId, MetadataType
 from bot.models import Incident, PublicUpdate, PublicUpdateState, TimelineKind
-from bot.render import render
+from bot.render import Slack, mention, render
 from bot.services import (
     disclosure,
     effect_queue,
@@ -198,7 +198,9 @@ def after_save(ctx: Context, saved: Saved, author: str) -> None:
         replaced = session.get(PublicUpdate, update.replaces_id) if update.replaces_id else None
         _, role = public_drafts.approver_of(session, incident)
     if replaced is not None and replaced.approval_channel and replaced.approval_ts:
-        _settle_request(ctx, replaced, f"Replaced by an edit from <@{author}> (below).")
+        _settle_request(
+            ctx, replaced, Slack(f"Replaced by an edit from {mention(author)} (below).")
+        )
     text = render(
         "public_update_request.j2",
         update=update,
@@ -296,15 +298,15 @@ def _reject(
     return [effect_queue.post(session, incident.id, to=effect_queue.CHANNEL, text=text, now=now)]
 
 
-def _outcome(update: PublicUpdate) -> str:
+def _outcome(update: PublicUpdate) -> Slack:
     if update.state == PublicUpdateState.PUBLISHED:
-        return f"Approved and published by <@{update.decided_by}>."
+        return Slack(f"Approved and published by {mention(update.decided_by)}.")
     if update.state == PublicUpdateState.REJECTED:
-        return f"Rejected by <@{update.decided_by}>."
-    return "Replaced by a newer version."
+        return Slack(f"Rejected by {mention(update.decided_by)}.")
+    return Slack("Replaced by a newer version.")
 
 
-def _settle_request(ctx: Context, update: PublicUpdate, outcome: str) -> None:
+def _settle_request(ctx: Context, update: PublicUpdate, outcome: Slack) -> None:
     """Edit the approval request in place: the decision instead of the buttons."""
     if not (update.approval_channel and update.approval_ts):
         return
