@@ -309,7 +309,9 @@ def _report(args: argparse.Namespace) -> int:
             if args.format == "csv":
                 text = process_reports.to_csv(session, filters, visible)
             else:
-                summary = process_summary.summarise(session, policy, filters, now)
+                summary = process_summary.summarise(
+                    session, policy, filters, now, include_private=args.include_private
+                )
                 if args.format == "json":
                     text = process_reports.to_json(summary, policy, label, visible)
                 elif args.format == "html":

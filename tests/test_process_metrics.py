@@ -305,6 +305,82 @@ def test_private_titles_stay_out_of_exports_unless_asked(
     assert "sev1 at 03 09:00" in capsys.readouterr().out
 
 
+def _public_and_private(db: Database) -> None:
+    """A public incident naming checkout, a private one naming its own services."""
+    with db.session() as session:
+        _incident(session, datetime(2026, 11, 3, 9, 0, tzinfo=UTC), "sev2", services="checkout")
+        _incident(
+            session,
+            datetime(2026, 11, 4, 9, 0, tzinfo=UTC),
+            "sev1",
+            "security",
+            services="payroll-db, HR portal",
+            root_cause_category="security",
+            is_private=True,
+        )
+
+
+def test_private_details_stay_out_of_report_exports_unless_asked(
+    db: Database, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _public_and_private(db)
+    monkeypatch.setenv("DATABASE_URL", db.engine.url.render_as_string(hide_password=False))
+    period = ["report", "--from", "2026-11-01", "--to", "2026-11-30", "--format"]
+
+    def rows(*extra: str) -> dict[str, tuple[str, ...]]:
+        assert main([*period, "csv", *extra]) == 0
+        found = csv.DictReader(io.StringIO(capsys.readouterr().out))
+        keys = ("category", "services", "root_cause_category")
+        return {row["private"]: tuple(row[key] for key in keys) for row in found}
+
+    assert rows() == {"no": ("software", "checkout", ""), "yes": ("", "", "")}
+    assert rows("--include-private")["yes"] == ("security", "payroll-db, HR portal", "security")
+
+    assert main([*period, "json"]) == 0
+    hidden = capsys.readouterr().out
+    assert json.loads(hidden)["incidents"] == 2  # counted all the same
+    assert json.loads(hidden)["top_services"] == [["checkout", 1]]
+    assert main([*period, "markdown"]) == 0
+    markdown = capsys.readouterr().out
+    assert "- Top services: checkout (1)\n" in markdown
+    for text in (hidden, markdown):
+        assert "payroll" not in text and "hr portal" not in text.lower()
+    assert main([*period, "json", "--include-private"]) == 0
+    assert json.loads(capsys.readouterr().out)["top_services"] == [
+        ["checkout", 1],
+        ["hr portal", 1],
+        ["payroll-db", 1],
+    ]
+    assert main([*period, "markdown", "--include-private"]) == 0
+    assert "- Top services: checkout (1), hr portal (1), payroll-db (1)\n" in (
+        capsys.readouterr().out
+    )
+
+
+def test_private_services_stay_out_of_the_services_chart_unless_asked(db: Database) -> None:
+    from bot.services import process_charts
+
+    _public_and_private(db)
+    policy = default_policy()
+    checkout_only = process_charts.service_chart(NOVEMBER, {"checkout": {"2026-11-02": 1}}).png
+
+    def services_chart(summary: process_metrics.Summary) -> bytes:
+        (chart,) = [
+            c
+            for c in process_charts.charts(session, policy, summary)
+            if c.filename == "services-against-baseline.png"
+        ]
+        return chart.png
+
+    with db.session() as session:
+        hidden = process_summary.summarise(session, policy, NOVEMBER, NOW)
+        assert services_chart(hidden) == checkout_only
+        assert hidden.total == 2 and hidden.top_services == [("checkout", 1)]
+        shown = process_summary.summarise(session, policy, NOVEMBER, NOW, include_private=True)
+        assert ("payroll-db", 1) in shown.top_services
+        assert services_chart(shown) != checkout_only
+
+
 def test_periods_are_read_in_the_persons_time_zone() -> None:
     from zoneinfo import ZoneInfo
 

@@ -90,6 +90,22 @@ def test_metrics_answers_bad_requests_plainly(bot: Harness) -> None:
     assert "*MTTR*" in helped and "each impact period" in helped
 
 
+def test_metrics_leave_private_incidents_services_out(bot: Harness) -> None:
+    fake = bot.fake
+    bot.declare(fake.alice, affected_services="checkout")
+    bot.declare(
+        fake.alice, title="Payroll export", affected_services="payroll-db", is_private=["private"]
+    )
+    unknown = reply_to(bot, fake.alice, fake.incidents, "metrics service:nosuch")
+    assert "Services named so far: checkout." in unknown
+    # Nor does a guess confirm that some private incident named it.
+    guessed = reply_to(bot, fake.alice, fake.incidents, "metrics service:payroll-db")
+    assert "No incident has named the service `payroll-db`" in guessed
+    text = reply_to(bot, fake.alice, fake.incidents, "metrics 7d")
+    assert "*: 2" in text  # counted all the same
+    assert "Top services: checkout (1)" in text and "payroll" not in text
+
+
 def test_the_survey_on_close_feeds_satisfaction(
     fake_slack: Any, database_url: str, clock: ManualClock
 ) -> None:

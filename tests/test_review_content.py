@@ -467,3 +467,40 @@ def test_a_timeline_that_comes_to_span_midnight_is_not_all_new() -> None:
     (change,) = review_changes.between(before, after)
     assert change.text == "Timeline: 1 entry added"
     assert change.details == ["**2026-11-27 00:12** *Note* — alice: Session store full"]
+
+
+def test_another_private_incidents_channel_is_named_by_its_reference_only(
+    bot: Harness,
+) -> None:
+    # A private incident's channel name carries its title: a public incident's draft that
+    # mentions that channel, with or without the name in the mention, shows the reference.
+    fake = bot.fake
+    secret = bot.declare(
+        fake.alice, severity="sev1", title="Payroll export leaks salaries", is_private=["private"]
+    )
+    assert secret.channel_id is not None and secret.channel_name is not None
+    assert "payroll" in secret.channel_name
+    public = bot.declare(fake.alice, severity="sev3", title="Search is slow")
+    incident = bot.declare(fake.alice, severity="sev2", title="Login errors")
+    channel = incident.channel_id
+    assert channel is not None and public.channel_id is not None
+    key = fake.post_user_message(
+        fake.alice,
+        channel,
+        f"the other half is in <#{secret.channel_id}>, search in <#{public.channel_id}>",
+    )
+    fake.pin_message(fake.alice, channel, key.message.ts)
+    _do(
+        bot,
+        fake.alice,
+        channel,
+        f"note tracked in <#{secret.channel_id}|{secret.channel_name}>",
+        "*Note* from",
+    )
+    _recorded(bot, incident, "the other half is in")
+    markdown = _pir(bot, Story(incident, channel, "", "", ""))
+    assert "payroll" not in markdown.lower() and "salaries" not in markdown.lower()
+    assert secret.channel_id not in markdown
+    stand_in = f"a private incident's channel ({secret.reference})"
+    assert f"the other half is in {stand_in}, search in #{public.channel_name}" in markdown
+    assert f"tracked in {stand_in}" in markdown

@@ -80,8 +80,11 @@ def _create_channel(ctx: Context, incident: Incident) -> Channel:
                 raise
             existing = ctx.slack.find_channel(name, is_private=incident.is_private)
             if existing is not None and _adoptable(ctx, existing, incident):
+                # Its ID, not its name: a channel's name carries the incident's title.
                 log.info(
-                    "%s: adopting channel %s from an earlier attempt", incident.reference, name
+                    "%s: adopting channel %s from an earlier attempt",
+                    incident.reference,
+                    existing.id,
                 )
                 return existing
             if exc.error != "name_taken":

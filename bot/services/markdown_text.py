@@ -49,6 +49,9 @@ class Names:
     people: Mapping[str, Person] = field(default_factory=dict)
     channels: Mapping[str, str] = field(default_factory=dict)
     looked_up: bool = True  # whether a person missing from `people` is unknown to Slack
+    # Channels this document may not name, with the words it shows instead: these win over
+    # the name a mention carries in its own label.
+    withheld: Mapping[str, str] = field(default_factory=dict)
 
     def person(self, user_id: str | None, label: str | None = None) -> str:
         """A person's name; the token's own label, or a readable fallback, when unknown."""
@@ -62,7 +65,10 @@ class Names:
         return f"unknown user ({user_id})" if self.looked_up else f"user {user_id}"
 
     def channel(self, channel_id: str, label: str | None = None) -> str:
-        """A channel as `#name` (`#C123` when its name is unknown)."""
+        """A channel as `#name` (`#C123` when its name is unknown), or the words that stand
+        in for a channel it may not name."""
+        if channel_id in self.withheld:
+            return self.withheld[channel_id]
         if label and label.strip():
             return "#" + unescape(label.strip()).lstrip("#")
         return "#" + (self.channels.get(channel_id) or channel_id)

@@ -2,8 +2,9 @@
 
 Weekly volume by severity; MTTA and MTTR medians by week with the targets drawn; target
 compliance by severity; and each service's weekly volume against its own trailing
-12-week median, so a service that is watched closely is compared with itself. The series
-come from SQL grouped by week (weeks start on Monday, in UTC).
+12-week median, so a service that is watched closely is compared with itself (the services
+of private incidents only when the summary includes private incidents, as its top services
+do). The series come from SQL grouped by week (weeks start on Monday, in UTC).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 from matplotlib.figure import Figure
-from sqlalchemy import Column, Float, MetaData, String, Table, and_, func, literal, select
+from sqlalchemy import Column, Float, MetaData, String, Table, and_, func, literal, not_, select
 from sqlmodel import Session
 
 from bot.models import ImpactPeriod, Incident
@@ -136,8 +137,11 @@ def weekly_medians(session: Session, filters: Filters) -> dict[str, dict[str, fl
     return found
 
 
-def service_weeks(session: Session, filters: Filters) -> dict[str, dict[str, int]]:
-    """Incidents per service and week, from 12 weeks before the period to its end."""
+def service_weeks(
+    session: Session, filters: Filters, *, include_private: bool = False
+) -> dict[str, dict[str, int]]:
+    """Incidents per service and week, from 12 weeks before the period to its end (private
+    incidents only with `include_private`)."""
     dialect = session.get_bind().dialect.name
     table = Incident.__table__  # type: ignore[attr-defined]
     wider = Filters(
@@ -149,12 +153,15 @@ def service_weeks(session: Session, filters: Filters) -> dict[str, dict[str, int
         filters.include_all,
     )
     week = week_of(dialect, table.c.declared_at)
+    where = [
+        *process_metrics.scoped(wider, dialect, use_index=_indexed(wider, dialect)),
+        table.c.affected_services != "",
+    ]
+    if not include_private:
+        where.append(not_(table.c.is_private))
     rows = session.execute(
         select(week, table.c.affected_services, func.count())
-        .where(
-            *process_metrics.scoped(wider, dialect, use_index=_indexed(wider, dialect)),
-            table.c.affected_services != "",
-        )
+        .where(*where)
         .group_by(week, table.c.affected_services)
     ).all()
     found: dict[str, dict[str, int]] = {}
@@ -321,7 +328,9 @@ def charts(session: Session, policy: Policy, summary: Summary) -> list[Chart]:
         volume_chart(policy, filters, weekly_volume(session, filters)),
         trend_chart(policy, filters, weekly_medians(session, filters)),
         compliance_chart(policy, summary),
-        service_chart(filters, service_weeks(session, filters)),
+        service_chart(
+            filters, service_weeks(session, filters, include_private=summary.include_private)
+        ),
     ]
 
 

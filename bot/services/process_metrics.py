@@ -22,6 +22,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    not_,
     or_,
     select,
     text,
@@ -153,6 +154,9 @@ class Summary:
     """Everything `/incident metrics` and a report show for one set of filters."""
 
     filters: Filters
+    # Whether private incidents' details count where the figures name them (top services):
+    # only when the reader may see every private incident (`--include-private`).
+    include_private: bool = False
     total: int = 0
     previous_total: int = 0
     by_severity: dict[str, int] = field(default_factory=dict)
@@ -303,10 +307,13 @@ def sample_stats(
 
 
 def known_services(session: Session) -> set[str]:
-    """Every service any incident has named (lowercase, without spaces)."""
+    """Every service an incident that is not private has named (lowercase, without spaces):
+    a private incident's services are as telling as its title."""
     table = Incident.__table__  # type: ignore[attr-defined]
     rows = session.execute(
-        select(table.c.affected_services).where(table.c.affected_services != "").distinct()
+        select(table.c.affected_services)
+        .where(table.c.affected_services != "", not_(table.c.is_private))
+        .distinct()
     ).all()
     return {
         part.strip().lower().replace(" ", "")

@@ -264,7 +264,8 @@ CSV_TIMES = (
 
 
 def to_csv(session: Session, filters: Filters, visible: Container[str]) -> str:
-    """One row per incident: every lifecycle time (UTC) and the durations in seconds."""
+    """One row per incident: every lifecycle time (UTC) and the durations in seconds (a
+    private incident the reader may not see: no title, category, services or root cause)."""
     table = Incident.__table__  # type: ignore[attr-defined]
     dialect = session.get_bind().dialect.name
     columns = [
@@ -319,6 +320,7 @@ def to_csv(session: Session, filters: Filters, visible: Container[str]) -> str:
         detect = ""
         if times["impact_started_at"] is not None and times["impact_started_at"] < declared:
             detect = since(declared, times["impact_started_at"])
+        details = disclosure.shows_details(values["is_private"], values["reference"] in visible)
         writer.writerow(
             [
                 values["reference"],
@@ -326,11 +328,11 @@ def to_csv(session: Session, filters: Filters, visible: Container[str]) -> str:
                 "yes" if values["is_private"] else "no",
                 values["severity"],
                 values["priority"],
-                values["category"],
-                values["affected_services"],
+                values["category"] if details else "",
+                values["affected_services"] if details else "",
                 values["status"],
                 values["closing_reason"] or "",
-                values["root_cause_category"] or "",
+                (values["root_cause_category"] or "") if details else "",
                 *(t.isoformat() if t is not None else "" for t in times.values()),
                 detect,
                 since(times["acknowledged_at"]),

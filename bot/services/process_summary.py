@@ -5,6 +5,10 @@ The incidents the filters count are read once, into a temporary table of their f
 each target was met or missed, whether it was a first-contact resolution); every
 aggregate then reads that narrow table instead of the incidents again. The temporary
 table lives in the caller's transaction and is dropped at the end.
+
+Private incidents count in every figure, but the services they name (free text, often as
+telling as a title) are left out of the top services unless the report includes private
+incidents (`include_private`, the CLI's `--include-private`).
 """
 
 from __future__ import annotations
@@ -67,6 +71,7 @@ FACTS = Table(
     Column("category", String(40)),
     Column("root_cause_category", String(40)),
     Column("services", String(500)),
+    Column("is_private", Boolean),
     Column("detect", Float),
     Column("acknowledge", Float),
     Column("mitigate", Float),
@@ -149,6 +154,7 @@ def _facts(session: Session, policy: Policy, filters: Filters, now: datetime) ->
         table.c.category,
         table.c.root_cause_category,
         table.c.affected_services,
+        table.c.is_private,
         detect,
         seconds_between(dialect, declared, table.c.acknowledged_at),
         seconds_between(dialect, declared, table.c.mitigated_at),
@@ -167,18 +173,31 @@ def _facts(session: Session, policy: Policy, filters: Filters, now: datetime) ->
     return rows.where(*scoped(filters, dialect, use_index=not sequential))
 
 
-def summarise(session: Session, policy: Policy, filters: Filters, now: datetime) -> Summary:
-    """Every figure for the filters (as of `now`)."""
+def summarise(
+    session: Session,
+    policy: Policy,
+    filters: Filters,
+    now: datetime,
+    *,
+    include_private: bool = False,
+) -> Summary:
+    """Every figure for the filters (as of `now`); private incidents' services named only
+    with `include_private`."""
     with temporary(session, FACTS, _facts(session, policy, filters, now)) as facts:
-        return _summary(session, facts, policy, filters, now)
+        return _summary(session, facts, policy, filters, now, include_private)
 
 
 def _summary(
-    session: Session, facts: Table, policy: Policy, filters: Filters, now: datetime
+    session: Session,
+    facts: Table,
+    policy: Policy,
+    filters: Filters,
+    now: datetime,
+    include_private: bool,
 ) -> Summary:
     dialect = session.get_bind().dialect.name
     table = Incident.__table__  # type: ignore[attr-defined]
-    summary = Summary(filters)
+    summary = Summary(filters, include_private=include_private)
     _by_severity(session, facts, policy, summary)
     previous = scoped(filters.shifted_back(), dialect)
     summary.previous_by_severity = _counts(session, table.c.severity, previous)
@@ -207,7 +226,7 @@ def _summary(
     summary.top_root_causes = _top(
         session, facts.c.root_cause_category, [facts.c.root_cause_category.is_not(None)]
     )
-    summary.top_services = _top_services(session, facts)
+    summary.top_services = _top_services(session, facts, include_private)
     return summary
 
 
@@ -350,12 +369,16 @@ def _top(session: Session, column: Any, where: list[Any], limit: int = 5) -> lis
     return [(str(row[0]), int(row[1])) for row in rows]
 
 
-def _top_services(session: Session, facts: Table, limit: int = 5) -> list[tuple[str, int]]:
-    """Services named most; grouped in SQL by the text as typed, then split by comma."""
+def _top_services(
+    session: Session, facts: Table, include_private: bool, limit: int = 5
+) -> list[tuple[str, int]]:
+    """Services named most (by private incidents too only if `include_private`); grouped
+    in SQL by the text as typed, then split by comma."""
+    where = [facts.c.services != ""]
+    if not include_private:
+        where.append(not_(facts.c.is_private))
     rows = session.execute(
-        select(facts.c.services, func.count())
-        .where(facts.c.services != "")
-        .group_by(facts.c.services)
+        select(facts.c.services, func.count()).where(*where).group_by(facts.c.services)
     ).all()
     counted: Counter[str] = Counter()
     for text, count in rows:

@@ -98,7 +98,15 @@ def compose(
     `people` are the names Slack gave (None: not looked up, so people show as their IDs).
     """
     incident = record.incident
-    names = Names(people=people or {}, channels=record.channels, looked_up=people is not None)
+    names = Names(
+        people=people or {},
+        channels=record.channels,
+        looked_up=people is not None,
+        withheld={
+            channel: f"a private incident's channel ({reference})"
+            for channel, reference in record.withheld.items()
+        },
+    )
     severity = policy.severity(incident.severity)
     end = incident.resolved_at or now
     start = incident.impact_started_at or incident.declared_at

@@ -1,7 +1,9 @@
 """What a review draft is written from: the incident's record, read in one go.
 
 The people it names are listed for the caller to look up (the services know nothing of
-Slack); channels are named from the mentions themselves and from the incidents' records.
+Slack); channels are named from the mentions themselves and from the incidents' records,
+except another incident's channel that `disclosure` keeps from this one (a private
+incident's channel name carries its title): that is shown by its incident's reference only.
 """
 
 from __future__ import annotations
@@ -11,7 +13,13 @@ from dataclasses import dataclass, field
 from sqlmodel import Session, col, select
 
 from bot.models import ActionItem, AuditEntry, ImpactPeriod, Incident, RoleAssignment
-from bot.services import follow_up_actions, impact_periods, review_timeline, status_updates
+from bot.services import (
+    disclosure,
+    follow_up_actions,
+    impact_periods,
+    review_timeline,
+    status_updates,
+)
 from bot.services.markdown_text import mentioned_channels, mentioned_people
 
 
@@ -28,6 +36,8 @@ class Record:
     actions: list[ActionItem]
     periods: list[ImpactPeriod]
     channels: dict[str, str] = field(default_factory=dict)
+    # Channels of other incidents this draft may not name (private ones): their references.
+    withheld: dict[str, str] = field(default_factory=dict)
 
 
 def _record_texts(incident: Incident, actions: list[ActionItem]) -> list[str]:
@@ -71,19 +81,21 @@ def load(session: Session, incident: Incident) -> Record:
         for channel, name in mentioned_channels(_record_texts(incident, actions)).items()
         if name or channel not in mentioned
     )
-    unnamed = [channel for channel, name in mentioned.items() if not name]
     channels = {channel: name for channel, name in mentioned.items() if name}
     if incident.channel_id and incident.channel_name:
         channels[incident.channel_id] = incident.channel_name
-    if unnamed:
-        channels.update(
-            (str(channel), str(name))
-            for channel, name in session.exec(
-                select(Incident.channel_id, Incident.channel_name).where(
-                    col(Incident.channel_id).in_(unnamed), col(Incident.channel_name).is_not(None)
-                )
-            ).all()
-        )
+    withheld: dict[str, str] = {}
+    others = [channel for channel in mentioned if channel != incident.channel_id]
+    if others:
+        # The draft is posted in this incident's channel: another incident's channel is
+        # named as that channel's members would see it from here.
+        for other in session.exec(select(Incident).where(col(Incident.channel_id).in_(others))):
+            assert other.channel_id is not None
+            if disclosure.for_destination(other, incident.channel_id or "").restricted:
+                withheld[other.channel_id] = other.reference
+                channels.pop(other.channel_id, None)  # a mention's own label names it too
+            elif other.channel_name and not channels.get(other.channel_id):
+                channels[other.channel_id] = other.channel_name
     return Record(
         incident=incident,
         timeline=timeline,
@@ -94,6 +106,7 @@ def load(session: Session, incident: Incident) -> Record:
         actions=actions,
         periods=impact_periods.periods(session, incident),
         channels=channels,
+        withheld=withheld,
     )
 
 
