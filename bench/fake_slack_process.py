@@ -11,7 +11,9 @@ how many messages carry the metadata event_type `incident_reminder`),
 `missing <channel> <n>` (post n messages from the user into the channel without delivering
 their events, as if the app had been down, and return their ts, oldest first), `calls` (the
 Web API calls since the last `reset` by method, the POSTs to upload URLs as `upload POST`,
-and as `history messages` how many messages the conversations.history answers held), `quit`.
+and as `history messages` how many messages the conversations.history answers held),
+`opened` (each views.open call since the last `reset`: [time.monotonic() when it came, ok,
+error]), `quit`.
 """
 
 from __future__ import annotations
@@ -147,6 +149,13 @@ def main() -> None:
                 print(json.dumps(_missing(fake, user, target, int(count))), flush=True)
             elif word == "calls":
                 print(json.dumps(_calls(fake, uploads)), flush=True)
+            elif word == "opened":
+                opened = [
+                    [call.at, bool(call.response.get("ok")), call.response.get("error")]
+                    for call in list(fake.calls)
+                    if call.method == "views.open"
+                ]
+                print(json.dumps(opened), flush=True)
             else:
                 print("null", flush=True)
                 return
