@@ -17,7 +17,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks import option, plain, section, with_button
+from bot.blocks import TEXT_OBJECT_MAX, option, plain, section, with_button
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.models import AlertRecord, Incident, IncidentAlert
 from bot.render import escape, render, truncate
@@ -29,12 +29,20 @@ MAX_INCIDENT_OPTIONS = 100
 
 
 def label_line(labels: dict[str, Any]) -> str:
-    """A few labels as `name=value` pairs, escaped and cut (for a context line)."""
-    shown = [
+    """A few labels as `name=value` pairs, escaped and cut, for a context line: the first
+    pairs that fit in a text object once escaped (escaping can make a pair five times as
+    long), and how many more there are."""
+    pairs = [
         f"`{escape(truncate(str(k), 40))}={escape(truncate(str(v), LABEL_VALUE_MAX))}`"
         for k, v in list(labels.items())[:LABELS_SHOWN]
     ]
-    more = len(labels) - LABELS_SHOWN
+    room = TEXT_OBJECT_MAX - len(f" and {len(labels)} more")
+    shown: list[str] = []
+    for pair in pairs:
+        if len(" ".join([*shown, pair])) > room:
+            break
+        shown.append(pair)
+    more = len(labels) - len(shown)
     return " ".join(shown) + (f" and {more} more" if more > 0 else "")
 
 

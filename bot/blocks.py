@@ -22,11 +22,19 @@ from bot.policy import Policy
 from bot.render import render, truncate
 
 SECTION_TEXT_MAX = 3000
-MESSAGE_TEXT_MAX = 4000  # notification text; Slack allows 40,000 but shows ~4,000
+TEXT_OBJECT_MAX = 3000  # any text object, a context element's too
+MESSAGE_TEXT_MAX = 4000  # notification text: chat.update refuses more (see slack.gateway)
 OPTION_TEXT_MAX = 75
 HEADER_MAX = 150
 TOPIC_MAX = 250  # Slack cuts channel topics at 250 characters
 MAX_SECTIONS = 45  # Slack allows 50 blocks in a message
+# The text all the blocks of one message may hold together. Slack refuses more with
+# msg_blocks_too_long and publishes no figure; the lowest total reported refused is
+# 11,341 characters (slackapi/bolt-js#2867), and Slack counts some of the blocks'
+# structure too, so the bot keeps well under it (tests/fakeslack/README.md has the rest).
+BLOCKS_TEXT_MAX = 10_000
+# Where a report cut to fit Slack can be read whole.
+REPORT_CUT_NOTE = "_… cut to fit in Slack: `incident-bot report` gives the whole report._"
 
 
 def plain(text: str, limit: int = OPTION_TEXT_MAX) -> PlainTextObject:
@@ -115,14 +123,43 @@ def text_blocks(text: str) -> list[Block]:
     return [section(text)]
 
 
-def paragraph_blocks(text: str, footer: str | None = None) -> list[Block]:
-    """Long mrkdwn text as one section per paragraph (each within Slack's limit), and an
-    optional footer in small print."""
-    parts = [part for part in text.split("\n\n") if part.strip()][:MAX_SECTIONS]
-    found: list[Block] = [section(part) for part in parts]
-    if footer:
-        found.append(ContextBlock(elements=[MarkdownTextObject(text=truncate(footer, 3000))]))
-    return found
+def small_print(text: str) -> ContextBlock:
+    """A line of mrkdwn in small print (cut to a text object's limit)."""
+    return ContextBlock(elements=[MarkdownTextObject(text=truncate(text, TEXT_OBJECT_MAX))])
+
+
+def paragraph_blocks(
+    text: str, footer: str | None = None, *, cut_note: str = REPORT_CUT_NOTE
+) -> list[Block]:
+    """Long mrkdwn text as one section per paragraph, and an optional footer in small
+    print, within BLOCKS_TEXT_MAX in all. When it does not fit, the text comes first: its
+    last paragraphs are cut, the footer goes unless it still fits, and `cut_note` says so."""
+    parts = [truncate(part, SECTION_TEXT_MAX) for part in text.split("\n\n") if part.strip()]
+    notes = [truncate(footer, TEXT_OBJECT_MAX)] if footer else []
+    if sum(map(len, parts + notes)) > BLOCKS_TEXT_MAX or len(parts) > MAX_SECTIONS:
+        budget = BLOCKS_TEXT_MAX - len(cut_note)
+        parts = _first_within(parts[:MAX_SECTIONS], budget)
+        room = budget - sum(map(len, parts))
+        notes = [cut_note, *(note for note in notes if len(note) <= room)]
+    return [*(section(part) for part in parts), *(small_print(note) for note in notes)]
+
+
+# A paragraph cut shorter than this is left out rather than shown as a stub.
+_SHORTEST_CUT = 200
+
+
+def _first_within(parts: list[str], budget: int) -> list[str]:
+    """The first paragraphs within `budget` characters in all, the last one cut to fit."""
+    kept: list[str] = []
+    for part in parts:
+        room = budget - sum(map(len, kept))
+        if len(part) <= room:
+            kept.append(part)
+            continue
+        if room >= _SHORTEST_CUT:
+            kept.append(truncate(part, room))
+        break
+    return kept
 
 
 def as_dicts(blocks: list[Block]) -> list[dict[str, Any]]:

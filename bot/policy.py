@@ -171,6 +171,17 @@ class Policy(_Strict):
                 raise ValueError(f"category {item!r} must be 1 to 40 characters")
         return value
 
+    @field_validator("root_cause_categories")
+    @classmethod
+    def _root_cause_values(cls, value: list[str]) -> list[str]:
+        # Each is the value of an option in the resolve form, and Slack refuses a menu
+        # whose options repeat a value.
+        repeated = sorted({item for item in value if value.count(item) > 1})
+        if repeated:
+            listed = ", ".join(repr(item) for item in repeated)
+            raise ValueError(f"must be distinct; repeated: {listed}")
+        return value
+
     @field_validator("contacts")
     @classmethod
     def _contact_values(cls, value: dict[str, str | None]) -> dict[str, str | None]:

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlmodel import select
 
+from bot import blocks
 from bot.clock import ManualClock
 from bot.models import AlertRecord, Incident, IncidentAlert, TimelineEvent, TimelineKind
 from tests.alert_support import (
@@ -23,6 +24,7 @@ from tests.alert_support import (
     post_generic,
 )
 from tests.conftest import Harness, start_bot, wait_for
+from tests.fakeslack import blockkit
 from tests.support import reply_to, sweep_at
 
 
@@ -433,6 +435,28 @@ def test_hostile_labels_are_stored_whole_and_shown_escaped_and_cut(abot: Harness
     for block in message.blocks:
         if block["type"] == "section":
             assert len(block["text"]["text"]) <= 3000
+
+
+def test_labels_that_grow_when_escaped_still_fit_the_triage_message(abot: Harness) -> None:
+    fake = abot.fake
+    # Eight labels shown, each value 80 `&` (400 characters once escaped): over the 3,000
+    # characters a context element holds unless the line is cut after escaping.
+    labels = {"alertname": "&" * 80, "severity": "warning"}
+    labels |= {f"{'k' * 38}_{n}": "&" * 80 for n in range(8)}
+    alert = am_alert("Ampersands", fingerprint="6666ffff")
+    alert["labels"] = labels
+    assert post_am(abot.runtime.port, [alert]).status == 200
+    handled(abot, 1)
+    message = wait_for(
+        lambda: [m for m in fake.messages(fake.incidents) if "Ampersands" in m.text]
+    )[0]
+    (context,) = [b for b in message.blocks if b["type"] == "context"]
+    line = context["elements"][0]["text"]
+    assert len(line) <= 3000
+    assert line.startswith(f"`alertname={'&amp;' * 80}` `severity=warning` ")
+    shown = line.count("`") // 2
+    assert 2 < shown < len(labels) and line.endswith(f" and {len(labels) - shown} more")
+    assert blockkit.blocks_text_length(message.blocks) <= blocks.BLOCKS_TEXT_MAX
 
 
 def test_a_declared_incident_waits_for_slack_and_loses_nothing(

@@ -23,9 +23,10 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 from slack_sdk.models import blocks as sdk_blocks
+from slack_sdk.webhook import WebhookClient
 
 from tests.fakeslack import BoltAppServer, FakeSlack, blockkit, encodings, methods
-from tests.fakeslack.spec import available_methods, common_errors, method_spec
+from tests.fakeslack.spec import UNLISTED_ERRORS, available_methods, common_errors, method_spec
 
 SECRET = "s3cr3t"
 BOT_TOKEN = "xoxb-test"
@@ -154,6 +155,12 @@ def test_reference_data_matches_the_implemented_methods() -> None:
     assert post is not None and post.tier is None
     assert "ratelimited" in common_errors()
     assert method_spec("../common_errors") is None
+    # The errors answered beyond a method's reference entry are chat.postMessage's, and
+    # only where the entry does not list them already.
+    for name, extra in UNLISTED_ERRORS.items():
+        spec = method_spec(name)
+        assert spec is not None and not extra & spec.errors, name
+        assert extra <= post.errors
 
 
 def _codes_by_function(tree: ast.Module) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
@@ -488,6 +495,11 @@ def test_pins_updates_deletes_and_permalinks(
     assert api_error(client.chat_update, channel=incidents, ts=ts, text="x" * 40_001) == (
         "msg_too_long"
     )
+    # chat.update's reference: "The `text` field cannot exceed 4,000 characters."
+    assert api_error(client.chat_update, channel=incidents, ts=ts, text="x" * 4_001) == (
+        "msg_too_long"
+    )
+    assert client.chat_update(channel=incidents, ts=ts, text="x" * 4_000)["ok"]
     updated = client.chat_update(channel=incidents, ts=ts, text="resolved")
     assert updated["message"]["edited"]["user"] == fake.bot_user_id
     message = fake.channels[incidents].message(ts)
@@ -549,6 +561,17 @@ def test_block_kit_is_validated_like_slack(client: WebClient, incidents: str) ->
     assert post_error("not json")[0] == "invalid_blocks_format"
     fields = {"type": "section", "fields": [{"type": "mrkdwn", "text": "f"}] * 11}
     assert "less than 11 items" in post_error([fields])[1][0]
+    # A context element is a text object: 1 to 3,000 characters.
+    context = {"type": "context", "elements": [{"type": "mrkdwn", "text": "c" * 3001}]}
+    error, messages = post_error([context])
+    assert error == "invalid_blocks"
+    assert messages == [
+        "[ERROR] must be less than 3001 characters [json-pointer:/blocks/0/elements/0/text]"
+    ]
+    empty = {"type": "context", "elements": [{"type": "plain_text", "text": ""}]}
+    assert "must be more than 0 characters" in post_error([empty])[1][0]
+    fits = {"type": "context", "elements": [{"type": "mrkdwn", "text": "c" * 3000}]}
+    assert client.chat_postMessage(channel=incidents, text="x", blocks=[fits])["ok"]
 
     built = [
         sdk_blocks.HeaderBlock(text="SEV1: Database down"),
@@ -570,6 +593,94 @@ def test_block_kit_is_validated_like_slack(client: WebClient, incidents: str) ->
         sdk_blocks.DividerBlock(),
     ]
     assert client.chat_postMessage(channel=incidents, text="built", blocks=built)["ok"]
+
+
+def test_option_values_must_be_unique_within_an_element(client: WebClient, incidents: str) -> None:
+    def post_error(element: dict[str, Any]) -> list[str]:
+        actions = {"type": "actions", "elements": [{"action_id": "a", **element}]}
+        with pytest.raises(SlackApiError) as info:
+            client.chat_postMessage(channel=incidents, text="x", blocks=[actions])
+        assert info.value.response["error"] == "invalid_blocks"
+        messages: list[str] = info.value.response["response_metadata"]["messages"]
+        return messages
+
+    twice = [option("Software", "software"), option("Software again", "software")]
+    assert post_error({"type": "static_select", "options": twice}) == [
+        "[ERROR] invalid duplicate option value: software "
+        "[json-pointer:/blocks/0/elements/0/options/1/value]"
+    ]
+    for kind in ("multi_static_select", "checkboxes", "radio_buttons", "overflow"):
+        assert "invalid duplicate option value" in post_error({"type": kind, "options": twice})[0]
+    groups = [
+        {"label": {"type": "plain_text", "text": "A"}, "options": [option("One", "1")]},
+        {"label": {"type": "plain_text", "text": "B"}, "options": [option("Uno", "1")]},
+    ]
+    grouped = post_error({"type": "static_select", "option_groups": groups})
+    assert grouped == [
+        "[ERROR] invalid duplicate option value: 1 "
+        "[json-pointer:/blocks/0/elements/0/option_groups/1/options/0/value]"
+    ]
+    # The same value in two different elements is fine, as is the same label twice.
+    same_label = [option("Same", "one"), option("Same", "two")]
+    blocks = [
+        {
+            "type": "actions",
+            "elements": [
+                {"type": "static_select", "action_id": "a", "options": same_label},
+                {"type": "static_select", "action_id": "b", "options": same_label},
+            ],
+        }
+    ]
+    assert client.chat_postMessage(channel=incidents, text="x", blocks=blocks)["ok"]
+
+
+def test_the_text_of_all_blocks_is_limited_together(
+    fake: FakeSlack,
+    client: WebClient,
+    alice: str,
+    incidents: str,
+    bolt_http: list[dict[str, Any]],
+) -> None:
+    def section(size: int) -> dict[str, Any]:
+        return {"type": "section", "text": {"type": "mrkdwn", "text": "s" * size}}
+
+    # Four sections, each within its own 3,000 limit, 11,000 characters in all: accepted.
+    at_limit = [section(2750) for _ in range(4)]
+    assert blockkit.blocks_text_length(at_limit) == blockkit.MAX_BLOCKS_TEXT == 11_000
+    ts = client.chat_postMessage(channel=incidents, text="report", blocks=at_limit)["ts"]
+    # Every text counts, wherever it is: here one button label tips it over.
+    button = {
+        "type": "actions",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": "b",
+                "text": {"type": "plain_text", "text": "Go"},
+            }
+        ],
+    }
+    over = [*at_limit, button]
+    assert blockkit.blocks_text_length(over) == 11_002
+    assert api_error(client.chat_postMessage, channel=incidents, text="r", blocks=over) == (
+        "msg_blocks_too_long"
+    )
+    assert api_error(client.chat_update, channel=incidents, ts=ts, text="r", blocks=over) == (
+        "msg_blocks_too_long"
+    )
+    assert api_error(
+        client.chat_postEphemeral, channel=incidents, user=alice, text="r", blocks=over
+    ) == ("msg_blocks_too_long")
+    message = fake.channels[incidents].message(ts)
+    assert message is not None and not message.edited
+    # A response_url message is held to the same limit.
+    fake.send_command(alice, incidents, text="report")
+    url = bolt_http[-1]["response_url"]
+    refused = WebhookClient(url).send(text="r", blocks=over)
+    assert (refused.status_code, json.loads(refused.body)) == (
+        400,
+        {"ok": False, "error": "msg_blocks_too_long"},
+    )
+    assert WebhookClient(url).send(text="r", blocks=at_limit).status_code == 200
 
 
 def test_known_block_properties_cover_slack_sdk_models() -> None:

@@ -115,6 +115,10 @@ def test_yaml_overrides_only_what_it_names(tmp_path: Path) -> None:
             "categories: [" + ", ".join(f"c{n}" for n in range(101)) + "]\n",
             "categories: List should have at most 100 items",
         ),
+        (
+            "root_cause_categories: [change, capacity, change, vendor, vendor]\n",
+            "root_cause_categories: must be distinct; repeated: 'change', 'vendor'",
+        ),
         ("- a list\n", "must be a mapping"),
         ("severities: [\n", "not valid YAML"),
         ("priority_matrix:\n  high:\n    high: P9\n", "priority_matrix.high.high"),

@@ -46,8 +46,11 @@ __all__ = [
     "make_clients",
 ]
 
-# Slack accepts 40,000 characters of message text but shows about 4,000; the blocks carry
-# the full content, so the notification text is cut (with a marker) well before that.
+# The `text` of a message (its notification text; the blocks carry the content) is cut,
+# with a marker, to 4,000 characters, which each method the bot sends it through takes:
+# chat.update refuses more with msg_too_long (its reference: "cannot exceed 4,000
+# characters"); chat.postMessage takes 40,000 (and truncates beyond) but shows about
+# 4,000; chat.postEphemeral documents msg_too_long without a figure.
 NOTIFICATION_TEXT_MAX = 4000
 # users.info answers are kept per process: names and timezones change rarely, and review
 # drafts and dates ask for the same few people again and again. An unknown ID is kept

@@ -15,6 +15,14 @@ Surface = Literal["message", "modal", "home"]
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
 MAX_MESSAGE_TEXT = 40_000
+# chat.update's `text` (its reference: "cannot exceed 4,000 characters").
+MAX_UPDATE_TEXT = 4_000
+# The text a message's blocks may hold in total, counted as blocks_text_length counts it.
+# Slack publishes no figure and answers msg_blocks_too_long past it; the lowest total
+# reported refused is 11,341 characters (slackapi/bolt-js#2867), see README.md.
+MAX_BLOCKS_TEXT = 11_000
+# Every text object of Block Kit (its reference: 1 to 3,000 characters).
+MAX_TEXT_OBJECT = 3_000
 
 _TEXT_KEYS = {
     "plain_text": frozenset({"type", "text", "emoji"}),
@@ -380,7 +388,7 @@ class _Checker:
                 self.keys(item, ELEMENT_KEYS["image"], where)
                 self._image(item, where)
             else:
-                self.text_object(item, where)
+                self.text_object(item, where, max_len=MAX_TEXT_OBJECT)
 
     def _block_header(self, block: JSONDict, pointer: str) -> None:
         self.text(block, "text", pointer, plain=True, max_len=150, required=True)
@@ -477,6 +485,7 @@ class _Checker:
     ) -> list[JSONDict]:
         """Check `options` (or `option_groups`) and return every option."""
         found: list[JSONDict] = []
+        values: set[str] = set()
         if "options" in element and "option_groups" in element:
             self.error(pointer, "must provide only one of options or option_groups")
         if "option_groups" in element:
@@ -490,14 +499,26 @@ class _Checker:
                 self.text(group, "label", where, plain=True, max_len=75, required=True)
                 for index, item in enumerate(self.items(group, "options", where, max_items=100)):
                     self.option(item, f"{where}/options/{index}", plain=True)
+                    self.unique_value(item, f"{where}/options/{index}", values)
                     if isinstance(item, dict):
                         found.append(item)
             return found
         for index, item in enumerate(self.items(element, "options", pointer, max_items=max_items)):
             self.option(item, f"{pointer}/options/{index}", plain=plain)
+            self.unique_value(item, f"{pointer}/options/{index}", values)
             if isinstance(item, dict):
                 found.append(item)
         return found
+
+    def unique_value(self, option: object, pointer: str, seen: set[str]) -> None:
+        """Reject an option whose value another option of the same element has (the option
+        object's reference: "A unique string value ...")."""
+        value = option.get("value") if isinstance(option, dict) else None
+        if not isinstance(value, str):
+            return
+        if value in seen:
+            self.error(f"{pointer}/value", f"invalid duplicate option value: {value}")
+        seen.add(value)
 
     def initial_options(
         self, element: JSONDict, pointer: str, options: list[JSONDict], *, multi: bool
@@ -622,6 +643,23 @@ def validate_blocks(blocks: object, surface: Surface = "message") -> list[str]:
     limit = MAX_MESSAGE_BLOCKS if surface == "message" else MAX_VIEW_BLOCKS
     checker.blocks(blocks, "/blocks", limit)
     return checker.errors
+
+
+def blocks_text_length(value: object) -> int:
+    """The text `value` (blocks, or any part of them) holds: every string under a `text`
+    key, at any depth (text objects, rich_text elements, a markdown block's text), which
+    is how Slack's msg_blocks_too_long limit has been measured in public reports."""
+    if isinstance(value, list):
+        return sum(blocks_text_length(item) for item in value)
+    if not isinstance(value, dict):
+        return 0
+    total = 0
+    for key, item in value.items():
+        if key == "text" and isinstance(item, str):
+            total += len(item)
+        else:
+            total += blocks_text_length(item)
+    return total
 
 
 def validate_view(view: object) -> list[str]:

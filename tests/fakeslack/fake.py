@@ -769,6 +769,8 @@ class FakeSlack(Service):
         if blocks is not None:
             if blockkit.validate_blocks(blocks, "message"):
                 return "invalid_blocks"
+            if blockkit.blocks_text_length(blocks) > blockkit.MAX_BLOCKS_TEXT:
+                return "msg_blocks_too_long"
             blocks = blockkit.assign_ids(blocks)
         text = body.get("text", "")
         if not isinstance(text, str):

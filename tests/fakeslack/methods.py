@@ -233,6 +233,9 @@ def _blocks(ctx: ApiContext, surface: blockkit.Surface = "message") -> list[JSON
     problems = blockkit.validate_blocks(blocks, surface)
     if problems:
         raise SlackError("invalid_blocks", errors=problems, **_explain(*problems))
+    if blockkit.blocks_text_length(blocks) > blockkit.MAX_BLOCKS_TEXT:
+        # Slack counts the text of all the blocks together (see MAX_BLOCKS_TEXT).
+        raise SlackError("msg_blocks_too_long")
     return blockkit.assign_ids(blocks)
 
 
@@ -289,9 +292,9 @@ def _require_content(ctx: ApiContext, *extra: str) -> None:
         raise SlackError("no_text")
 
 
-def _text_not_too_long(text: str) -> None:
-    """Reject text over Slack's 40,000 character limit."""
-    if len(text) > blockkit.MAX_MESSAGE_TEXT:
+def _text_not_too_long(text: str, limit: int = blockkit.MAX_MESSAGE_TEXT) -> None:
+    """Reject text over `limit` characters (Slack's 40,000 unless the method says less)."""
+    if len(text) > limit:
         raise SlackError("msg_too_long")
 
 
@@ -877,7 +880,7 @@ def chat_update(ctx: ApiContext) -> JSONDict:
     old_text, old_blocks = message.text, message.blocks
     if ctx.has("text"):
         text = ctx.req_str("text")
-        _text_not_too_long(text)
+        _text_not_too_long(text, blockkit.MAX_UPDATE_TEXT)
         message.text = text
         message.blocks = blocks
     elif blocks is not None:
