@@ -35,12 +35,11 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.parse
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 
-from common import FakeSlackProcess, percentile, signed_headers
+from common import FakeSlackProcess, command_body, percentile
 
 from bot.settings import Settings
 
@@ -150,21 +149,6 @@ def _process_tree(root: int) -> list[int]:
 # --- the client ----------------------------------------------------------------------------
 
 
-def _body(info: dict[str, str], text: str, trigger_id: str) -> tuple[bytes, dict[str, str]]:
-    body = urllib.parse.urlencode(
-        {
-            "team_id": info["team"],
-            "channel_id": info["channel"],
-            "user_id": info["user"],
-            "command": "/incident",
-            "text": text,
-            "trigger_id": trigger_id,
-            "response_url": info["api_url"].replace("/api/", "/response/bench"),
-        }
-    ).encode()
-    return body, signed_headers(body, "application/x-www-form-urlencoded")
-
-
 def measure(port: int, fake: FakeSlackProcess, text: str, count: int, clients: int) -> list[float]:
     """Send `count` signed `/incident TEXT` commands from `clients` threads, each on its own
     keep-alive connection, and return each one's latency in seconds. A declaration gets a
@@ -187,7 +171,7 @@ def measure(port: int, fake: FakeSlackProcess, text: str, count: int, clients: i
                 if fresh_triggers and not triggers:
                     triggers = fake.ask(f"triggers {TRIGGER_BATCH}")
                 trigger = triggers.pop() if fresh_triggers else "1000.2000.bench"
-                body, headers = _body(fake.info, text, trigger)
+                body, headers = command_body(fake.info, text, trigger)
                 start = time.perf_counter()
                 conn.request("POST", "/slack/events", body=body, headers=headers)
                 response = conn.getresponse()

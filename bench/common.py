@@ -21,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -110,6 +111,25 @@ def signed_headers(body: bytes, content_type: str, timestamp: str | None = None)
         "X-Slack-Request-Timestamp": stamp,
         "X-Slack-Signature": signature,
     }
+
+
+def command_body(
+    info: dict[str, str], text: str, trigger_id: str, channel: str | None = None
+) -> tuple[bytes, dict[str, str]]:
+    """A signed `/incident TEXT` slash command from the fake's user, in `channel` (the
+    fake's channel unless told), with its body and headers."""
+    body = urllib.parse.urlencode(
+        {
+            "team_id": info["team"],
+            "channel_id": channel or info["channel"],
+            "user_id": info["user"],
+            "command": "/incident",
+            "text": text,
+            "trigger_id": trigger_id,
+            "response_url": info["api_url"].replace("/api/", "/response/bench"),
+        }
+    ).encode()
+    return body, signed_headers(body, "application/x-www-form-urlencoded")
 
 
 # --- the bot and the baseline --------------------------------------------------------------

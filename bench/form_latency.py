@@ -34,7 +34,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.parse
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -44,11 +43,11 @@ from common import (
     FakeSlackProcess,
     add_engine_arguments,
     chosen_engines,
+    command_body,
     cores,
     engine_versions,
     fresh_database,
     percentile,
-    signed_headers,
     spread,
     start_runtime,
 )
@@ -59,21 +58,6 @@ from bot.runtime import Runtime
 
 TRIGGER_TTL = 3.0  # seconds: Slack's limit on using a trigger_id
 TARGET_P99 = 1.0  # seconds from the command to views.open, with the backlog
-
-
-def _command(info: dict[str, str], channel: str, text: str, trigger: str) -> tuple[bytes, dict]:
-    body = urllib.parse.urlencode(
-        {
-            "team_id": info["team"],
-            "channel_id": channel,
-            "user_id": info["user"],
-            "command": "/incident",
-            "text": text,
-            "trigger_id": trigger,
-            "response_url": info["api_url"].replace("/api/", "/response/bench"),
-        }
-    ).encode()
-    return body, signed_headers(body, "application/x-www-form-urlencoded")
 
 
 def _send(conn: http.client.HTTPConnection, body: bytes, headers: dict[str, str]) -> None:
@@ -93,7 +77,7 @@ def _flood(port: int, info: dict[str, str], channel: str, notes: int, clients: i
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         try:
             for number in range(index, notes, clients):
-                body, headers = _command(info, channel, f"note backlog {number}", "1.2.bench")
+                body, headers = command_body(info, f"note backlog {number}", "1.2.bench", channel)
                 _send(conn, body, headers)
         except Exception as exc:
             failures.append(repr(exc))
@@ -117,7 +101,7 @@ def _trial(
     if backlog:
         _flood(runtime.port, fake.info, channel, backlog, clients)
     trigger = fake.ask("trigger")
-    body, headers = _command(fake.info, channel, "update", trigger)
+    body, headers = command_body(fake.info, "update", trigger, channel)
     conn = http.client.HTTPConnection("127.0.0.1", runtime.port, timeout=60)
     try:
         conn.connect()
