@@ -13,7 +13,7 @@ from sqlmodel import select
 from bot.clock import ManualClock
 from bot.models import Incident, ScheduledTask, TaskState, TimelineEvent
 from bot.scheduler import sweep
-from bot.slack.gateway import METHODS
+from bot.slack.catalog import METHODS
 from tests.conftest import Harness, start_bot, wait_for
 from tests.fakeslack import FakeSlack
 

@@ -18,9 +18,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from urllib.error import URLError
@@ -30,7 +28,16 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web import SlackResponse
 
 from bot.render import truncate
+from bot.slack.catalog import (
+    METHODS,
+    Channel,
+    Identity,
+    User,
+    channel_from,
+    user_from,
+)
 from bot.slack.lru import ExpiringLru
+from bot.slack.uploads import FileUploads
 from bot.slack.webapi import DEFAULT_TIMEOUT, SlackCallFailed, api_failure, make_clients
 
 # The gateway and its data, with the plumbing that flows and the app import from here.
@@ -39,7 +46,6 @@ __all__ = [
     "METHODS",
     "Channel",
     "Identity",
-    "Method",
     "SlackCallFailed",
     "SlackGateway",
     "User",
@@ -60,87 +66,7 @@ USER_TTL = timedelta(minutes=10)
 UNKNOWN_USER_TTL = timedelta(minutes=1)
 
 
-@dataclass(frozen=True)
-class Method:
-    """A Web API method the bot calls: its rate-limit tier and the bot scopes it relies on."""
-
-    tier: str
-    scopes: tuple[str, ...] = ()
-    # Scopes that add to what the method answers (users:read.email: the profile's email).
-    adds: tuple[str, ...] = ()
-
-
-# Every Web API method the bot calls. Where a method acts on public and private channels
-# both scopes are listed. The manifest test checks manifest.yml grants exactly these.
-METHODS: dict[str, Method] = {
-    "auth.test": Method("special"),
-    "chat.getPermalink": Method("special"),
-    "chat.postMessage": Method("special", ("chat:write",)),
-    "chat.postEphemeral": Method("tier4", ("chat:write",)),
-    "chat.update": Method("tier3", ("chat:write",)),
-    "conversations.create": Method("tier2", ("channels:manage", "groups:write")),
-    "files.completeUploadExternal": Method("tier4", ("files:write",)),
-    "files.getUploadURLExternal": Method("tier4", ("files:write",)),
-    "conversations.replies": Method("tier3", ("channels:history", "groups:history", "im:history")),
-    "conversations.history": Method("tier3", ("channels:history", "groups:history", "im:history")),
-    "conversations.invite": Method("tier3", ("channels:manage", "groups:write")),
-    "conversations.join": Method("tier3", ("channels:join",)),
-    "conversations.list": Method("tier2", ("channels:read", "groups:read")),
-    "conversations.open": Method("tier3", ("im:write",)),
-    "conversations.setTopic": Method("tier2", ("channels:manage", "groups:write")),
-    "pins.add": Method("tier2", ("pins:write",)),
-    "users.conversations": Method("tier3", ("groups:read",)),
-    "users.info": Method("tier4", ("users:read",), adds=("users:read.email",)),
-    "usergroups.users.list": Method("tier2", ("usergroups:read",)),
-    "views.open": Method("tier4"),
-}
-
-
-@dataclass(frozen=True)
-class Identity:
-    """Who the bot is in the workspace."""
-
-    user_id: str
-    bot_id: str
-    team_id: str
-
-
-@dataclass(frozen=True)
-class User:
-    """The parts of a person the bot uses."""
-
-    id: str
-    name: str
-    is_bot: bool
-    deleted: bool
-    tz: str
-    email: str | None = None  # the profile's email (with the users:read.email scope)
-
-
-@dataclass(frozen=True)
-class Channel:
-    """The parts of a conversation the bot uses."""
-
-    id: str
-    name: str
-    is_private: bool
-    is_archived: bool
-    creator: str
-    created: int
-
-
-def _channel(data: dict[str, Any]) -> Channel:
-    return Channel(
-        id=data["id"],
-        name=data.get("name", ""),
-        is_private=bool(data.get("is_private")),
-        is_archived=bool(data.get("is_archived")),
-        creator=data.get("creator", ""),
-        created=int(data.get("created", 0)),
-    )
-
-
-class SlackGateway:
+class SlackGateway(FileUploads):
     """The only object that calls the Slack Web API."""
 
     def __init__(
@@ -237,7 +163,7 @@ class SlackGateway:
             lambda c: c.conversations_create(name=name, is_private=is_private),
             creates=True,
         )
-        return _channel(data["channel"])
+        return channel_from(data["channel"])
 
     def find_channel(self, name: str, *, is_private: bool) -> Channel | None:
         """Find a channel the bot can see by exact name (paginated conversations.list)."""
@@ -251,7 +177,7 @@ class SlackGateway:
         for data in pages:
             for item in data.get("channels", []):
                 if item.get("name") == name:
-                    return _channel(item)
+                    return channel_from(item)
         return None
 
     def invite(self, channel: str, users: list[str]) -> None:
@@ -292,29 +218,19 @@ class SlackGateway:
     ) -> str | None:
         """The ts of the bot's newest message in `channel` (in the thread of `thread_ts`,
         when given: a channel's history does not hold replies) whose metadata matches."""
-        if thread_ts is not None:
-            pages = self._pages(
-                "conversations.replies",
-                lambda c, cursor: c.conversations_replies(
-                    channel=channel,
-                    ts=thread_ts,
+
+        def page(c: WebClient, cursor: str | None) -> SlackResponse:
+            if thread_ts is not None:
+                return c.conversations_replies(
+                    channel=channel, ts=thread_ts, oldest=oldest, limit=200, cursor=cursor,
                     include_all_metadata=True,
-                    oldest=oldest,
-                    limit=200,
-                    cursor=cursor,
-                ),
+                )  # fmt: skip
+            return c.conversations_history(
+                channel=channel, oldest=oldest, limit=200, cursor=cursor, include_all_metadata=True
             )
-        else:
-            pages = self._pages(
-                "conversations.history",
-                lambda c, cursor: c.conversations_history(
-                    channel=channel,
-                    include_all_metadata=True,
-                    oldest=oldest,
-                    limit=200,
-                    cursor=cursor,
-                ),
-            )
+
+        method = "conversations.replies" if thread_ts is not None else "conversations.history"
+        pages = self._pages(method, page)
         for data in itertools.islice(pages, 10):
             for message in data.get("messages", []):
                 metadata = message.get("metadata") or {}
@@ -351,61 +267,6 @@ class SlackGateway:
             lambda c: c.conversations_replies(channel=channel, ts=ts, limit=limit, cursor=cursor),
         )
         return list(data.get("messages") or []), _next_cursor(data)
-
-    def upload_file(
-        self, channel: str, *, filename: str, content: bytes, title: str, comment: str
-    ) -> str:
-        """Share a file in a channel with a comment (Slack's external upload); its file ID."""
-        return self.upload_files(channel, [(filename, content, title)], comment=comment)[0]
-
-    def _upload_url(self, filename: str, size: int) -> dict[str, Any]:
-        return self._call(
-            "files.getUploadURLExternal",
-            lambda c: c.files_getUploadURLExternal(filename=filename, length=size),
-        )
-
-    def upload_files(
-        self,
-        channel: str,
-        files: list[tuple[str, bytes, str]],
-        *,
-        comment: str,
-        thread_ts: str | None = None,
-    ) -> list[str]:
-        """Share files (name, bytes, title) in one message with a comment; their IDs.
-
-        The three steps of `WebClient.files_upload_v2`, each on the client its retry rule
-        needs: asking for an upload URL and sending the bytes are safe to repeat (Slack
-        discards a file never completed); sharing them (completeUploadExternal) posts a
-        message, so it is not retried after a 5xx or a timeout.
-        """
-        ids = []
-        for filename, content, _ in files:
-            ticket = self._upload_url(filename, len(content))
-            request = urllib.request.Request(  # noqa: S310 - Slack's own https upload URL
-                str(ticket["upload_url"]), data=content, method="POST"
-            )
-            try:
-                with urllib.request.urlopen(request, timeout=self.client.timeout) as response:  # noqa: S310
-                    response.read()
-            except (URLError, TimeoutError, ConnectionError) as exc:
-                raise SlackCallFailed("files.getUploadURLExternal", "upload_failed") from exc
-            ids.append(str(ticket["file_id"]))
-        shared: list[dict[str, str | None]] = [
-            {"id": file_id, "title": title}
-            for file_id, (_, _, title) in zip(ids, files, strict=True)
-        ]
-        self._call(
-            "files.completeUploadExternal",
-            lambda c: c.files_completeUploadExternal(
-                files=shared,
-                channel_id=channel,
-                initial_comment=comment,
-                thread_ts=thread_ts,
-            ),
-            creates=True,
-        )
-        return ids
 
     # -- messages ------------------------------------------------------------------------
 
@@ -500,7 +361,7 @@ class SlackGateway:
                 self._users.put(user_id, None, UNKNOWN_USER_TTL)
                 return None
             raise
-        found = _user(data.get("user") or {}, user_id)
+        found = user_from(data.get("user") or {}, user_id)
         self._users.put(user_id, found, USER_TTL)
         return found
 
@@ -531,18 +392,6 @@ class SlackGateway:
         """Open a modal; returns its view ID."""
         data = self._call("views.open", lambda c: c.views_open(trigger_id=trigger_id, view=view))
         return str(data["view"]["id"])
-
-
-def _user(info: dict[str, Any], user_id: str) -> User:
-    profile = info.get("profile") or {}
-    return User(
-        id=str(info.get("id", user_id)),
-        name=str(profile.get("display_name") or info.get("real_name") or info.get("name", "")),
-        is_bot=bool(info.get("is_bot")),
-        deleted=bool(info.get("deleted")),
-        tz=str(info.get("tz") or "UTC"),
-        email=str(profile["email"]) if profile.get("email") else None,
-    )
 
 
 def _next_cursor(data: dict[str, Any]) -> str | None:
