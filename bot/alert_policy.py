@@ -299,3 +299,42 @@ def alert_notes(policy: Policy) -> list[str]:
         f"{len(policy.maintenance)} recurring maintenance window(s)"
     )
     return lines
+
+
+def check_alerts(policy: Policy) -> None:
+    """Alert settings name only the policy's severities and categories, and triage has a
+    channel to go to."""
+    alerts = policy.alerts
+    where: list[tuple[str, str | None]] = [("alerts.default_severity", alerts.default_severity)]
+    where += [(f"alerts.severity_map.{k}", v) for k, v in (alerts.severity_map or {}).items()]
+    for name, source in alerts.sources.items():
+        if source.heartbeat is not None:
+            where.append((f"alerts.sources.{name}.heartbeat.severity", source.heartbeat.severity))
+    for index, rule in enumerate(alerts.rules):
+        where.append((f"alerts.rules.{index}.severity", rule.severity))
+        if rule.category is not None and rule.category not in policy.categories:
+            raise ValueError(
+                f"alerts.rules.{index}.category: {rule.category!r} is not one of the "
+                "policy's categories"
+            )
+    for path, severity in where:
+        if severity is not None and severity not in policy.severities:
+            raise ValueError(
+                f"{path}: {severity!r} is not a severity of the policy "
+                f"({', '.join(policy.severities)})"
+            )
+    category = alerts.default_category
+    if category is not None and category not in policy.categories:
+        raise ValueError(f"alerts.default_category: {category!r} is not a category")
+    uses_triage = alerts.default_action == "triage" or any(
+        rule.action == "triage" for rule in alerts.rules
+    )
+    if (
+        alerts.sources
+        and uses_triage
+        and not (alerts.triage_channel or policy.announcement_channel)
+    ):
+        raise ValueError(
+            "alerts: set alerts.triage_channel (or announcement_channel): alerts for a "
+            "person to triage need a channel"
+        )

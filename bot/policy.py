@@ -20,7 +20,13 @@ from pydantic import (
     model_validator,
 )
 
-from bot.alert_policy import DEFAULT_SEVERITY_MAP, AlertsPolicy, RecurringWindow, alert_notes
+from bot.alert_policy import (
+    DEFAULT_SEVERITY_MAP,
+    AlertsPolicy,
+    RecurringWindow,
+    alert_notes,
+    check_alerts,
+)
 from bot.comms_policy import (
     Channel,
     Email,
@@ -33,7 +39,13 @@ from bot.comms_policy import (
 from bot.durations import Duration, format_duration, parse_duration
 from bot.errors import ConfigError
 from bot.policy_defaults import default_policy_data
-from bot.report_policy import DEFAULT_ROOT_CAUSES, ProcessTargets, ReportSchedule, Survey
+from bot.report_policy import (
+    DEFAULT_ROOT_CAUSES,
+    ProcessTargets,
+    ReportSchedule,
+    Survey,
+    check_reports,
+)
 from bot.slack.targets import SLACK_TARGET
 
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
@@ -174,6 +186,9 @@ class Policy(_Strict):
     @field_validator("root_cause_categories")
     @classmethod
     def _root_cause_values(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not 1 <= len(item) <= 40:
+                raise ValueError(f"{item!r} must be 1 to 40 characters")
         # Each is the value of an option in the resolve form, and Slack refuses a menu
         # whose options repeat a value.
         repeated = sorted({item for item in value if value.count(item) > 1})
@@ -224,8 +239,8 @@ class Policy(_Strict):
                 "announcement_channel must be a channel ID such as C0123ABCD or a channel "
                 "name such as #incidents"
             )
-        self._alerts_known()
-        self._reports_known()
+        check_alerts(self)
+        check_reports(self)
         check_comms(self)
         return self
 
@@ -236,61 +251,6 @@ class Policy(_Strict):
     def needs_approval(self, severity: str) -> bool:
         """Whether a public update of an incident of `severity` waits for approval."""
         return severity in self.status_page.approval_severities
-
-    def _reports_known(self) -> None:
-        names = [report.name for report in self.reports]
-        if len(set(names)) != len(names):
-            raise ValueError("reports: report names must be distinct")
-        for index, report in enumerate(self.reports):
-            for key in report.scope.severities:
-                if key not in self.severities:
-                    raise ValueError(f"reports.{index}.scope.severities: {key!r} is not a severity")
-            for category in report.scope.categories:
-                if category not in self.categories:
-                    raise ValueError(
-                        f"reports.{index}.scope.categories: {category!r} is not a category"
-                    )
-        for item in self.root_cause_categories:
-            if not 1 <= len(item) <= 40:
-                raise ValueError(f"root_cause_categories: {item!r} must be 1 to 40 characters")
-
-    def _alerts_known(self) -> None:
-        alerts = self.alerts
-        where: list[tuple[str, str | None]] = [("alerts.default_severity", alerts.default_severity)]
-        where += [(f"alerts.severity_map.{k}", v) for k, v in (alerts.severity_map or {}).items()]
-        for name, source in alerts.sources.items():
-            if source.heartbeat is not None:
-                where.append(
-                    (f"alerts.sources.{name}.heartbeat.severity", source.heartbeat.severity)
-                )
-        for index, rule in enumerate(alerts.rules):
-            where.append((f"alerts.rules.{index}.severity", rule.severity))
-            if rule.category is not None and rule.category not in self.categories:
-                raise ValueError(
-                    f"alerts.rules.{index}.category: {rule.category!r} is not one of the "
-                    "policy's categories"
-                )
-        for path, severity in where:
-            if severity is not None and severity not in self.severities:
-                raise ValueError(
-                    f"{path}: {severity!r} is not a severity of the policy "
-                    f"({', '.join(self.severities)})"
-                )
-        category = alerts.default_category
-        if category is not None and category not in self.categories:
-            raise ValueError(f"alerts.default_category: {category!r} is not a category")
-        uses_triage = alerts.default_action == "triage" or any(
-            rule.action == "triage" for rule in alerts.rules
-        )
-        if (
-            alerts.sources
-            and uses_triage
-            and not (alerts.triage_channel or self.announcement_channel)
-        ):
-            raise ValueError(
-                "alerts: set alerts.triage_channel (or announcement_channel): alerts for a "
-                "person to triage need a channel"
-            )
 
     # -- queries -------------------------------------------------------------------------
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot.durations import Duration
+
+if TYPE_CHECKING:
+    from bot.policy import Policy
 
 _SCHEDULE = re.compile(
     r"^(?:(?P<monthly>monthly on (?P<day>\d{1,2}))"
@@ -165,3 +169,19 @@ class ReportSchedule(_Strict):
 def _add_months(moment: datetime, months: int) -> datetime:
     month = moment.month - 1 + months
     return moment.replace(year=moment.year + month // 12, month=month % 12 + 1)
+
+
+def check_reports(policy: Policy) -> None:
+    """The scheduled reports name severities and categories the policy has, each report once."""
+    names = [report.name for report in policy.reports]
+    if len(set(names)) != len(names):
+        raise ValueError("reports: report names must be distinct")
+    for index, report in enumerate(policy.reports):
+        for key in report.scope.severities:
+            if key not in policy.severities:
+                raise ValueError(f"reports.{index}.scope.severities: {key!r} is not a severity")
+        for category in report.scope.categories:
+            if category not in policy.categories:
+                raise ValueError(
+                    f"reports.{index}.scope.categories: {category!r} is not a category"
+                )
