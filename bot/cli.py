@@ -7,27 +7,17 @@ import logging
 import os
 import signal
 import sys
-from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
-from sqlmodel import select
-
-from bot import __version__, migrate
+from bot import __version__, cli_exports, migrate
 from bot.clock import SystemClock
 from bot.comms_policy import outbound_notes
 from bot.db import Database
 from bot.errors import ConfigError, InvalidInput
-from bot.models import Incident
 from bot.policy import Policy, alert_notes, announcement_note, load_policy
 from bot.services import (
-    disclosure,
     event_inbox,
-    follow_up_actions,
-    process_metrics,
-    process_reports,
-    process_summary,
-    review_draft,
 )
 from bot.services.declaration import declare, validate_declaration
 from bot.settings import Settings, load_settings
@@ -156,58 +146,51 @@ def _policy() -> Policy:
     return load_policy(Path(path) if path else None)
 
 
-def _pir(reference: str, output: Path | None, include_private: bool) -> int:
+def _pir(args: argparse.Namespace) -> int:
     db = _database()
     try:
         with db.session() as session:
-            incident = session.exec(
-                select(Incident).where(Incident.reference == reference.strip().upper())
-            ).first()
-            if incident is None:
-                raise ConfigError(f"no incident {reference}")
-            if incident.is_private and not include_private:
-                raise ConfigError(
-                    f"{incident.reference} is a private incident: add --include-private to "
-                    "export its review"
-                )
-            draft = review_draft.latest(session, incident)
-            if draft is not None:
-                markdown = draft.markdown
-            else:  # never drafted in Slack: render one from the record as it stands
-                context = review_draft.build(session, incident, _policy(), SystemClock().now())
-                markdown, _ = review_draft.render(context, _policy().templates_dir)
+            text = cli_exports.pir(
+                session, _policy(), args.reference, args.include_private, SystemClock().now()
+            )
     finally:
         db.dispose()
-    if output is None:
-        _out(markdown)
-    else:
-        output.write_text(markdown, encoding="utf-8")
-        _out(f"wrote {output}")
-    return 0
+    return _emit(text, args.output, end="\n")
 
 
 def _actions(overdue: bool, include_private: bool) -> int:
     db = _database()
     try:
         with db.session() as session:
-            rows = follow_up_actions.listing(
-                session, overdue_only=overdue, today=SystemClock().now().date()
+            lines = cli_exports.actions(
+                session, overdue, include_private, SystemClock().now().date()
             )
-            total: dict[int, list[int]] = {}
-            for incident, item in rows:
-                done, count = total.get(incident.id or 0, [0, 0])
-                total[incident.id or 0] = [done + (item.state == "done"), count + 1]
-                due = item.due_date.isoformat() if item.due_date else "-"
-                owner, text = item.owner_id or "-", item.text
-                if incident.is_private and not include_private:
-                    owner, text = "-", disclosure.PRIVATE_TITLE.lower() + " (--include-private)"
-                _out(f"{incident.reference}\t#{item.number}\t{item.state}\t{due}\t{owner}\t{text}")
     finally:
         db.dispose()
-    if not overdue:
-        done = sum(pair[0] for pair in total.values())
-        count = sum(pair[1] for pair in total.values())
-        _out(f"{done} of {count} actions done" if count else "no actions")
+    for line in lines:
+        _out(line)
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    policy = _policy()
+    query = cli_exports.report_query(policy, args)  # the arguments checked before the database
+    db = _database()
+    try:
+        with db.read_session() as session:
+            text = cli_exports.report(session, policy, query, args, SystemClock().now())
+    finally:
+        db.dispose()
+    return _emit(text, args.output)
+
+
+def _emit(text: str, output: Path | None, *, end: str = "") -> int:
+    """Print `text` (and `end`), or write it to `output` and say so."""
+    if output is None:
+        sys.stdout.write(text + end)
+    else:
+        output.write_text(text, encoding="utf-8")
+        _out(f"wrote {output}")
     return 0
 
 
@@ -272,66 +255,6 @@ def _declare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _day(text: str, flag: str) -> datetime:
-    try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(f"{flag} {text!r} is not a date: write it like 2026-11-01") from None
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
-
-
-def _report(args: argparse.Namespace) -> int:
-    policy = _policy()
-    start = _day(args.start, "--from")
-    end = _day(args.end, "--to") + timedelta(days=1)
-    if end <= start:
-        raise ConfigError("--to is before --from")
-    for key in args.severity:
-        if key not in policy.severities:
-            raise ConfigError(f"--severity {key!r}: use one of {', '.join(policy.severities)}")
-    for category in args.category:
-        if category not in policy.categories:
-            raise ConfigError(f"--category {category!r}: use one of {', '.join(policy.categories)}")
-    filters = process_metrics.Filters(
-        start,
-        end,
-        tuple(args.severity),
-        tuple(args.category),
-        tuple(args.service),
-        args.include_all,
-    )
-    label = f"{args.start} to {args.end} (UTC)"
-    visible = process_reports.Everything() if args.include_private else set[str]()
-    now = SystemClock().now()
-    db = _database()
-    try:
-        with db.read_session() as session:
-            if args.format == "csv":
-                text = process_reports.to_csv(session, filters, visible)
-            else:
-                summary = process_summary.summarise(
-                    session, policy, filters, now, include_private=args.include_private
-                )
-                if args.format == "json":
-                    text = process_reports.to_json(summary, policy, label, visible)
-                elif args.format == "html":
-                    # matplotlib is imported only by the command that draws.
-                    from bot.services import process_charts  # noqa: PLC0415
-
-                    charts = process_charts.charts(session, policy, summary)
-                    text = process_reports.html(summary, policy, label, visible, charts, now)
-                else:
-                    text = process_reports.markdown(summary, policy, label, visible)
-    finally:
-        db.dispose()
-    if args.output is None:
-        sys.stdout.write(text)
-    else:
-        args.output.write_text(text, encoding="utf-8")
-        _out(f"wrote {args.output}")
-    return 0
-
-
 def _migrate() -> int:
     db = _database()
     try:
@@ -382,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "migrate":
             return _migrate()
         if args.command == "pir":
-            return _pir(args.reference, args.output, args.include_private)
+            return _pir(args)
         if args.command == "inbox":
             return _inbox(args.replay)
         if args.command == "report":
