@@ -21,7 +21,12 @@ from sqlmodel import Session, col, select
 from bot.models import Incident, PirDraft, TimelineEvent, TimelineKind
 from bot.policy import Policy
 from bot.render import TEMPLATES_DIR
-from bot.services import follow_up_actions, review_changes, review_record, review_timeline
+from bot.services import (
+    follow_up_actions,
+    review_changes,
+    review_entries,
+    review_record,
+)
 from bot.services import review_wording as wording
 from bot.services.markdown_text import Names, Person, cell, one_line, quote
 from bot.services.review_wording import TBI
@@ -111,7 +116,7 @@ def compose(
     end = incident.resolved_at or now
     start = incident.impact_started_at or incident.declared_at
     spans_days = min(start, incident.declared_at).date() != end.date()
-    writer = review_timeline.Writer(policy=policy, names=names, with_date=spans_days)
+    writer = review_entries.Writer(policy=policy, names=names, with_date=spans_days)
     detect = incident.declared_at - start
     impact = _written(incident.impact_summary, names)
     root_cause = _written(incident.root_cause, names)
@@ -164,10 +169,10 @@ def compose(
             }
             for p in record.periods
         ],
-        "entries": review_timeline.entries(
+        "entries": review_entries.entries(
             record.timeline, incident, acknowledged_by=record.acknowledged_by, writer=writer
         ),
-        "routine": review_timeline.routine(record.timeline, with_date=spans_days),
+        "routine": review_entries.routine(record.timeline, with_date=spans_days),
         "spans_days": spans_days,
         "day": start.strftime("%Y-%m-%d"),
         "detected": wording.moment(incident.declared_at),
