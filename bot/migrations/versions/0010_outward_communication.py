@@ -1,6 +1,5 @@
 """Outward communication: public updates and their approval, the status page's published
-tables (and the one-row version counter of their changes), and scheduled maintenance as
-announced.
+tables, and scheduled maintenance as announced.
 
 Revision ID: 0010
 Revises: 0009
@@ -146,18 +145,8 @@ def upgrade() -> None:
             "ix_status_impact_component", ["component", "started_at"], unique=False
         )
 
-    version = op.create_table(
-        "status_page_version",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("changed_at", bot.db.UTCDateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("id"),
-    )
-    op.bulk_insert(version, [{"id": 1, "version": 0, "changed_at": None}])
-
 
 def downgrade() -> None:
-    op.drop_table("status_page_version")
     with op.batch_alter_table("status_component_impact", schema=None) as batch_op:
         batch_op.drop_index("ix_status_impact_component")
 
