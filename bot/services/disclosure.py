@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+from sqlalchemy import not_
 
 from bot.models import Incident
 
@@ -117,6 +120,13 @@ def shows_details(is_private: bool, reader_may_see: bool) -> bool:
     """Whether a listing or export (reports, CSV) may show an incident's details to this
     reader: its title, root cause and channel; counts include it either way."""
     return not is_private or reader_may_see
+
+
+def detail_rows(is_private: Any, *, reader_sees_all: bool) -> list[Any]:
+    """The SQL conditions for aggregates of incidents' details (the services they name,
+    free text as telling as a title): private incidents' rows only for a reader who may see
+    them all (`is_private`: the column to test)."""
+    return [] if reader_sees_all else [not_(is_private)]
 
 
 def listed_title(title: str, *, is_private: bool, reader_may_see: bool) -> str:

@@ -20,12 +20,12 @@ import matplotlib
 matplotlib.use("Agg")
 
 from matplotlib.figure import Figure
-from sqlalchemy import Column, Float, MetaData, String, Table, and_, func, literal, not_, select
+from sqlalchemy import Column, Float, MetaData, String, Table, and_, func, literal, select
 from sqlmodel import Session
 
 from bot.models import ImpactPeriod, Incident
 from bot.policy import Policy
-from bot.services import process_metrics
+from bot.services import disclosure, process_metrics
 from bot.services.process_metrics import LONG_PERIOD, Filters, Summary
 
 WIDTH, HEIGHT, DPI = 8, 4.5, 100  # 800 x 450 pixels: readable on a phone
@@ -156,9 +156,8 @@ def service_weeks(
     where = [
         *process_metrics.scoped(wider, dialect, use_index=_indexed(wider, dialect)),
         table.c.affected_services != "",
+        *disclosure.detail_rows(table.c.is_private, reader_sees_all=include_private),
     ]
-    if not include_private:
-        where.append(not_(table.c.is_private))
     rows = session.execute(
         select(week, table.c.affected_services, func.count())
         .where(*where)

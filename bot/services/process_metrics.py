@@ -22,7 +22,6 @@ from sqlalchemy import (
     func,
     insert,
     literal,
-    not_,
     or_,
     select,
     text,
@@ -35,6 +34,7 @@ from bot.models import (
     EXCLUDED_REASONS,
     Incident,
 )
+from bot.services import disclosure
 
 DEFINITIONS: tuple[tuple[str, str], ...] = (
     (
@@ -312,7 +312,10 @@ def known_services(session: Session) -> set[str]:
     table = Incident.__table__  # type: ignore[attr-defined]
     rows = session.execute(
         select(table.c.affected_services)
-        .where(table.c.affected_services != "", not_(table.c.is_private))
+        .where(
+            table.c.affected_services != "",
+            *disclosure.detail_rows(table.c.is_private, reader_sees_all=False),
+        )
         .distinct()
     ).all()
     return {

@@ -46,6 +46,7 @@ from bot.models import (
     SurveyResponse,
 )
 from bot.policy import Policy
+from bot.services import disclosure
 from bot.services.process_metrics import (
     LONG_PERIOD,
     MAX_MISSES,
@@ -374,9 +375,10 @@ def _top_services(
 ) -> list[tuple[str, int]]:
     """Services named most (by private incidents too only if `include_private`); grouped
     in SQL by the text as typed, then split by comma."""
-    where = [facts.c.services != ""]
-    if not include_private:
-        where.append(not_(facts.c.is_private))
+    where = [
+        facts.c.services != "",
+        *disclosure.detail_rows(facts.c.is_private, reader_sees_all=include_private),
+    ]
     rows = session.execute(
         select(facts.c.services, func.count()).where(*where).group_by(facts.c.services)
     ).all()
