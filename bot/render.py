@@ -156,29 +156,21 @@ def render(name: str, *, templates_dir: Path | None = None, **context: Any) -> s
     return environment(templates_dir).get_template(name).render(**context).strip()
 
 
-def _escaped(name: str | None) -> bool:
-    # Everything is escaped but plain text (`*.txt.j2`), which is never shown as markup.
-    return not (name or "").endswith(".txt.j2")
-
-
-def _document_environment() -> jinja2.Environment:
+@lru_cache(maxsize=1)
+def document_environment() -> jinja2.Environment:
+    """The environment for documents that are not Slack text: HTML pages and email parts
+    (`*.html.j2`), Atom feeds (`*.xml.j2`), all autoescaped, and plain text (`*.txt.j2`),
+    which is never shown as markup."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
         undefined=jinja2.StrictUndefined,
-        autoescape=_escaped,  # noqa: S701 - only plain text (`*.txt.j2`) is not escaped
+        autoescape=jinja2.select_autoescape(disabled_extensions=("txt.j2",), default=True),
         trim_blocks=True,
         lstrip_blocks=True,
     )
     env.filters["utc"] = utc
     env.filters["clip"] = clip
     return env
-
-
-@lru_cache(maxsize=1)
-def document_environment() -> jinja2.Environment:
-    """The environment for documents that are not Slack text: HTML pages and email parts
-    (`*.html.j2`), Atom feeds (`*.xml.j2`), all autoescaped, and plain text (`*.txt.j2`)."""
-    return _document_environment()
 
 
 def render_document(name: str, **context: Any) -> str:

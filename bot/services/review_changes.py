@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot.services.review_wording import TBI
@@ -57,13 +58,14 @@ def _rows(lines: list[str]) -> dict[str, str]:
     return rows
 
 
-def _minus(left: list[str], right: list[str]) -> list[str]:
-    """The lines of `left` that `right` lacks (counting repeats)."""
-    remaining = Counter(right)
+def _minus(left: list[str], right: list[str], key: Callable[[str], str] = str) -> list[str]:
+    """The lines of `left` that `right` lacks (counting repeats), compared by `key`; the
+    lines of `left` as written."""
+    remaining = Counter(key(line) for line in right)
     out = []
     for line in left:
-        if remaining[line]:
-            remaining[line] -= 1
+        if remaining[key(line)]:
+            remaining[key(line)] -= 1
         else:
             out.append(line)
     return out
@@ -96,20 +98,9 @@ _DATED = re.compile(r"^(- (?:\*\*)?)\d{4}-\d\d-\d\d (\d\d:\d\d)")
 _TIMES_NOTE = "All times UTC"
 
 
-def _minus_undated(left: list[str], right: list[str]) -> list[str]:
-    """The timeline lines of `left` that `right` lacks, whether or not either is dated (the
-    lines of `left` as written)."""
-    remaining = Counter(_DATED.sub(r"\1\2", line) for line in right)
-    out = []
-    for line in left:
-        key = _DATED.sub(r"\1\2", line)
-        if line.startswith(_TIMES_NOTE):
-            continue
-        if remaining[key]:
-            remaining[key] -= 1
-        else:
-            out.append(line)
-    return out
+def _undated(line: str) -> str:
+    """A timeline line without its date, if it has one."""
+    return _DATED.sub(r"\1\2", line)
 
 
 def _plural(count: int, one: str, many: str) -> str:
@@ -139,12 +130,15 @@ def _describe(name: str, old: list[str], new: list[str]) -> Change | None:
     old_rows, new_rows = _rows(old), _rows(new)
     old_text = [line for line in old if not line.startswith("|")]
     new_text = [line for line in new if not line.startswith("|")]
-    added, removed = _minus(new_text, old_text), _minus(old_text, new_text)
     if name == "Timeline":
         # A timeline that comes to span midnight is dated from then on: an entry whose
         # stamp only gained its date is the same entry, not a new one.
-        added, removed = _minus_undated(new_text, old_text), _minus_undated(old_text, new_text)
+        old_text = [line for line in old_text if not line.startswith(_TIMES_NOTE)]
+        new_text = [line for line in new_text if not line.startswith(_TIMES_NOTE)]
+        added = _minus(new_text, old_text, key=_undated)
+        removed = _minus(old_text, new_text, key=_undated)
         return _timeline(added, removed) if added or removed else None
+    added, removed = _minus(new_text, old_text), _minus(old_text, new_text)
     parts: list[str] = []
     for verb, keys in (
         ("added", [k for k in new_rows if k not in old_rows]),

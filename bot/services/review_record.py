@@ -92,8 +92,7 @@ def load(session: Session, incident: Incident) -> Record:
         for other in session.exec(select(Incident).where(col(Incident.channel_id).in_(others))):
             assert other.channel_id is not None
             if disclosure.for_destination(other, incident.channel_id or "").restricted:
-                withheld[other.channel_id] = other.reference
-                channels.pop(other.channel_id, None)  # a mention's own label names it too
+                withheld[other.channel_id] = other.reference  # wins over any name
             elif other.channel_name and not channels.get(other.channel_id):
                 channels[other.channel_id] = other.channel_name
     return Record(
