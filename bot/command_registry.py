@@ -32,9 +32,14 @@ class Subcommand:
     help: str
     run: Runner
     aliases: tuple[str, ...] = ()
-    # It may open a form with the command's trigger_id, which Slack honours for 3 s: it
-    # runs on the form pool, never behind a backlog of other work.
-    opens_form: bool = False
+    # Whether it may open a form with the command's trigger_id (which Slack honours for
+    # 3 s), always or given its arguments: then it runs on the form pool, never behind a
+    # backlog of other work; other work stays off that pool.
+    opens_form: bool | Callable[[str], bool] = False
+
+    def may_open_form(self, args: str) -> bool:
+        """Whether this call (with `args`) may open a form."""
+        return self.opens_form(args) if callable(self.opens_form) else self.opens_form
 
 
 @dataclass

@@ -16,7 +16,7 @@ import pytest
 from sqlmodel import col, select
 
 from bot.clock import ManualClock
-from bot.context import WORK_THREADS
+from bot.context import FORM_THREADS, WORK_THREADS
 from bot.db import Database
 from bot.models import Incident, ScheduledTask, TaskState, TimelineEvent
 from bot.scheduler import sweep
@@ -183,6 +183,21 @@ def test_forms_open_while_a_backlog_holds_every_worker(bot: Harness, clock: Manu
         release.set()
     assert bot.ctx.wait_idle()
     assert "note behind the backlog" in _timeline_texts(bot, incident)
+
+
+def test_lifecycle_changes_stay_off_the_form_pool(bot: Harness) -> None:
+    """Only work that opens a form uses its pool: `status monitoring` is done while every
+    form thread is busy."""
+    incident = bot.declare(bot.fake.alice, severity="sev2")
+    assert incident.channel_id is not None and bot.ctx.wait_idle()
+    release = threading.Event()
+    for _ in range(FORM_THREADS):
+        bot.ctx.defer_form(lambda: release.wait(60))
+    try:
+        run_command(bot, bot.fake.alice, incident.channel_id, "status monitoring")
+        wait_for(lambda: (bot.incident(incident.reference) or incident).status == "monitoring")
+    finally:
+        release.set()
 
 
 def _timeline_texts(bot: Harness, incident: Incident) -> str:

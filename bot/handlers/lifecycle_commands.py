@@ -50,6 +50,14 @@ def run_update(ctx: Context, invocation: Invocation) -> None:
     flow.open_update_form(ctx, invocation.channel_id, invocation.trigger_id)
 
 
+def _resolves(args: str) -> bool:
+    """Whether `status <args>` resolves (and so opens the resolve form)."""
+    try:
+        return incident_lifecycle.parse_status(args.split(maxsplit=1)[0]) == IncidentStatus.RESOLVED
+    except (IndexError, UserError):
+        return False
+
+
 def run_status(ctx: Context, invocation: Invocation) -> None:
     """`status <state>`."""
     if not invocation.args:
@@ -138,7 +146,7 @@ SUBCOMMANDS = [
         "status <state>",
         "move the lifecycle: investigating, identified, monitoring, resolved, closed",
         run_status,
-        opens_form=True,  # `status resolved` opens the resolve form
+        opens_form=_resolves,  # `status resolved` opens the resolve form
     ),
     Subcommand("severity", "severity <sev>", "change the severity (Sev1 to Sev4)", run_severity),
     Subcommand(
@@ -168,7 +176,7 @@ SUBCOMMANDS = [
         "close [resolved|false-positive|duplicate|maintenance|test]",
         "close a resolved incident (a form asks why; only real ones count in the figures)",
         run_close,
-        opens_form=True,
+        opens_form=lambda args: not args,  # without a reason, a form asks why
     ),
     Subcommand("reopen", "reopen", "reopen a resolved or closed incident", run_reopen),
     Subcommand("reminders", "reminders", "what reminders are scheduled, and when", run_reminders),

@@ -94,6 +94,6 @@ def register(app: App, ctx: Context) -> None:
             incident_changes.record_command(ctx, invocation.channel_id, invocation.user_id, text)
             entry.run(ctx, invocation)
 
-        listener_replies.defer(ctx, command, run, opens_form=entry.opens_form)
+        listener_replies.defer(ctx, command, run, opens_form=entry.may_open_form(args))
 
     app.command(COMMAND)(handle_incident_command)
