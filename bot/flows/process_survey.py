@@ -21,7 +21,7 @@ from bot.flows import incident_changes, incident_posts, slack_refusals
 from bot.ids import MetadataType
 from bot.models import Incident, ScheduledTask, SurveyResponse
 from bot.render import render
-from bot.services import disclosure, tasks
+from bot.services import disclosure, incident_queries, tasks
 from bot.slack.gateway import SlackCallFailed
 from bot.views import survey_views
 
@@ -134,9 +134,7 @@ def rate(ctx: Context, incident_id: int, user: str, rating: int, channel: str, t
 def open_comment(ctx: Context, incident_id: int, trigger_id: str) -> None:
     """The comment form."""
     with ctx.db.session() as session:
-        incident = session.get(Incident, incident_id)
-    if incident is None:
-        raise UserError("That incident is not known any more.")
+        incident = incident_queries.require(session, incident_id)
     view = survey_views.comment_modal(incident_id, disclosure.outside(incident).reference)
     incident_changes.open_form(ctx, trigger_id, view.to_dict())
 

@@ -11,7 +11,7 @@ from bot.command_registry import Invocation, Registry, Subcommand
 from bot.context import Context
 from bot.flows import alert_silences, alert_triage, incident_commands, maintenance
 from bot.handlers import listener_replies
-from bot.handlers.action_payloads import button_number, clicked_by
+from bot.handlers.action_payloads import button_number, clicked_by, trigger_id
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.views import forms
 
@@ -54,7 +54,7 @@ def register(app: App, ctx: Context) -> None:
     def handle_alert_declare_action(ack: Ack, body: dict[str, Any]) -> None:
         ack()
         alert_id = button_number(body)
-        trigger = str(body.get("trigger_id") or "")
+        trigger = trigger_id(body)
         listener_replies.defer(
             ctx, body, lambda: alert_triage.open_declare(ctx, alert_id, trigger), opens_form=True
         )
@@ -62,7 +62,7 @@ def register(app: App, ctx: Context) -> None:
     def handle_alert_attach_action(ack: Ack, body: dict[str, Any]) -> None:
         ack()
         alert_id = button_number(body)
-        trigger = str(body.get("trigger_id") or "")
+        trigger = trigger_id(body)
         listener_replies.defer(
             ctx, body, lambda: alert_triage.open_attach(ctx, alert_id, trigger), opens_form=True
         )
@@ -80,7 +80,7 @@ def register(app: App, ctx: Context) -> None:
     def handle_alerts_resolve_action(ack: Ack, body: dict[str, Any]) -> None:
         ack()
         incident_id = button_number(body)
-        trigger = str(body.get("trigger_id") or "")
+        trigger = trigger_id(body)
         listener_replies.defer(
             ctx,
             body,

@@ -12,6 +12,7 @@ from bot.context import Context
 from bot.errors import InvalidInput
 from bot.flows import alert_triage, declaring
 from bot.handlers import listener_replies
+from bot.handlers.action_payloads import button_value
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.render import clip
 from bot.services.declaration import validate_declaration
@@ -59,8 +60,7 @@ def register(app: App, ctx: Context) -> None:
 
     def handle_retry_setup(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()
-        actions = body.get("actions") or [{}]
-        incident_id = declaring.parse_retry_value(str(actions[0].get("value", "")))
+        incident_id = declaring.parse_retry_value(button_value(body))
 
         def retry() -> None:
             text = declaring.retry_set_up(ctx, incident_id)

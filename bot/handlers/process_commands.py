@@ -12,6 +12,7 @@ from bot.command_registry import Invocation, Registry, Subcommand
 from bot.context import Context
 from bot.flows import process_reporting, process_survey
 from bot.handlers import listener_replies
+from bot.handlers.action_payloads import button_value, clicked_by, trigger_id
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.views import forms
 
@@ -38,18 +39,13 @@ def add_to(registry: Registry) -> None:
         registry.add(entry)
 
 
-def _first_action(body: dict[str, Any]) -> dict[str, Any]:
-    actions = body.get("actions") or [{}]
-    return dict(actions[0])
-
-
 def register(app: App, ctx: Context) -> None:
     """Listen for the survey's buttons and comment form."""
 
     def handle_survey_rate_action(ack: Ack, body: dict[str, Any]) -> None:
         ack()
-        incident_id, rating = process_survey.parse_value(str(_first_action(body).get("value")))
-        user = str((body.get("user") or {}).get("id") or "")
+        incident_id, rating = process_survey.parse_value(button_value(body))
+        user = clicked_by(body)
         channel = str((body.get("channel") or {}).get("id") or "")
         ts = str((body.get("message") or {}).get("ts") or "")
         listener_replies.defer(
@@ -60,8 +56,8 @@ def register(app: App, ctx: Context) -> None:
 
     def handle_survey_comment_action(ack: Ack, body: dict[str, Any]) -> None:
         ack()
-        incident_id, _ = process_survey.parse_value(str(_first_action(body).get("value")))
-        trigger = str(body.get("trigger_id") or "")
+        incident_id, _ = process_survey.parse_value(button_value(body))
+        trigger = trigger_id(body)
         listener_replies.defer(
             ctx,
             body,
@@ -78,7 +74,7 @@ def register(app: App, ctx: Context) -> None:
             ack(response_action="errors", errors={BlockId.COMMENT: "Write a comment."})
             return
         ack()
-        user = str((body.get("user") or {}).get("id") or "")
+        user = clicked_by(body)
         listener_replies.defer(
             ctx, body, lambda: process_survey.comment(ctx, incident_id, user, text)
         )

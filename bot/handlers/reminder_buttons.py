@@ -13,6 +13,7 @@ from bot.context import Context
 from bot.errors import UserError
 from bot.flows import reminder_controls
 from bot.handlers import listener_replies
+from bot.handlers.action_payloads import button_value, clicked_by, trigger_id
 from bot.ids import ActionId
 
 
@@ -22,9 +23,8 @@ def run_reminders(ctx: Context, invocation: Invocation) -> None:
 
 
 def _value(body: dict[str, Any]) -> dict[str, Any]:
-    actions = body.get("actions") or [{}]
     try:
-        value = json.loads(actions[0].get("value") or "{}")
+        value = json.loads(button_value(body) or "{}")
     except ValueError:
         value = {}
     if not isinstance(value, dict) or not isinstance(value.get("task"), int):
@@ -38,7 +38,7 @@ def register(app: App, ctx: Context) -> None:
     def handle_nag_update_action(ack: Ack, body: dict[str, Any]) -> None:
         ack()
         task_id = _value(body)["task"]
-        trigger = str(body.get("trigger_id") or "")
+        trigger = trigger_id(body)
         listener_replies.defer(
             ctx,
             body,
@@ -52,7 +52,7 @@ def register(app: App, ctx: Context) -> None:
         seconds = value.get("seconds")
         if not isinstance(seconds, int):
             raise UserError("That snooze is not offered any more.")
-        user = str((body.get("user") or {}).get("id") or "")
+        user = clicked_by(body)
         listener_replies.defer(
             ctx, body, lambda: reminder_controls.snooze(ctx, value["task"], seconds, user)
         )
