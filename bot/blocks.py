@@ -20,10 +20,9 @@ from bot.ids import ActionId, BlockId
 from bot.models import Incident
 from bot.policy import Policy
 from bot.render import render, truncate
+from bot.slack.gateway import NOTIFICATION_TEXT_MAX
 
-SECTION_TEXT_MAX = 3000
-TEXT_OBJECT_MAX = 3000  # any text object, a context element's too
-MESSAGE_TEXT_MAX = 4000  # notification text: chat.update refuses more (see slack.gateway)
+TEXT_OBJECT_MAX = 3000  # any text object: a section's, a context element's
 OPTION_TEXT_MAX = 75
 HEADER_MAX = 150
 TOPIC_MAX = 250  # Slack cuts channel topics at 250 characters
@@ -53,7 +52,7 @@ def option(value: str, label: str, description: str | None = None) -> Option:
 
 def section(text: str) -> SectionBlock:
     """A mrkdwn section, cut to Slack's limit with a visible mark."""
-    return SectionBlock(text=MarkdownTextObject(text=truncate(text, SECTION_TEXT_MAX)))
+    return SectionBlock(text=MarkdownTextObject(text=truncate(text, TEXT_OBJECT_MAX)))
 
 
 def summary_blocks(
@@ -82,7 +81,7 @@ def summary_text(incident: Incident, policy: Policy) -> str:
     severity = policy.severity(incident.severity)
     return truncate(
         render("announcement.j2", incident=incident, severity=severity, notify=[]),
-        MESSAGE_TEXT_MAX,
+        NOTIFICATION_TEXT_MAX,
     )
 
 
@@ -128,19 +127,18 @@ def small_print(text: str) -> ContextBlock:
     return ContextBlock(elements=[MarkdownTextObject(text=truncate(text, TEXT_OBJECT_MAX))])
 
 
-def paragraph_blocks(
-    text: str, footer: str | None = None, *, cut_note: str = REPORT_CUT_NOTE
-) -> list[Block]:
+def paragraph_blocks(text: str, footer: str | None = None) -> list[Block]:
     """Long mrkdwn text as one section per paragraph, and an optional footer in small
     print, within BLOCKS_TEXT_MAX in all. When it does not fit, the text comes first: its
-    last paragraphs are cut, the footer goes unless it still fits, and `cut_note` says so."""
-    parts = [truncate(part, SECTION_TEXT_MAX) for part in text.split("\n\n") if part.strip()]
+    last paragraphs are cut, the footer goes unless it still fits, and REPORT_CUT_NOTE says
+    so."""
+    parts = [truncate(part, TEXT_OBJECT_MAX) for part in text.split("\n\n") if part.strip()]
     notes = [truncate(footer, TEXT_OBJECT_MAX)] if footer else []
     if sum(map(len, parts + notes)) > BLOCKS_TEXT_MAX or len(parts) > MAX_SECTIONS:
-        budget = BLOCKS_TEXT_MAX - len(cut_note)
+        budget = BLOCKS_TEXT_MAX - len(REPORT_CUT_NOTE)
         parts = _first_within(parts[:MAX_SECTIONS], budget)
         room = budget - sum(map(len, parts))
-        notes = [cut_note, *(note for note in notes if len(note) <= room)]
+        notes = [REPORT_CUT_NOTE, *(note for note in notes if len(note) <= room)]
     return [*(section(part) for part in parts), *(small_print(note) for note in notes)]
 
 

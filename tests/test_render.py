@@ -72,7 +72,7 @@ def test_a_long_note_of_ampersands_stays_valid_mrkdwn() -> None:
     rendered = render("note.j2", actor="U0ALICE", text="&" * 2000)
     (section,) = blocks.as_dicts(blocks.text_blocks(rendered))
     text = section["text"]["text"]
-    assert len(text) <= blocks.SECTION_TEXT_MAX
+    assert len(text) <= blocks.TEXT_OBJECT_MAX
     body = text.split("\n", 1)[1].removesuffix("… (truncated)")
     assert body.startswith(">") and set(body.lstrip(">").split("&amp;")) == {""}
 
