@@ -7,9 +7,7 @@ import json
 from typing import Any
 
 from slack_sdk.models.blocks import (
-    ActionsBlock,
     Block,
-    ButtonElement,
     ContextBlock,
     InputBlock,
     MarkdownTextObject,
@@ -17,7 +15,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks import TEXT_OBJECT_MAX, option, plain, section, with_button
+from bot.blocks import TEXT_OBJECT_MAX, button_row, option, plain, section, with_button
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.models import AlertRecord, Incident, IncidentAlert
 from bot.render import escape, render, truncate
@@ -69,25 +67,13 @@ def triage_blocks(row: AlertRecord, text: str, handled: str | None) -> list[Bloc
         blocks.append(section(handled))
     if row.handled.get("what") in FINAL:
         return blocks
-    value = str(row.id)
     blocks.append(
-        ActionsBlock(
-            block_id=BlockId.ACTIONS,
-            elements=[
-                ButtonElement(
-                    action_id=ActionId.ALERT_DECLARE,
-                    text=plain("Declare incident"),
-                    value=value,
-                    style="danger",
-                ),
-                ButtonElement(
-                    action_id=ActionId.ALERT_ATTACH, text=plain("Attach to INC-…"), value=value
-                ),
-                ButtonElement(
-                    action_id=ActionId.ALERT_SILENCE, text=plain("Silence 1h"), value=value
-                ),
-                ButtonElement(action_id=ActionId.ALERT_IGNORE, text=plain("Ignore"), value=value),
-            ],
+        button_row(
+            str(row.id),
+            (ActionId.ALERT_DECLARE, "Declare incident", "danger"),
+            (ActionId.ALERT_ATTACH, "Attach to INC-…"),
+            (ActionId.ALERT_SILENCE, "Silence 1h"),
+            (ActionId.ALERT_IGNORE, "Ignore"),
         )
     )
     return blocks

@@ -97,19 +97,32 @@ def announcement_blocks(incident: Incident, policy: Policy, notify: list[str]) -
     return [section(render("announcement.j2", incident=incident, severity=severity, notify=notify))]
 
 
+# A button: its action_id, its label and optionally its style (`primary`, `danger`).
+Button = tuple[str, str] | tuple[str, str, str]
+
+
+def button_row(value: str, *buttons: Button) -> ActionsBlock:
+    """A row of buttons that all carry `value` (the row they act on)."""
+    return ActionsBlock(
+        block_id=BlockId.ACTIONS,
+        elements=[
+            ButtonElement(
+                action_id=button[0],
+                text=plain(button[1]),
+                value=value,
+                style=button[2] if len(button) == 3 else None,
+            )
+            for button in buttons
+        ],
+    )
+
+
 def with_button(
     text: str, action_id: str, label: str, value: str, style: str | None = None
 ) -> list[Block]:
     """A section of text with one button under it."""
-    return [
-        section(text),
-        ActionsBlock(
-            block_id=BlockId.ACTIONS,
-            elements=[
-                ButtonElement(action_id=action_id, text=plain(label), value=value, style=style)
-            ],
-        ),
-    ]
+    button: Button = (action_id, label, style) if style else (action_id, label)
+    return [section(text), button_row(value, button)]
 
 
 def setup_failed_blocks(text: str, incident_id: int) -> list[Block]:
