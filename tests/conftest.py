@@ -149,6 +149,13 @@ class Harness:
         self.ctx = runtime.ctx
         self.db = runtime.ctx.db
 
+    def __enter__(self) -> Harness:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Stop the bot (`with start_bot(...) as bot:`)."""
+        self.runtime.stop()
+
     def command(self, user: str, channel: str, text: str = "") -> Any:
         """Send `/incident <text>` and return the delivery."""
         return self.fake.send_command(user, channel, text=text, via=self.via)

@@ -52,6 +52,41 @@ def sweep_at(bot: Harness, clock: ManualClock, moment: datetime) -> None:
     sweep(bot.ctx)
 
 
+def sweep_and_settle(bot: Harness, clock: ManualClock, moment: datetime) -> None:
+    """Sweep at `moment` and wait for what it started (emails and pages on their pool)."""
+    sweep_at(bot, clock, moment)
+    assert bot.ctx.wait_idle()
+
+
+def tasks_of(
+    bot: Harness, incident: Incident, kind: str, *, key_prefix: str = "", key_contains: str = ""
+) -> list[ScheduledTask]:
+    """The incident's tasks of `kind` (whose key starts with or contains the given text),
+    oldest first."""
+    with bot.db.session() as session:
+        return list(
+            session.exec(
+                select(ScheduledTask)
+                .where(
+                    ScheduledTask.incident_id == incident.id,
+                    ScheduledTask.kind == kind,
+                    col(ScheduledTask.key).startswith(key_prefix),
+                    col(ScheduledTask.key).contains(key_contains),
+                )
+                .order_by(col(ScheduledTask.id))
+            ).all()
+        )
+
+
+def resolve_by_form(bot: Harness, incident: Incident, **values: str) -> None:
+    """Resolve through `/incident resolve` and its form (as alice), and wait until resolved."""
+    assert incident.channel_id is not None
+    view = form_opened(bot, bot.fake.alice, incident.channel_id, "resolve")  # type: ignore[attr-defined]
+    answer = bot.submit(bot.fake.alice, view, {"resolution": "Rolled back", **values})  # type: ignore[attr-defined]
+    assert answer.status == 200 and not (answer.json or {}).get("errors"), answer
+    wait_for(lambda: (bot.incident(incident.reference) or incident).status == "resolved")
+
+
 def run_command(bot: Harness, user: str, channel: str, text: str) -> None:
     """Send `/incident <text>` and check Slack got its acknowledgement."""
     assert bot.command(user, channel, text).status == 200

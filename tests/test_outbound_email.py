@@ -7,12 +7,11 @@ import logging
 import socket
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlmodel import col, select
 
 from bot import scheduler
 from bot.cli import main
@@ -22,10 +21,17 @@ from bot.models import Incident, ScheduledTask, TaskKind, TaskState
 from bot.policy import Policy
 from bot.scheduler import sweep
 from bot.services import tasks
-from tests.conftest import Harness, make_policy, start_bot, wait_for
+from tests.conftest import Harness, make_policy, start_bot
 from tests.fakeslack import FakeSlack
 from tests.fakesmtp import MailServer, free_port, outward_address
-from tests.support import comms_entries, reminders_in, reply_to, run_command, sweep_at
+from tests.support import (
+    comms_entries,
+    reminders_in,
+    reply_to,
+    resolve_by_form,
+    sweep_and_settle,
+    tasks_of,
+)
 
 SENDER = "Incident bot <incidents@example.com>"
 TITLE = "<script>alert(1)</script> & co"
@@ -60,50 +66,23 @@ def _bot(fake: FakeSlack, database_url: str, clock: ManualClock, url: str | None
     return bot
 
 
-def deliver(bot: Harness, clock: ManualClock, moment: datetime) -> None:
-    """Sweep at `moment` and wait for the emails it started."""
-    sweep_at(bot, clock, moment)
-    assert bot.ctx.wait_idle()
-
-
 def email_tasks(bot: Harness, incident: Incident, what: str = "declared") -> list[ScheduledTask]:
     """The incident's email tasks whose key says `what` (`declared`, `step`, `resolved`)."""
-    with bot.db.session() as session:
-        return list(
-            session.exec(
-                select(ScheduledTask)
-                .where(
-                    ScheduledTask.incident_id == incident.id,
-                    ScheduledTask.kind == "email",
-                    col(ScheduledTask.key).contains(f":{what}"),
-                )
-                .order_by(col(ScheduledTask.id))
-            ).all()
-        )
-
-
-def resolve(bot: Harness, incident: Incident) -> None:
-    assert incident.channel_id is not None
-    before = len(bot.fake.opened_views(bot.fake.alice))  # type: ignore[attr-defined]
-    run_command(bot, bot.fake.alice, incident.channel_id, "resolve")  # type: ignore[attr-defined]
-    view = wait_for(lambda: bot.fake.opened_views(bot.fake.alice)[before:] or None)[-1]  # type: ignore[attr-defined]
-    bot.submit(bot.fake.alice, view, {"resolution": "Rolled back"})  # type: ignore[attr-defined]
-    wait_for(lambda: (bot.incident(incident.reference) or incident).status == "resolved")
+    return tasks_of(bot, incident, "email", key_contains=f":{what}")
 
 
 def test_declare_escalation_and_resolve_are_each_emailed_once(
     fake_slack: FakeSlack, database_url: str, clock: ManualClock, mail: MailServer
 ) -> None:
     fake = fake_slack
-    bot = _bot(fake, database_url, clock, mail.url())
-    try:
+    with _bot(fake, database_url, clock, mail.url()) as bot:
         incident = bot.declare(
             fake.alice,  # type: ignore[attr-defined]
             severity="sev2",
             title=TITLE,
             description="Checkout <b>down</b> & out",
         )
-        deliver(bot, clock, incident.declared_at)
+        sweep_and_settle(bot, clock, incident.declared_at)
         (declared,) = mail.received
         assert declared.rcpt_tos == ["manager@example.com"]
         assert declared.mail_from == "incidents@example.com"
@@ -121,34 +100,31 @@ def test_declare_escalation_and_resolve_are_each_emailed_once(
             (c["via"], c["what"], c["outcome"], c["to"]) for c in comms_entries(bot, incident)
         ] == [("email", "declared", "sent", ["manager@example.com"])]
 
-        deliver(bot, clock, incident.declared_at + timedelta(minutes=30))
+        sweep_and_settle(bot, clock, incident.declared_at + timedelta(minutes=30))
         escalation = mail.received[1]
         assert escalation.rcpt_tos == ["cto@example.com"]
         assert str(escalation.message["Subject"]).strip().startswith("[incident] Escalation: ")
         assert "unresolved after 30m" in escalation.part("plain")
-        resolve(bot, incident)
-        deliver(bot, clock, clock.now())
+        resolve_by_form(bot, incident)
+        sweep_and_settle(bot, clock, clock.now())
         resolved = mail.received[2]
         assert sorted(resolved.rcpt_tos) == ["cto@example.com", "manager@example.com"]
         assert str(resolved.message["Subject"]).strip().startswith("[incident] Resolved: ")
         # Nothing goes twice, however often the sweep runs.
-        deliver(bot, clock, clock.now() + timedelta(hours=5))
-        deliver(bot, clock, clock.now() + timedelta(hours=5))
+        sweep_and_settle(bot, clock, clock.now() + timedelta(hours=5))
+        sweep_and_settle(bot, clock, clock.now() + timedelta(hours=5))
         assert len(mail.received) == 3
         outcomes = [(c["what"], c["outcome"]) for c in comms_entries(bot, incident)]
         assert outcomes == [("declared", "sent"), ("escalation", "sent"), ("resolved", "sent")]
         for what in ("declared", "step", "resolved"):
             assert {t.state for t in email_tasks(bot, incident, what)} == {TaskState.DONE}
-    finally:
-        bot.runtime.stop()
 
 
 def test_a_private_incident_is_mailed_as_its_reference_only(
     fake_slack: FakeSlack, database_url: str, clock: ManualClock, mail: MailServer
 ) -> None:
     fake = fake_slack
-    bot = _bot(fake, database_url, clock, mail.url())
-    try:
+    with _bot(fake, database_url, clock, mail.url()) as bot:
         incident = bot.declare(
             fake.alice,  # type: ignore[attr-defined]
             severity="sev2",
@@ -156,15 +132,13 @@ def test_a_private_incident_is_mailed_as_its_reference_only(
             description="Salaries of the finance team",
             is_private=["private"],
         )
-        deliver(bot, clock, incident.declared_at)
+        sweep_and_settle(bot, clock, incident.declared_at)
         (sent,) = mail.received
         everything = str(sent.message["Subject"]) + sent.part("plain") + sent.part("html")
         assert incident.reference in everything
         assert "A private incident" in everything
         for secret in ("Payroll", "Salaries", str(incident.channel_id)):
             assert secret not in everything
-    finally:
-        bot.runtime.stop()
 
 
 def test_a_refused_login_is_logged_clearly_and_nothing_is_lost(
@@ -179,7 +153,7 @@ def test_a_refused_login_is_logged_clearly_and_nothing_is_lost(
     try:
         incident = bot.declare(fake.alice, severity="sev2")  # type: ignore[attr-defined]
         with caplog.at_level(logging.INFO):
-            deliver(bot, clock, incident.declared_at)
+            sweep_and_settle(bot, clock, incident.declared_at)
         assert server.logins and set(server.logins) == {("bot", False)}  # each mechanism
         assert server.received == []
         assert f"SMTP login refused by 127.0.0.1:{server.port} for user 'bot'" in caplog.text
@@ -198,8 +172,8 @@ def test_a_refused_login_is_logged_clearly_and_nothing_is_lost(
 
         # The operator fixes SMTP_URL (a restart reads it again): the email goes, once.
         bot.ctx.smtp = smtp_mail.parse_url(server.url("bot", "right%20horse"), SENDER)
-        deliver(bot, clock, task.due_at)
-        deliver(bot, clock, task.due_at + timedelta(minutes=10))
+        sweep_and_settle(bot, clock, task.due_at)
+        sweep_and_settle(bot, clock, task.due_at + timedelta(minutes=10))
         assert len(server.received) == 1
         assert [c["outcome"] for c in comms_entries(bot, incident)] == ["sent"]
     finally:
@@ -218,7 +192,7 @@ def test_a_password_is_never_sent_in_clear_to_another_host(
     bot = _bot(fake, database_url, clock, server.url("bot", "right%20horse"))
     try:
         incident = bot.declare(fake.alice, severity="sev2")  # type: ignore[attr-defined]
-        deliver(bot, clock, incident.declared_at)
+        sweep_and_settle(bot, clock, incident.declared_at)
         assert server.logins == [] and server.received == []  # the password never went
         (task,) = email_tasks(bot, incident)
         assert task.state == TaskState.PENDING  # kept until SMTP_URL or the server is fixed
@@ -231,7 +205,7 @@ def test_a_password_is_never_sent_in_clear_to_another_host(
         # The operator says the relay is on a trusted network: the email goes, once.
         url = server.url("bot", "right%20horse", query="starttls=optional")
         bot.ctx.smtp = smtp_mail.parse_url(url, SENDER)
-        deliver(bot, clock, task.due_at)
+        sweep_and_settle(bot, clock, task.due_at)
         assert server.logins == [("bot", True)] and len(server.received) == 1
     finally:
         bot.runtime.stop()
@@ -247,22 +221,22 @@ def test_a_server_that_is_down_is_retried_with_backoff_then_mailed_once(
     server = MailServer(port)
     try:
         incident = bot.declare(fake.alice, severity="sev2")  # type: ignore[attr-defined]
-        deliver(bot, clock, incident.declared_at)
+        sweep_and_settle(bot, clock, incident.declared_at)
         (task,) = email_tasks(bot, incident)
         assert task.state == TaskState.PENDING and task.attempts == 1
         assert task.last_error is not None
         assert f"cannot send through 127.0.0.1:{port}" in task.last_error
         assert task.due_at == incident.declared_at + timedelta(seconds=5)
-        deliver(bot, clock, incident.declared_at + timedelta(seconds=6))
+        sweep_and_settle(bot, clock, incident.declared_at + timedelta(seconds=6))
         (task,) = email_tasks(bot, incident)
         assert task.attempts == 2
         assert task.due_at == incident.declared_at + timedelta(seconds=16)  # backing off
-        deliver(bot, clock, incident.declared_at + timedelta(seconds=10))  # not due yet
+        sweep_and_settle(bot, clock, incident.declared_at + timedelta(seconds=10))  # not due yet
         assert email_tasks(bot, incident)[0].attempts == 2
 
         server.start()
-        deliver(bot, clock, incident.declared_at + timedelta(seconds=16))
-        deliver(bot, clock, incident.declared_at + timedelta(minutes=1))
+        sweep_and_settle(bot, clock, incident.declared_at + timedelta(seconds=16))
+        sweep_and_settle(bot, clock, incident.declared_at + timedelta(minutes=1))
         assert len(server.received) == 1
         (task,) = email_tasks(bot, incident)
         assert task.state == TaskState.DONE and task.last_error is None
@@ -283,8 +257,7 @@ def test_a_mail_server_that_hangs_never_holds_up_slack_work(
     with socket.socket() as silent:  # takes connections, never says hello
         silent.bind(("127.0.0.1", 0))
         silent.listen(16)
-        bot = _bot(fake, database_url, clock, f"smtp://127.0.0.1:{silent.getsockname()[1]}")
-        try:
+        with _bot(fake, database_url, clock, f"smtp://127.0.0.1:{silent.getsockname()[1]}") as bot:
             incident = bot.declare(fake.alice, severity="sev2")  # type: ignore[attr-defined]
             assert incident.channel_id is not None
             clock.set(incident.declared_at + timedelta(hours=1))  # the nag and the email due
@@ -296,8 +269,6 @@ def test_a_mail_server_that_hangs_never_holds_up_slack_work(
             (task,) = email_tasks(bot, incident)
             assert task.state == TaskState.PENDING
             assert task.last_error is not None and "timed out" in task.last_error
-        finally:
-            bot.runtime.stop()
 
 
 def test_a_severity_without_slack_is_emailed_not_pinged(
@@ -324,7 +295,7 @@ def test_a_severity_without_slack_is_emailed_not_pinged(
             if incident.reference in m.text
         ]
         assert announcements and all(f"<@{manager}>" not in t for t in announcements)
-        deliver(bot, clock, incident.declared_at + timedelta(hours=1))
+        sweep_and_settle(bot, clock, incident.declared_at + timedelta(hours=1))
         (ping,) = [m for m in reminders_in(fake, channel) if "Escalation" in m.text]
         assert f"<@{manager}>" not in ping.text
         assert "it manager (by email)" in ping.text
@@ -351,7 +322,7 @@ def test_without_smtp_the_email_is_set_aside_and_check_config_says_why(
     bot = _bot(fake, database_url, clock, None)
     try:
         incident = bot.declare(fake.alice, severity="sev2")  # type: ignore[attr-defined]
-        deliver(bot, clock, incident.declared_at)
+        sweep_and_settle(bot, clock, incident.declared_at)
         (task,) = email_tasks(bot, incident)
         assert task.state == TaskState.DEAD
         assert task.last_error == "email is off: SMTP_URL is not set"

@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlmodel import col, select
 
 from bot.cli import main
 from bot.clock import ManualClock
@@ -18,7 +17,7 @@ from bot.policy import Policy
 from tests.conftest import Harness, make_policy, start_bot, wait_for
 from tests.fakepagerduty import FakePagerDuty
 from tests.fakeslack import FakeSlack
-from tests.support import comms_entries, run_command, sweep_at
+from tests.support import comms_entries, resolve_by_form, run_command, sweep_and_settle, tasks_of
 
 ROUTING_KEY = "R0ut1ngKeyR0ut1ngKeyR0ut1ngKey32"
 KEY_ENV = "TEST_PAGERDUTY_ROUTING_KEY"
@@ -46,29 +45,15 @@ def _bot(fake: FakeSlack, database_url: str, clock: ManualClock, policy: Policy)
     return start_bot(fake, database_url, clock=clock, policy=policy)
 
 
-def deliver(bot: Harness, clock: ManualClock, moment: datetime) -> None:
-    """Sweep at `moment` and wait for the pages it started."""
-    sweep_at(bot, clock, moment)
-    assert bot.ctx.wait_idle()
-
-
 def page_tasks(bot: Harness, incident: Incident) -> list[ScheduledTask]:
-    with bot.db.session() as session:
-        return list(
-            session.exec(
-                select(ScheduledTask)
-                .where(ScheduledTask.incident_id == incident.id, ScheduledTask.kind == "page")
-                .order_by(col(ScheduledTask.id))
-            ).all()
-        )
+    return tasks_of(bot, incident, "page")
 
 
 def test_sev1_is_triggered_acknowledged_and_resolved_with_one_dedup_key(
     fake_slack: FakeSlack, database_url: str, clock: ManualClock, pd: FakePagerDuty
 ) -> None:
     fake = fake_slack
-    bot = _bot(fake, database_url, clock, _policy(fake, pd))
-    try:
+    with _bot(fake, database_url, clock, _policy(fake, pd)) as bot:
         incident = bot.declare(
             fake.alice,  # type: ignore[attr-defined]
             severity="sev1",
@@ -78,7 +63,7 @@ def test_sev1_is_triggered_acknowledged_and_resolved_with_one_dedup_key(
         channel = incident.channel_id
         assert channel is not None
         key = f"incident-bot/{incident.reference}"
-        deliver(bot, clock, incident.declared_at)
+        sweep_and_settle(bot, clock, incident.declared_at)
         assert pd.actions() == [("trigger", key)]
         (trigger,) = pd.events
         assert trigger["routing_key"] == ROUTING_KEY
@@ -90,16 +75,12 @@ def test_sev1_is_triggered_acknowledged_and_resolved_with_one_dedup_key(
 
         run_command(bot, fake.alice, channel, f"role commander <@{fake.bob}|bob>")  # type: ignore[attr-defined]
         wait_for(lambda: (bot.incident(incident.reference) or incident).commander_id)
-        deliver(bot, clock, clock.now() + timedelta(minutes=1))
+        sweep_and_settle(bot, clock, clock.now() + timedelta(minutes=1))
         assert pd.actions() == [("trigger", key), ("acknowledge", key)]
 
-        before = len(fake.opened_views(fake.alice))  # type: ignore[attr-defined]
-        run_command(bot, fake.alice, channel, "resolve")  # type: ignore[attr-defined]
-        view = wait_for(lambda: fake.opened_views(fake.alice)[before:] or None)[-1]  # type: ignore[attr-defined]
-        bot.submit(fake.alice, view, {"resolution": "Rolled back"})  # type: ignore[attr-defined]
-        wait_for(lambda: (bot.incident(incident.reference) or incident).status == "resolved")
-        deliver(bot, clock, clock.now() + timedelta(minutes=1))
-        deliver(bot, clock, clock.now() + timedelta(hours=6))
+        resolve_by_form(bot, incident, resolution="Rolled back")
+        sweep_and_settle(bot, clock, clock.now() + timedelta(minutes=1))
+        sweep_and_settle(bot, clock, clock.now() + timedelta(hours=6))
         assert pd.actions() == [("trigger", key), ("acknowledge", key), ("resolve", key)]
         assert pd.rejected == []
         assert [
@@ -113,90 +94,74 @@ def test_sev1_is_triggered_acknowledged_and_resolved_with_one_dedup_key(
         # Reopened: a new impact period pages again, under the same key.
         run_command(bot, fake.alice, channel, "reopen")  # type: ignore[attr-defined]
         wait_for(lambda: (bot.incident(incident.reference) or incident).status == "investigating")
-        deliver(bot, clock, clock.now() + timedelta(minutes=1))
+        sweep_and_settle(bot, clock, clock.now() + timedelta(minutes=1))
         assert pd.actions()[3:] == [("trigger", key)]
-    finally:
-        bot.runtime.stop()
 
 
 def test_an_escalation_step_with_page_pages_a_sev2(
     fake_slack: FakeSlack, database_url: str, clock: ManualClock, pd: FakePagerDuty
 ) -> None:
     fake = fake_slack
-    bot = _bot(fake, database_url, clock, _policy(fake, pd, step_pages=True))
-    try:
+    with _bot(fake, database_url, clock, _policy(fake, pd, step_pages=True)) as bot:
         incident = bot.declare(fake.alice, severity="sev2")  # type: ignore[attr-defined]
-        deliver(bot, clock, incident.declared_at)
+        sweep_and_settle(bot, clock, incident.declared_at)
         assert pd.events == []  # Sev2 is notified by Slack and email, not paged
-        deliver(bot, clock, incident.declared_at + timedelta(minutes=30))
+        sweep_and_settle(bot, clock, incident.declared_at + timedelta(minutes=30))
         assert pd.actions() == [("trigger", f"incident-bot/{incident.reference}")]
         assert pd.events[0]["payload"]["severity"] == "error"
         assert pd.events[0]["payload"]["custom_details"]["step"] == 0
         # Stamped with the step's time, not the declaration's.
         stamp = datetime.fromisoformat(pd.events[0]["payload"]["timestamp"])
         assert stamp == incident.declared_at + timedelta(minutes=30)
-        deliver(bot, clock, incident.declared_at + timedelta(hours=1, minutes=59))
+        sweep_and_settle(bot, clock, incident.declared_at + timedelta(hours=1, minutes=59))
         assert len(pd.events) == 1  # the later steps do not page
-    finally:
-        bot.runtime.stop()
 
 
 def test_a_step_page_not_due_yet_is_off_once_resolved(
     fake_slack: FakeSlack, database_url: str, clock: ManualClock, pd: FakePagerDuty
 ) -> None:
     fake = fake_slack
-    bot = _bot(fake, database_url, clock, _policy(fake, pd, step_pages=True))
-    try:
+    with _bot(fake, database_url, clock, _policy(fake, pd, step_pages=True)) as bot:
         incident = bot.declare(fake.alice, severity="sev2")  # type: ignore[attr-defined]
         assert incident.channel_id is not None
         clock.set(incident.declared_at + timedelta(minutes=10))
-        before = len(fake.opened_views(fake.alice))  # type: ignore[attr-defined]
-        run_command(bot, fake.alice, incident.channel_id, "resolve")  # type: ignore[attr-defined]
-        view = wait_for(lambda: fake.opened_views(fake.alice)[before:] or None)[-1]  # type: ignore[attr-defined]
-        bot.submit(fake.alice, view, {"resolution": "Fixed"})  # type: ignore[attr-defined]
-        wait_for(lambda: (bot.incident(incident.reference) or incident).status == "resolved")
-        deliver(bot, clock, incident.declared_at + timedelta(hours=1))
+        resolve_by_form(bot, incident, resolution="Fixed")
+        sweep_and_settle(bot, clock, incident.declared_at + timedelta(hours=1))
         assert pd.requests == 0  # neither the step's trigger nor a resolve for it
         assert {t.state for t in page_tasks(bot, incident)} == {TaskState.CANCELLED}
-    finally:
-        bot.runtime.stop()
 
 
 def test_rate_limits_and_outages_are_retried_and_the_page_goes_once(
     fake_slack: FakeSlack, database_url: str, clock: ManualClock, pd: FakePagerDuty
 ) -> None:
     fake = fake_slack
-    bot = _bot(fake, database_url, clock, _policy(fake, pd))
-    try:
+    with _bot(fake, database_url, clock, _policy(fake, pd)) as bot:
         incident = bot.declare(fake.alice, severity="sev1")  # type: ignore[attr-defined]
         pd.fail(429)
         pd.fail(500)
-        deliver(bot, clock, incident.declared_at)
+        sweep_and_settle(bot, clock, incident.declared_at)
         (task,) = page_tasks(bot, incident)
         assert task.state == TaskState.PENDING
         assert task.last_error == "PagerDuty is rate-limiting events (429)"
-        deliver(bot, clock, task.due_at)
+        sweep_and_settle(bot, clock, task.due_at)
         (task,) = page_tasks(bot, incident)
         assert task.state == TaskState.PENDING and task.attempts == 2
         assert task.last_error is not None and task.last_error.startswith("PagerDuty answered 500")
         assert pd.events == []
-        deliver(bot, clock, task.due_at)
-        deliver(bot, clock, task.due_at + timedelta(minutes=5))
+        sweep_and_settle(bot, clock, task.due_at)
+        sweep_and_settle(bot, clock, task.due_at + timedelta(minutes=5))
         assert pd.requests == 3
         assert pd.actions() == [("trigger", f"incident-bot/{incident.reference}")]
         (task,) = page_tasks(bot, incident)
         assert task.state == TaskState.DONE and task.last_error is None
         assert [c["outcome"] for c in comms_entries(bot, incident)] == ["sent"]
-    finally:
-        bot.runtime.stop()
 
 
 def test_a_private_incident_is_paged_without_its_title(
     fake_slack: FakeSlack, database_url: str, clock: ManualClock, pd: FakePagerDuty
 ) -> None:
     fake = fake_slack
-    bot = _bot(fake, database_url, clock, _policy(fake, pd))
-    try:
+    with _bot(fake, database_url, clock, _policy(fake, pd)) as bot:
         incident = bot.declare(
             fake.alice,  # type: ignore[attr-defined]
             severity="sev1",
@@ -204,13 +169,11 @@ def test_a_private_incident_is_paged_without_its_title(
             affected_services="payroll",
             is_private=["private"],
         )
-        deliver(bot, clock, incident.declared_at)
+        sweep_and_settle(bot, clock, incident.declared_at)
         (event,) = pd.events
         assert event["payload"]["summary"] == f"{incident.reference} (Sev1): A private incident"
         assert "payroll" not in str(event).lower()
         assert "links" not in event
-    finally:
-        bot.runtime.stop()
 
 
 def test_without_a_routing_key_nothing_is_paged_and_check_config_says_so(
@@ -224,14 +187,11 @@ def test_without_a_routing_key_nothing_is_paged_and_check_config_says_so(
 ) -> None:
     fake = fake_slack
     monkeypatch.delenv(KEY_ENV)
-    bot = _bot(fake, database_url, clock, _policy(fake, pd))
-    try:
+    with _bot(fake, database_url, clock, _policy(fake, pd)) as bot:
         incident = bot.declare(fake.alice, severity="sev1")  # type: ignore[attr-defined]
-        deliver(bot, clock, incident.declared_at + timedelta(hours=1))
+        sweep_and_settle(bot, clock, incident.declared_at + timedelta(hours=1))
         assert page_tasks(bot, incident) == []
         assert pd.requests == 0
-    finally:
-        bot.runtime.stop()
 
     path = tmp_path / "policy.yml"
     path.write_text(f"paging:\n  routing_key_env: {KEY_ENV}\n")

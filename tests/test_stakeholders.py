@@ -10,7 +10,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlmodel import col, select
 
 from bot.clock import ManualClock
 from bot.context import Context
@@ -26,7 +25,15 @@ from bot.scheduler import sweep
 from bot.slack.gateway import SlackGateway, make_clients
 from tests.conftest import BOT_TOKEN, Harness, make_policy, start_bot, wait_for
 from tests.fakeslack import FakeSlack
-from tests.support import comms_entries, pending_tasks, reminders_in, run_command, sweep_at
+from tests.support import (
+    comms_entries,
+    pending_tasks,
+    reminders_in,
+    resolve_by_form,
+    run_command,
+    sweep_at,
+    tasks_of,
+)
 
 TITLE = "Checkout is failing"
 
@@ -70,11 +77,8 @@ def _policy(fake: FakeSlack, **changes: dict[str, Any]) -> Policy:
 @pytest.fixture
 def sbot(fake_slack: FakeSlack, database_url: str, clock: ManualClock) -> Iterator[Harness]:
     """The bot with the stakeholder matrix above."""
-    harness = start_bot(fake_slack, database_url, clock=clock, policy=_policy(fake_slack))
-    try:
+    with start_bot(fake_slack, database_url, clock=clock, policy=_policy(fake_slack)) as harness:
         yield harness
-    finally:
-        harness.runtime.stop()
 
 
 def _channel(fake: FakeSlack, name: str) -> str:
@@ -96,18 +100,7 @@ def _support(fake: FakeSlack) -> list[Any]:
 
 
 def _email_tasks(bot: Harness, incident: Incident) -> list[ScheduledTask]:
-    with bot.db.session() as session:
-        return list(
-            session.exec(
-                select(ScheduledTask)
-                .where(
-                    ScheduledTask.incident_id == incident.id,
-                    ScheduledTask.kind == TaskKind.EMAIL,
-                    col(ScheduledTask.key).startswith("stakeholder:"),
-                )
-                .order_by(col(ScheduledTask.id))
-            ).all()
-        )
+    return tasks_of(bot, incident, TaskKind.EMAIL, key_prefix="stakeholder:")
 
 
 def _submit_update(bot: Harness, channel: str, **values: str) -> None:
@@ -219,8 +212,7 @@ def test_unchanged_updates_go_out_when_the_policy_says_not_to_skip(
     fake_slack: FakeSlack, database_url: str, clock: ManualClock
 ) -> None:
     policy = _policy(fake_slack, customer_support={"skip_unchanged": False})
-    bot = start_bot(fake_slack, database_url, clock=clock, policy=policy)
-    try:
+    with start_bot(fake_slack, database_url, clock=clock, policy=policy) as bot:
         incident = bot.declare(fake_slack.alice, severity="sev2", title=TITLE)  # type: ignore[attr-defined]
         start = incident.declared_at
         for minutes in (0, 30, 60):
@@ -228,8 +220,6 @@ def test_unchanged_updates_go_out_when_the_policy_says_not_to_skip(
         assert len(_support(fake_slack)) == 3
         assert _execs(fake_slack) == []  # executives follow Sev1 only
         assert [c["outcome"] for c in comms_entries(bot, incident)] == ["sent"] * 3
-    finally:
-        bot.runtime.stop()
 
 
 def test_a_sev3_gets_no_stakeholder_updates(sbot: Harness, clock: ManualClock) -> None:
@@ -276,11 +266,7 @@ def test_resolve_sends_a_last_update_then_stops_and_reopen_starts_them(
     sweep_at(sbot, clock, incident.declared_at)
     assert len(_execs(fake)) == 1
     clock.set(incident.declared_at + timedelta(minutes=5))
-    before = len(fake.opened_views(fake.alice))  # type: ignore[attr-defined]
-    run_command(sbot, fake.alice, channel, "resolve")  # type: ignore[attr-defined]
-    view = wait_for(lambda: fake.opened_views(fake.alice)[before:] or None)[-1]  # type: ignore[attr-defined]
-    sbot.submit(fake.alice, view, {"resolution": "Fixed"})  # type: ignore[attr-defined]
-    wait_for(lambda: (sbot.incident(incident.reference) or incident).status == "resolved")
+    resolve_by_form(sbot, incident, resolution="Fixed")
     # Those who heard of it get one last update, at once, saying it is resolved.
     due = pending_tasks(sbot, incident, TaskKind.STAKEHOLDER)
     assert sorted(t.key for t in due) == ["business_units", "customer_support", "executives"]
@@ -437,8 +423,7 @@ def test_user_groups_and_people_get_direct_messages(
     cfo = fake.add_user("cfo")
     group = fake.add_usergroup("leadership", members=[fake.bob, cfo])  # type: ignore[attr-defined]
     policy = _policy(fake, executives={"targets": [group, fake.alice]})  # type: ignore[attr-defined]
-    bot = start_bot(fake, database_url, clock=clock, policy=policy)
-    try:
+    with start_bot(fake, database_url, clock=clock, policy=policy) as bot:
         incident = bot.declare(fake.alice, severity="sev1", title=TITLE)  # type: ignore[attr-defined]
         sweep_at(bot, clock, incident.declared_at)
         for person in (fake.bob, cfo, fake.alice):  # type: ignore[attr-defined]
@@ -448,8 +433,6 @@ def test_user_groups_and_people_get_direct_messages(
             c for c in comms_entries(bot, incident) if c["what"] == "stakeholder:executives"
         ]
         assert sorted(recorded["to"]) == sorted([fake.bob, cfo, fake.alice])  # type: ignore[attr-defined]
-    finally:
-        bot.runtime.stop()
 
 
 def test_a_refused_destination_is_told_once_and_tried_again_at_each_update(
@@ -457,8 +440,7 @@ def test_a_refused_destination_is_told_once_and_tried_again_at_each_update(
 ) -> None:
     fake = fake_slack
     policy = _policy(fake, customer_support={"skip_unchanged": False})
-    bot = start_bot(fake, database_url, clock=clock, policy=policy)
-    try:
+    with start_bot(fake, database_url, clock=clock, policy=policy) as bot:
         incident = bot.declare(fake.alice, severity="sev2", title=TITLE)  # type: ignore[attr-defined]
         assert incident.channel_id is not None
         support = _channel(fake, "support")
@@ -479,8 +461,6 @@ def test_a_refused_destination_is_told_once_and_tried_again_at_each_update(
         fake.channels[support].is_archived = False  # restored: the next update reaches it
         sweep_at(bot, clock, start + timedelta(minutes=60))
         assert len(_support(fake)) == 1
-    finally:
-        bot.runtime.stop()
 
 
 def test_a_stakeholder_added_to_the_policy_follows_open_incidents_from_the_restart(
@@ -491,13 +471,10 @@ def test_a_stakeholder_added_to_the_policy_follows_open_incidents_from_the_resta
     before = full.model_copy(
         update={"stakeholders": [s for s in full.stakeholders if s.name != "executives"]}
     )
-    bot = start_bot(fake, database_url, clock=clock, policy=before)
-    try:
+    with start_bot(fake, database_url, clock=clock, policy=before) as bot:
         incident = bot.declare(fake.alice, severity="sev1", title=TITLE)  # type: ignore[attr-defined]
         sweep_at(bot, clock, incident.declared_at)
         assert _execs(fake) == [] and len(_support(fake)) == 1
-    finally:
-        bot.runtime.stop()
 
     clock.set(incident.declared_at + timedelta(minutes=20))
     bot = start_bot(fake, database_url, clock=clock, policy=full)  # executives added
