@@ -87,26 +87,10 @@ def draft(
         return row.id
 
 
-def publish(
-    db: Database,
-    incident_id: int,
-    *,
-    now: datetime,
-    status: str = "investigating",
-    title: str = "Checkout errors",
-    message: str = "We are investigating.",
-    components: dict[str, str] | None = None,
-) -> str:
-    """Write and approve a public update; returns the public incident's ID."""
-    update_id = draft(
-        db,
-        incident_id,
-        now=now,
-        status=status,
-        title=title,
-        message=message,
-        components=components,
-    )
+def publish(db: Database, incident_id: int, *, now: datetime, **fields: Any) -> str:
+    """Write a public update (`draft`'s fields) and approve it; returns the public
+    incident's ID."""
+    update_id = draft(db, incident_id, now=now, **fields)
     with db.session() as session:
         incident = session.get(Incident, incident_id)
         row = session.get(PublicUpdate, update_id)
