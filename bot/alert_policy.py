@@ -42,7 +42,8 @@ DEFAULT_SEVERITY_MAP = {
 TEMPLATES = SandboxedEnvironment(autoescape=False)
 
 
-def _template(value: str) -> str:
+def check_template(value: str) -> str:
+    """A team's template, refused when it does not parse (a pydantic validator)."""
     try:
         TEMPLATES.parse(value)
     except TemplateSyntaxError as exc:
@@ -111,10 +112,10 @@ class Rule(_Strict):
     commander: str | None = None
     responders: list[str] = Field(default_factory=list)
     private: bool = False
-    title: Annotated[str, BeforeValidator(_template)] = Field(
+    title: Annotated[str, BeforeValidator(check_template)] = Field(
         default="{{ alert.title }}", min_length=1, max_length=2000
     )
-    description: Annotated[str, BeforeValidator(_template)] = Field(
+    description: Annotated[str, BeforeValidator(check_template)] = Field(
         default="{{ alert.description }}", max_length=4000
     )
     group_by: list[str] = Field(default_factory=list)
@@ -280,6 +281,7 @@ __all__ = [
     "RecurringWindow",
     "Rule",
     "Source",
+    "check_template",
 ]
 
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from bot.alert_policy import check_template
 from bot.durations import Duration
 from bot.integrations import smtp_mail
 from bot.slack.targets import SLACK_TARGET
@@ -94,10 +96,12 @@ class StatusPage(_Strict):
     # Severities whose public updates need the business liaison's approval (or the
     # commander's when there is no liaison).
     approval_severities: list[str] = Field(default_factory=lambda: ["sev1", "sev2"])
-    # Pre-filled public messages by category (Jinja, `components` and `count` given),
-    # with `default` for the rest and `resolved` for the resolved update.
-    templates: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_PUBLIC_TEMPLATES))
-    # Public title and message are cut to these on the page.
+    # Pre-filled public messages by category (Jinja, `components` and `count` given; each
+    # must parse), with `default` for the rest and `resolved` for the resolved update.
+    templates: dict[str, Annotated[str, BeforeValidator(check_template)]] = Field(
+        default_factory=lambda: dict(DEFAULT_PUBLIC_TEMPLATES)
+    )
+    # The form holds public title and message to these (the page cuts anything longer).
     max_title: int = Field(default=120, ge=20, le=255)
     max_message: int = Field(default=2000, ge=100, le=5000)
 
@@ -123,6 +127,16 @@ class StatusPage(_Strict):
         """The component called `name` (any case), or None."""
         wanted = name.strip().casefold()
         return next((c for c in self.components if c.name.casefold() == wanted), None)
+
+    def components_for(self, words: Iterable[str]) -> list[Component]:
+        """The components some words name, by the component's name or one of its
+        `services` (any case), in the policy's order."""
+        wanted = {word.strip().casefold() for word in words}
+        return [
+            c
+            for c in self.components
+            if c.name.casefold() in wanted or any(s.casefold() in wanted for s in c.services)
+        ]
 
     def template_for(self, category: str) -> str:
         """The pre-filled public message for an incident of `category`."""

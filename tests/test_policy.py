@@ -142,6 +142,10 @@ def test_yaml_overrides_only_what_it_names(tmp_path: Path) -> None:
             "component names must be distinct",
         ),
         ("status_page:\n  approval_severities: [p1]\n", "approval_severities: 'p1'"),
+        (
+            "status_page:\n  templates:\n    network: 'We are on {{ it'\n",
+            "status_page.templates.network: not a valid template",
+        ),
         ("email:\n  addresses: {nobody: [a@b.example]}\n", "email.addresses.nobody"),
         ("paging:\n  routing_key: short\n", "paging.routing_key"),
     ],

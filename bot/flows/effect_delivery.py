@@ -20,7 +20,7 @@ from bot import blocks
 from bot.context import Context
 from bot.errors import UserError
 from bot.flows import channel_invites, incident_posts, slack_refusals
-from bot.models import Incident, ScheduledTask, StatusUpdate, TaskKind
+from bot.models import Incident, PublicUpdate, ScheduledTask, StatusUpdate, TaskKind
 from bot.render import Slack, mention, render
 from bot.services import disclosure, effect_queue, incident_queries, tasks
 from bot.slack.gateway import SlackCallFailed
@@ -148,8 +148,8 @@ def run_post(ctx: Context, claim: tasks.Claim) -> bool:
         return _finish(ctx, claim)  # no announcement to copy under
     text = str(task.data.get("text") or "")
     kind = str(task.data.get("kind") or "incident_notice")
-    button = task.data.get("button")
-    shown = None
+    button, own = task.data.get("button"), task.data.get("blocks")
+    shown = own if isinstance(own, list) else None
     if isinstance(button, dict):
         shown = blocks.as_dicts(
             blocks.with_button(
@@ -188,7 +188,8 @@ def _recorded(
     text: str,
     kind: str,
 ) -> None:
-    """Put a channel post on the timeline, and a status update's post on its row."""
+    """Put a channel post on the timeline, and a status update's post or a public update's
+    approval request on its row."""
     if not in_channel or incident.channel_id is None or incident.id is None:
         return
     with ctx.db.session() as session:
@@ -199,6 +200,12 @@ def _recorded(
             if update is not None:
                 update.channel_ts = ts
                 session.add(update)
+        public_update_id = task.data.get("public_update_id")
+        if isinstance(public_update_id, int):
+            public = session.get(PublicUpdate, public_update_id)
+            if public is not None:
+                public.approval_channel, public.approval_ts = incident.channel_id, ts
+                session.add(public)
 
 
 # -- refreshes -----------------------------------------------------------------------

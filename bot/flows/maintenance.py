@@ -10,7 +10,7 @@ import logging
 from bot.context import Context
 from bot.errors import UserError
 from bot.render import render
-from bot.services import maintenance_windows
+from bot.services import maintenance_windows, status_publication
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,9 @@ def command(ctx: Context, user: str, args: str) -> str:
     with ctx.db.session() as session:
         row = maintenance_windows.create(session, data, actor=user, now=now)
         if public:
-            announced = maintenance_windows.announce(session, row, ctx.policy.status_page, now=now)
+            announced = status_publication.announce_maintenance(
+                session, row, ctx.policy.status_page, now=now
+            )
             components = list(announced.components["components"])
         session.expunge(row)
     log.info("maintenance window #%s scheduled by %s (public: %s)", row.id, user, public)

@@ -3,7 +3,10 @@ liaison (or the commander when there is none) where the policy asks for it, and 
 published on the status page.
 
 Saving, approving and rejecting each happen under the incident's row lock, so an approval
-clicked twice (or by two people at once) publishes once. Slack is told after the commit.
+clicked twice (or by two people at once) publishes once. Slack is told after the commit:
+what a change posts is armed in its own transaction (`effect_queue`), the approval request
+too, so none is lost to a Slack outage; an update a newer one replaces has its request
+edited in place.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 from bot import blocks
+from bot.comms_policy import STATE_LABELS
 from bot.context import Context
 from bot.errors import UserError
 from bot.flows import incident_changes
@@ -38,13 +42,14 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Saved:
-    """A saved public update: published at once, or waiting for `approver`."""
+    """A saved public update: published at once or waiting for approval, the posts it owes
+    Slack (`effects`) and the pending updates it replaced."""
 
     update_id: int
     incident_id: int
     published: bool
-    approver: str | None
     effects: list[int]
+    superseded: list[int]
 
 
 def _approval_note(ctx: Context, session: Session, incident: Incident, author: str) -> str:
@@ -57,7 +62,7 @@ def _approval_note(ctx: Context, session: Session, incident: Incident, author: s
         )
     if who == author:
         return "You approve it by submitting it: published at once."
-    return f"Published once <@{who}> ({ctx.policy.role_name(role)}) approves it."
+    return f"Published once {mention(who)} ({ctx.policy.role_name(role)}) approves it."
 
 
 def open_form(ctx: Context, channel_id: str, user_id: str, trigger_id: str, args: str) -> None:
@@ -79,7 +84,7 @@ def open_form_for(
     """The public update form of an incident by ID (the "resolved" offer's button too)."""
     with ctx.db.session() as session:
         incident = incident_queries.require(session, incident_id)
-        public_drafts.check_publishable(ctx.policy, incident)
+        status_publication.check_publishable(incident, ctx.policy.status_page)
         draft = public_drafts.prefill(session, ctx.policy, incident, resolved)
         note = _approval_note(ctx, session, incident, user_id)
         pending = public_drafts.pending(session, incident_id)
@@ -114,19 +119,22 @@ def save(
     replaces: int | None,
 ) -> Saved:
     """Save a submitted public update (before the form closes): published at once when no
-    approval is needed or the approver wrote it, else pending for the approver."""
+    approval is needed or the approver wrote it, else pending for the approver. Any update
+    still pending is superseded by it."""
     now = ctx.clock.now()
     with ctx.db.session() as session:
         incident = incident_queries.lock(session, incident_id)
-        public_drafts.check_publishable(ctx.policy, incident)
+        # Here too, not only in `publish`: a pending update is public text in waiting.
+        status_publication.check_publishable(incident, ctx.policy.status_page)
         needs = ctx.policy.needs_approval(incident.severity)
-        approver, _ = public_drafts.approver_of(session, incident)
+        approver, role = public_drafts.approver_of(session, incident)
         if needs and approver is None:
             raise UserError(
                 f"{incident.reference}'s public updates need approval, and there is no "
                 "business liaison or commander to give it: assign one first "
                 "(`/incident role business-liaison @name`)."
             )
+        superseded: list[int] = []
         for earlier in session.exec(
             select(PublicUpdate).where(
                 PublicUpdate.incident_id == incident_id,
@@ -136,6 +144,8 @@ def save(
             earlier.state = PublicUpdateState.SUPERSEDED
             earlier.updated_at = now
             session.add(earlier)
+            assert earlier.id is not None
+            superseded.append(earlier.id)
         update = PublicUpdate(
             incident_id=incident_id,
             status=draft.status,
@@ -152,7 +162,6 @@ def save(
         session.flush()
         assert update.id is not None
         publish_now = not needs or approver == author
-        effects: list[int] = []
         if publish_now:
             effects = _publish(ctx, session, incident, update, author, now)
         else:
@@ -166,7 +175,40 @@ def save(
                 data={"update_id": update.id, "outcome": "pending"},
                 dedupe_key=f"public-update:{update.id}:pending",
             )
-        return Saved(update.id, incident_id, publish_now, approver, effects)
+            effects = [_approval_request(ctx, session, update, author, approver, role, now)]
+        return Saved(update.id, incident_id, publish_now, effects, superseded)
+
+
+def _approval_request(
+    ctx: Context,
+    session: Session,
+    update: PublicUpdate,
+    author: str,
+    approver: str | None,
+    role: str,
+    now: datetime,
+) -> int:
+    """The request to the approver, with its buttons: a post owed to the channel, whose
+    message is recorded on the update when it lands (`approval_channel`, `approval_ts`)."""
+    assert update.id is not None
+    text = render(
+        "public_update_request.j2",
+        update=update,
+        author=author,
+        approver=approver,
+        role_name=ctx.policy.role_name(role),
+        labels=STATE_LABELS,
+    )
+    return effect_queue.post(
+        session,
+        update.incident_id,
+        to=effect_queue.CHANNEL,
+        text=text,
+        now=now,
+        kind=MetadataType.PUBLIC_APPROVAL,
+        blocks=blocks.as_dicts(form.approval_blocks(text, update.id)),
+        public_update_id=update.id,
+    )
 
 
 def _publish(
@@ -179,49 +221,32 @@ def _publish(
 ) -> list[int]:
     update.decided_by = actor
     update.decided_at = now
-    status_publication.publish(session, incident=incident, draft=update, actor=actor, now=now)
+    status_publication.publish(
+        session,
+        incident=incident,
+        draft=update,
+        actor=actor,
+        now=now,
+        page=ctx.policy.status_page,
+    )
     assert incident.id is not None
-    text = render("public_update_published.j2", update=update, actor=actor)
+    text = render("public_update_published.j2", update=update, actor=actor, labels=STATE_LABELS)
     return [effect_queue.post(session, incident.id, to=effect_queue.CHANNEL, text=text, now=now)]
 
 
 def after_save(ctx: Context, saved: Saved, author: str) -> None:
-    """Tell Slack about a saved update: the approval request, or the published update."""
-    if saved.published:  # the status page saw the commit (`status_page_changes`)
-        incident_changes.publish(ctx, saved.effects)
-        return
-    with ctx.db.session() as session:
-        update = session.get(PublicUpdate, saved.update_id)
-        incident = incident_queries.require(session, saved.incident_id)
-        if update is None or incident.channel_id is None:
-            return
-        replaced = session.get(PublicUpdate, update.replaces_id) if update.replaces_id else None
-        _, role = public_drafts.approver_of(session, incident)
-    if replaced is not None and replaced.approval_channel and replaced.approval_ts:
-        _settle_request(
-            ctx, replaced, Slack(f"Replaced by an edit from {mention(author)} (below).")
-        )
-    text = render(
-        "public_update_request.j2",
-        update=update,
-        author=author,
-        approver=saved.approver,
-        role_name=ctx.policy.role_name(role),
-    )
-    _, ts = ctx.slack.post_message(
-        incident.channel_id,
-        text=text,
-        blocks=blocks.as_dicts(form.approval_blocks(text, saved.update_id)),
-        metadata={
-            "event_type": str(MetadataType.PUBLIC_APPROVAL),
-            "event_payload": {"reference": incident.reference, "update": saved.update_id},
-        },
-    )
-    with ctx.db.session() as session:
-        row = session.get(PublicUpdate, saved.update_id)
-        if row is not None:
-            row.approval_channel, row.approval_ts = incident.channel_id, ts
-            session.add(row)
+    """Tell Slack about a saved update: the requests of the updates it replaced settled,
+    then the approval request, or the published update."""
+    if saved.superseded:
+        with ctx.db.session() as session:
+            replaced = [session.get(PublicUpdate, update_id) for update_id in saved.superseded]
+        what = "published" if saved.published else "waiting for approval"
+        outcome = Slack(f"Replaced by a newer version from {mention(author)}, {what} (below).")
+        for row in replaced:
+            if row is not None:
+                _settle_request(ctx, row, outcome)
+    # The status page saw the commit (`status_page_changes`); Slack is told here.
+    incident_changes.publish(ctx, saved.effects)
 
 
 def _decidable(ctx: Context, session: Session, update_id: int, user_id: str) -> PublicUpdate:
@@ -230,17 +255,16 @@ def _decidable(ctx: Context, session: Session, update_id: int, user_id: str) -> 
     if update is None:
         raise UserError("That public update is not known any more.")
     if update.state == PublicUpdateState.PUBLISHED:
-        raise UserError(
-            f"This update is already on the status page (approved by <@{update.decided_by}>)."
-        )
+        by = mention(update.decided_by)
+        raise UserError(f"This update is already on the status page (approved by {by}).")
     if update.state == PublicUpdateState.REJECTED:
-        raise UserError(f"This update was rejected by <@{update.decided_by}>.")
+        raise UserError(f"This update was rejected by {mention(update.decided_by)}.")
     if update.state == PublicUpdateState.SUPERSEDED:
         raise UserError("This update was replaced by a newer one: decide on that one.")
     incident = incident_queries.require(session, update.incident_id)
     approver, role = public_drafts.approver_of(session, incident)
     if user_id != approver:
-        who = f"<@{approver}>" if approver else "the business liaison or the commander"
+        who = mention(approver) if approver else "the business liaison or the commander"
         raise UserError(
             f"Only {who} ({ctx.policy.role_name(role)}) can approve, edit or reject this "
             "public update."
@@ -267,7 +291,6 @@ def decide(ctx: Context, update_id: int, user_id: str, *, approve: bool) -> None
             refusal = exc  # decided already (a second click): the request shows it below
         else:
             if approve:
-                public_drafts.check_publishable(ctx.policy, incident)
                 effects = _publish(ctx, session, incident, update, user_id, now)
             else:
                 effects = _reject(session, incident, update, user_id, now)

@@ -12,7 +12,7 @@ from bot.context import Context
 from bot.errors import UserError
 from bot.flows import comms_overview, public_updates
 from bot.handlers import listener_replies
-from bot.handlers.action_payloads import button_number, button_value, clicked_by
+from bot.handlers.action_payloads import button_number, button_number_and_word, clicked_by
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.render import clip
 from bot.views import forms
@@ -108,15 +108,13 @@ def register(app: App, ctx: Context) -> None:
 
     def handle_public_write_action(ack: Ack, body: dict[str, Any]) -> None:
         ack()
-        incident, _, kind = button_value(body).partition(":")
-        if not incident.isdigit():
-            raise UserError("That button is not valid any more.")
+        incident_id, kind = button_number_and_word(body)
         user, trigger = clicked_by(body), str(body.get("trigger_id") or "")
         listener_replies.defer(
             ctx,
             body,
             lambda: public_updates.open_form_for(
-                ctx, int(incident), user, trigger, resolved=kind == "resolved"
+                ctx, incident_id, user, trigger, resolved=kind == "resolved"
             ),
             opens_form=True,
         )

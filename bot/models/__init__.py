@@ -1,6 +1,7 @@
 """SQLModel tables; importing this package registers every table on the metadata."""
 
 from bot.models.alert import (
+    EVERY_SERVICE,
     AlertAction,
     AlertGroup,
     AlertRecord,
@@ -36,6 +37,7 @@ from bot.models.task import ScheduledTask, TaskKind, TaskState
 from bot.models.timeline import MESSAGE_KINDS, AuditEntry, TimelineEvent, TimelineKind
 
 __all__ = [
+    "EVERY_SERVICE",
     "EXCLUDED_REASONS",
     "MESSAGE_KINDS",
     "ActionItem",

@@ -15,6 +15,7 @@ from bot.models.types import json_field, required_utc_field, utc_field
 FINGERPRINT_MAX = 128
 ALERT_TITLE_MAX = 300
 LINK_MAX = 2000
+EVERY_SERVICE = "*"  # among a maintenance window's services: every service
 
 
 class AlertState(StrEnum):
@@ -162,7 +163,7 @@ class MaintenanceWindow(SQLModel, table=True):
     __table_args__ = (Index("ix_maintenance_ends", "ends_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    services: dict[str, Any] = json_field()  # {"services": [...]}: "*" for every service
+    services: dict[str, Any] = json_field()  # {"services": [...]}: EVERY_SERVICE for all
     starts_at: datetime = required_utc_field()
     ends_at: datetime = required_utc_field()
     reason: str = Field(default="", max_length=300)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session
 
@@ -35,10 +36,15 @@ def post(
     kind: MetadataType = MetadataType.NOTICE,
     update_id: int | None = None,
     button: dict[str, str] | None = None,
+    blocks: list[dict[str, Any]] | None = None,
+    public_update_id: int | None = None,
 ) -> int:
     """A post owed to Slack: in the channel, in the announcement's thread, or to a person
     (a user ID, for a direct message), optionally with one button (`action_id`, `label`,
-    `value`); returns its task's ID."""
+    `value`) or Block Kit blocks of its own; returns its task's ID.
+
+    A status update's post (`update_id`) and a public update's approval request
+    (`public_update_id`) are recorded on their rows once posted."""
     task = tasks.arm(
         session=session,
         incident_id=incident_id,
@@ -54,6 +60,8 @@ def post(
         "kind": str(kind),
         "update_id": update_id,
         "button": button,
+        "blocks": blocks,
+        "public_update_id": public_update_id,
     }
     session.add(task)
     session.flush()

@@ -14,15 +14,13 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, or_, select
 
 from bot.alert_policy import RecurringWindow
-from bot.comms_policy import StatusPage
 from bot.errors import UserError
-from bot.models import MaintenanceWindow, StatusMaintenance
+from bot.models import EVERY_SERVICE, MaintenanceWindow
 from bot.policy import Policy, parse_duration
 from bot.render import clip
+from bot.services import status_publication
 from bot.services.moments import parse_moment
-from bot.services.status_publication import new_public_id
 
-EVERY_SERVICE = "*"
 PUBLIC_FLAG = "--public"  # also announce the window on the status page
 MAX_LENGTH = timedelta(days=14)
 
@@ -182,7 +180,7 @@ def end(session: Session, window_id: int, *, actor: str, now: datetime) -> Maint
     row.ended_early_at = now
     row.ended_by = actor
     session.add(row)
-    _end_announcement(session, window_id, now)
+    status_publication.end_maintenance(session, window_id, now)
     session.flush()
     return row
 
@@ -192,55 +190,3 @@ def split_public(args: str) -> tuple[str, bool]:
     words = args.split()
     kept = [word for word in words if word.lower() != PUBLIC_FLAG]
     return " ".join(kept), len(kept) != len(words)
-
-
-def announce(
-    session: Session, window: MaintenanceWindow, page: StatusPage, *, now: datetime
-) -> StatusMaintenance:
-    """Announce a window on the status page: its components are those whose name or
-    services match the window's services; the reason is the public title."""
-    if not page.enabled:
-        raise UserError("The status page is turned off in the policy (`status_page.enabled`).")
-    services = {str(s).casefold() for s in window.services.get("services") or ()}
-    names = [
-        c.name
-        for c in page.components
-        if EVERY_SERVICE in services
-        or c.name.casefold() in services
-        or services & {s.casefold() for s in c.services}
-    ]
-    if not names:
-        raise UserError(
-            "None of these services is a component of the status page (see `status_page."
-            "components` in the policy): the window was not scheduled."
-        )
-    row = StatusMaintenance(
-        public_id=new_public_id(),
-        title=clip(window.reason or "Scheduled maintenance", page.max_title),
-        body="",
-        components={"components": names},
-        starts_at=window.starts_at,
-        ends_at=window.ends_at,
-        published_at=now,
-        window_id=window.id,
-    )
-    session.add(row)
-    session.flush()
-    return row
-
-
-def _end_announcement(session: Session, window_id: int, now: datetime) -> None:
-    """End the window's maintenance on the status page now (cancel it if still to come)."""
-    rows = session.exec(
-        select(StatusMaintenance).where(
-            StatusMaintenance.window_id == window_id,
-            col(StatusMaintenance.cancelled_at).is_(None),
-            col(StatusMaintenance.ends_at) > now,
-        )
-    ).all()
-    for row in rows:
-        if row.starts_at > now:
-            row.cancelled_at = now
-        else:
-            row.ends_at = now
-        session.add(row)

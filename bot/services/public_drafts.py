@@ -1,19 +1,19 @@
-"""Public update drafts: who approves an incident's public updates, whether it may be
-published at all, and what the form is pre-filled with (the pending draft, else one that
-follows the last published update, else the category's template)."""
+"""Public update drafts: who approves an incident's public updates, and what the form is
+pre-filled with (the pending draft, else one that follows the last published update, else
+the category's template). Nothing internal of the incident is pre-filled as public text."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import TemplateError
 from sqlmodel import Session, col, select
 
-from bot.errors import UserError
+from bot.alert_policy import TEMPLATES
 from bot.models import Incident, IncidentStatus, PublicUpdate, PublicUpdateState
 from bot.policy import Policy
-from bot.services import disclosure, incident_roles, status_publication
+from bot.services import incident_roles, status_publication
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +28,6 @@ class PublicDraft:
     components: dict[str, str]
 
 
-# Plain text for a form's initial value (Slack shows it as typed): nothing to escape.
-_TEMPLATES = SandboxedEnvironment(autoescape=False)
 # The incident's lifecycle status as a public status (a reported incident is investigated).
 _PUBLIC_STATUS: dict[str, str] = {
     IncidentStatus.IDENTIFIED: "identified",
@@ -47,13 +45,6 @@ def approver_of(session: Session, incident: Incident) -> tuple[str | None, str]:
     return holders.get("commander") or incident.commander_id, "commander"
 
 
-def check_publishable(policy: Policy, incident: Incident) -> None:
-    if not policy.status_page.enabled:
-        raise UserError("The status page is turned off (`status_page.enabled` in the policy).")
-    if not disclosure.may_publish(incident):
-        raise UserError("This incident is private: nothing of it goes on the status page.")
-
-
 def _words(names: list[str]) -> str:
     if not names:
         return "our services"
@@ -68,20 +59,13 @@ def _message(policy: Policy, incident: Incident, names: list[str], resolved: boo
         source = page.templates.get("resolved", "")
     else:
         source = page.template_for(incident.category)
+    # Plain text for a form's initial value (Slack shows it as typed): nothing to escape.
+    # The policy's templates parse (checked when it loads); one can still fail to render.
     try:
-        return _TEMPLATES.from_string(source).render(components=_words(names), count=len(names))
-    except Exception:  # a team's template that does not render: the form is still usable
-        log.warning("status_page template for %r does not render", incident.category)
+        return TEMPLATES.from_string(source).render(components=_words(names), count=len(names))
+    except TemplateError as exc:  # the form is still usable, with an empty message
+        log.warning("status_page template for %r does not render: %s", incident.category, exc)
         return ""
-
-
-def _matching_components(policy: Policy, incident: Incident) -> list[str]:
-    words = {w.strip(",;").casefold() for w in incident.affected_services.split()}
-    return [
-        c.name
-        for c in policy.status_page.components
-        if c.name.casefold() in words or any(s.casefold() in words for s in c.services)
-    ]
 
 
 def prefill(session: Session, policy: Policy, incident: Incident, resolved: bool) -> PublicDraft:
@@ -96,8 +80,11 @@ def prefill(session: Session, policy: Policy, incident: Incident, resolved: bool
         names = list(last.components)
         title = last.title
     else:
-        names = _matching_components(policy, incident)
-        title = f"Problems with {_words(names)}" if names else incident.title
+        words = [word.strip(",;") for word in incident.affected_services.split()]
+        names = [c.name for c in policy.status_page.components_for(words)]
+        # "Problems with our services" when none is named: never the incident's own
+        # title, which is internal (and one click publishes it where no approval is due).
+        title = f"Problems with {_words(names)}"
     components = {} if resolved else (dict(last.components) if last else {})
     if not resolved and not components:
         components = dict.fromkeys(names, "partial_outage")

@@ -10,6 +10,7 @@ state among them.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
@@ -17,12 +18,34 @@ from bot.comms_policy import COMPONENT_STATES, STATE_LABELS
 
 PARTIAL_WEIGHT = 0.3  # Statuspage's weight of a partial outage in the uptime figure
 RANK: dict[str, int] = {state: index for index, state in enumerate(COMPONENT_STATES)}
+# Statuspage's level for each component state, in the same order (worst last): the page's
+# indicator says the worst of them. An incident's impact is on the same scale, where
+# maintenance counts as none (`impact`).
+LEVELS: dict[str, str] = {
+    "operational": "none",
+    "under_maintenance": "maintenance",
+    "degraded_performance": "minor",
+    "partial_outage": "major",
+    "major_outage": "critical",
+}
+LEVEL_ORDER: tuple[str, ...] = tuple(LEVELS.values())
 
 
 def worst(states: list[str]) -> str:
     """The worst of some component states (operational when there are none)."""
     known = [s for s in states if s in RANK]
     return max(known, key=RANK.__getitem__) if known else "operational"
+
+
+def highest(levels: Iterable[str]) -> str:
+    """The highest of some Statuspage levels (none when there are none)."""
+    return max((x for x in levels if x in LEVEL_ORDER), key=LEVEL_ORDER.index, default="none")
+
+
+def impact(states: list[str]) -> str:
+    """Statuspage's impact of an incident whose components are in these states."""
+    level = LEVELS[worst(states)]
+    return "none" if level == "maintenance" else level
 
 
 class Day(NamedTuple):

@@ -27,19 +27,11 @@ from bot.models import (
 )
 from bot.render import clip
 from bot.services import status_history
-from bot.services.status_history import RANK, Day, worst
+from bot.services.status_history import LEVELS, RANK, Day, highest, worst
 
 PAST_DAYS = 7  # resolved incidents shown under "Past incidents"
 FEED_ENTRIES = 50
-# Statuspage's overall indicator, from the worst component state or incident impact.
-_INDICATOR = {
-    "major_outage": "critical",
-    "partial_outage": "major",
-    "degraded_performance": "minor",
-    "under_maintenance": "maintenance",
-    "operational": "none",
-}
-_INDICATOR_ORDER = ("none", "maintenance", "minor", "major", "critical")
+# Statuspage's overall indicator (the highest level of a component or an open incident).
 INDICATOR_TEXT = {
     "none": "All Systems Operational",
     "maintenance": "Service Under Maintenance",
@@ -347,9 +339,7 @@ def load(session: Session, page: StatusPage, now: datetime) -> Snapshot:
         (open_incidents if irow.resolved_at is None else past).append(public)
     past.sort(key=lambda i: (i.resolved_at or now, i.id), reverse=True)
 
-    levels = [_INDICATOR[c.state] for c in components]
-    levels += [i.impact for i in open_incidents if i.impact in _INDICATOR_ORDER]
-    indicator = max(levels, key=_INDICATOR_ORDER.index, default="none")
+    indicator = highest([LEVELS[c.state] for c in components] + [i.impact for i in open_incidents])
     return Snapshot(
         page=page,
         now=now,

@@ -1,4 +1,5 @@
-"""Publishing to the status page: an approved public update becomes published data.
+"""Publishing to the status page: an approved public update becomes published data, and
+a maintenance window announced with `--public` a scheduled maintenance.
 
 The status page reads only the `status_*` tables written here. Components listed in an
 update are the whole set affected at that moment: one left out is operational again.
@@ -11,29 +12,26 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from bot.comms_policy import StatusPage
 from bot.errors import UserError
 from bot.models import (
+    EVERY_SERVICE,
     AuditEntry,
     Incident,
+    MaintenanceWindow,
     PublicUpdate,
     PublicUpdateState,
     StatusComponentImpact,
     StatusIncident,
     StatusIncidentUpdate,
+    StatusMaintenance,
     TimelineKind,
 )
-from bot.services import disclosure, timeline_entries
-from bot.services.status_history import worst
+from bot.render import clip
+from bot.services import disclosure, status_history, timeline_entries
 
-# An incident's impact on Statuspage's scale, from the worst state of its components.
-_IMPACT_ORDER = ("none", "minor", "major", "critical")
-_IMPACT = {
-    "operational": "none",
-    "under_maintenance": "none",
-    "degraded_performance": "minor",
-    "partial_outage": "major",
-    "major_outage": "critical",
-}
+PAGE_OFF = "The status page is turned off (`status_page.enabled` in the policy)."
+PRIVATE = "This incident is private: nothing of it goes on the status page."
 
 
 def new_public_id() -> str:
@@ -41,9 +39,19 @@ def new_public_id() -> str:
     return secrets.token_hex(6)
 
 
-def impact_of(components: dict[str, str]) -> str:
-    """Statuspage's impact word for an update's component states."""
-    return _IMPACT[worst(list(components.values()))]
+def check_enabled(page: StatusPage) -> None:
+    """Refuse anything for the status page while the policy turns it off."""
+    if not page.enabled:
+        raise UserError(PAGE_OFF)
+
+
+def check_publishable(incident: Incident, page: StatusPage | None = None) -> None:
+    """Refuse what may not go on the status page: nothing of a private incident ever does,
+    and nothing at all while the page is turned off (when the caller passes the `page`)."""
+    if page is not None:
+        check_enabled(page)
+    if not disclosure.may_publish(incident):
+        raise UserError(PRIVATE)
 
 
 def status_incident_of(session: Session, incident_id: int) -> StatusIncident | None:
@@ -100,21 +108,27 @@ def _move_components(
 
 
 def publish(
-    session: Session, *, incident: Incident, draft: PublicUpdate, actor: str, now: datetime
+    session: Session,
+    *,
+    incident: Incident,
+    draft: PublicUpdate,
+    actor: str,
+    now: datetime,
+    page: StatusPage | None = None,
 ) -> StatusIncident:
-    """Publish a public update: the status page shows it from now on.
+    """Publish a public update: the status page shows it from now on (refused for a
+    private incident, and while the `page` is turned off).
 
     The caller holds the update's row (a second approval of the same update finds it
     published already and publishes nothing).
     """
-    if not disclosure.may_publish(incident):
-        raise UserError("This incident is private: nothing of it goes on the status page.")
+    check_publishable(incident, page)
     assert incident.id is not None
     components = {str(k): str(v) for k, v in draft.components.items()}
     if draft.status == "resolved":
         components = {}
     public = status_incident_of(session, incident.id)
-    impact = impact_of(components)
+    impact = status_history.impact(list(components.values()))
     if public is None:
         public = StatusIncident(
             public_id=new_public_id(),
@@ -130,8 +144,7 @@ def publish(
         public.updated_at = now
         # The worst impact it had, as Statuspage keeps it (its indicator says so until
         # it is resolved).
-        if _IMPACT_ORDER.index(impact) > _IMPACT_ORDER.index(public.impact):
-            public.impact = impact
+        public.impact = status_history.highest([public.impact, impact])
     public.resolved_at = now if draft.status == "resolved" else None
     session.add(public)
     session.flush()
@@ -172,3 +185,48 @@ def publish(
         dedupe_key=f"public-update:{draft.id}:published",
     )
     return public
+
+
+def announce_maintenance(
+    session: Session, window: MaintenanceWindow, page: StatusPage, *, now: datetime
+) -> StatusMaintenance:
+    """Announce a maintenance window on the status page: its components are those its
+    services name (`StatusPage.components_for`); its reason is the public title."""
+    check_enabled(page)
+    services = [str(s) for s in window.services.get("services") or ()]
+    chosen = page.components if EVERY_SERVICE in services else page.components_for(services)
+    if not chosen:
+        raise UserError(
+            "None of these services is a component of the status page (see `status_page."
+            "components` in the policy): the window was not scheduled."
+        )
+    row = StatusMaintenance(
+        public_id=new_public_id(),
+        title=clip(window.reason or "Scheduled maintenance", page.max_title),
+        body="",
+        components={"components": [c.name for c in chosen]},
+        starts_at=window.starts_at,
+        ends_at=window.ends_at,
+        published_at=now,
+        window_id=window.id,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def end_maintenance(session: Session, window_id: int, now: datetime) -> None:
+    """End a window's maintenance on the status page now (cancel it if still to come)."""
+    rows = session.exec(
+        select(StatusMaintenance).where(
+            StatusMaintenance.window_id == window_id,
+            col(StatusMaintenance.cancelled_at).is_(None),
+            col(StatusMaintenance.ends_at) > now,
+        )
+    ).all()
+    for row in rows:
+        if row.starts_at > now:
+            row.cancelled_at = now
+        else:
+            row.ends_at = now
+        session.add(row)

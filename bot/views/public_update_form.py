@@ -10,16 +10,14 @@ from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     ButtonElement,
-    ContextBlock,
     InputBlock,
-    MarkdownTextObject,
     PlainTextInputElement,
     StaticMultiSelectElement,
     StaticSelectElement,
 )
 from slack_sdk.models.views import View
 
-from bot.blocks import option, plain, section
+from bot.blocks import option, plain, section, small_print
 from bot.comms_policy import COMPONENT_STATES, PUBLIC_STATUSES, STATE_LABELS, StatusPage
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.models import Incident
@@ -39,11 +37,14 @@ def public_update_modal(
     approval_note: str,
     replaces: int | None = None,
 ) -> View:
-    """The form for a public update, pre-filled with `draft`."""
+    """The form for a public update, pre-filled with `draft`. Title and message are held
+    to what the page shows whole (`max_title`, `max_message`), so what is approved is
+    what is published."""
+    message_max = min(page.max_message, MESSAGE_MAX)
     statuses = [option(status, status.capitalize()) for status in PUBLIC_STATUSES]
     blocks: list[Block] = [
         section(f"*{incident.reference}*: what everyone will read on the status page."),
-        ContextBlock(elements=[MarkdownTextObject(text=approval_note)]),
+        small_print(approval_note),
         InputBlock(
             block_id=BlockId.PUBLIC_STATUS,
             label=plain("Status"),
@@ -69,8 +70,8 @@ def public_update_modal(
             element=PlainTextInputElement(
                 action_id=ActionId.VALUE,
                 multiline=True,
-                max_length=MESSAGE_MAX,
-                initial_value=draft.message[:MESSAGE_MAX] or None,
+                max_length=message_max,
+                initial_value=draft.message[:message_max] or None,
             ),
         ),
     ]
@@ -122,8 +123,14 @@ def _selected(view: dict[str, Any], block_id: str) -> list[str]:
     return [str(o.get("value") or "") for o in element.get("selected_options") or []]
 
 
+def _too_long(limit: int) -> str:
+    # A form opened before the policy's limit went down: the page would cut the text.
+    return f"The status page shows at most {limit:,} characters: shorten it."
+
+
 def parse_public_update(view: dict[str, Any], page: StatusPage) -> PublicDraft:
-    """Read the form; a component the policy does not have (any more) is refused inline."""
+    """Read the form; a component the policy does not have (any more), or a text longer
+    than the page shows, is refused inline."""
     values = view_values(view)
     errors: dict[str, str] = {}
     status = values.get(BlockId.PUBLIC_STATUS, "")
@@ -132,9 +139,13 @@ def parse_public_update(view: dict[str, Any], page: StatusPage) -> PublicDraft:
     title = " ".join(values.get(BlockId.PUBLIC_TITLE, "").split())
     if not title:
         errors[BlockId.PUBLIC_TITLE] = "Give the update a title people will recognise."
+    elif len(title) > page.max_title:
+        errors[BlockId.PUBLIC_TITLE] = _too_long(page.max_title)
     message = values.get(BlockId.PUBLIC_MESSAGE, "").strip()
     if not message:
         errors[BlockId.PUBLIC_MESSAGE] = "Write what customers should know."
+    elif len(message) > page.max_message:
+        errors[BlockId.PUBLIC_MESSAGE] = _too_long(page.max_message)
     names: list[str] = []
     for chosen in _selected(view, BlockId.COMPONENTS):
         component = page.component(chosen)
