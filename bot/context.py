@@ -24,8 +24,8 @@ WORK_THREADS = 16
 # Work that holds a trigger_id (opening a form): Slack lets it be used for 3 s after the
 # click, so it never waits in line behind a burst of notes and messages on `work`.
 FORM_THREADS = 4
-# Email and pages, apart from Slack work (`bot/flows/outbound_delivery.py` keeps at most
-# two of each kind in flight, so a dead mail server never delays a page).
+# Email and pages, apart from Slack work (`bot/scheduler.py` keeps at most two of each
+# kind in flight, so a dead mail server never delays a page).
 OUTBOUND_THREADS = 4
 
 
@@ -61,6 +61,8 @@ class Context:
     # Channel names from the policy (`#incidents`) resolved to IDs, once per process.
     resolved_channels: dict[str, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Set by `close`: work that goes on to the next due item (an email sender) stops.
+    stopping: threading.Event = field(default_factory=threading.Event)
     _deferred: set[Future[object]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -88,20 +90,18 @@ class Context:
         with self.lock:
             self.outbound_busy[kind] = self.outbound_busy.get(kind, 0) + 1
         future = self.outbound.submit(fn)
-        with self.lock:
-            self._deferred.add(future)
-        future.add_done_callback(lambda done: self._outbound_done(kind, done))
-        return future
+        # Counted out before `_track` lets `wait_idle` return: idle means none in flight.
+        future.add_done_callback(lambda _: self._outbound_done(kind))
+        return self._track(future)
 
     def outbound_in_flight(self, kind: str) -> int:
         """How many emails or pages (`kind`) are being sent or wait for a thread."""
         with self.lock:
             return self.outbound_busy.get(kind, 0)
 
-    def _outbound_done(self, kind: str, future: Future[object]) -> None:
+    def _outbound_done(self, kind: str) -> None:
         with self.lock:
             self.outbound_busy[kind] = max(self.outbound_busy.get(kind, 0) - 1, 0)
-        self._done(future)
 
     def _done(self, future: Future[object]) -> None:
         with self.lock:
@@ -122,6 +122,7 @@ class Context:
 
     def close(self) -> None:
         """Let deferred work finish, then release the database."""
+        self.stopping.set()
         self.forms.shutdown(wait=True)
         self.work.shutdown(wait=True)
         self.outbound.shutdown(wait=True)

@@ -258,6 +258,12 @@ class Policy(_Strict):
         """The severity named `key`; KeyError when the policy has no such level."""
         return self.severities[key]
 
+    def rank(self, severity: str) -> int:
+        """A severity's place in the policy's order, the most severe first (0); one past
+        the last for a severity the policy does not have."""
+        keys = list(self.severities)
+        return keys.index(severity) if severity in keys else len(keys)
+
     def priority(self, impact: str, urgency: str) -> str:
         """The priority that the matrix gives an impact and an urgency."""
         return self.priority_matrix[impact][urgency]  # type: ignore[index]

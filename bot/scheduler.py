@@ -64,11 +64,14 @@ RUNNERS: dict[str, Runner] = {
 
 
 def sweep(ctx: Context, *, limit: int = 50, long_running: int = 2) -> int:
-    """Record held and failed events, then claim and run every due task (up to `limit`,
-    plus up to `long_running` review drafts, each claimed on its own)."""
+    """Start sending due emails and pages, record held and failed events, then claim and
+    run every due task (up to `limit`, plus up to `long_running` review drafts, each
+    claimed on its own)."""
     now = ctx.clock.now()
     with ctx.db.single_statement() as connection:
         heartbeats.beat(connection, ctx.process_id, now)
+    # First: it only hands them to the outbound pool, so no Slack work below delays them.
+    ran = _send_outbound(ctx)
     # Neither needs Slack: the bot's user ID comes from each stored event's envelope.
     event_inbox.drain(ctx.db, now=now, process=processor(ctx))
     event_recording.adopt(ctx)
@@ -83,7 +86,8 @@ def sweep(ctx: Context, *, limit: int = 50, long_running: int = 2) -> int:
     claims = tasks.claim_due(db=ctx.db, now=now, limit=limit)
     for claim in claims:
         _run(ctx, claim)
-    ran = len(claims) + _send_outbound(ctx)
+    # And those the batch handed over (a stakeholder update's email) go out now too.
+    ran += len(claims) + _send_outbound(ctx)
     for _ in range(long_running):
         claimed = tasks.claim_due(db=ctx.db, now=ctx.clock.now(), long_running=True)
         if not claimed:
@@ -96,16 +100,30 @@ def sweep(ctx: Context, *, limit: int = 50, long_running: int = 2) -> int:
 def _send_outbound(ctx: Context) -> int:
     """Claim due emails and pages while fewer than OUTBOUND_IN_FLIGHT of their kind are
     under way, and send them on the outbound pool: the sweep never waits for SMTP or
-    PagerDuty (`ctx.wait_idle()` does)."""
+    PagerDuty (`ctx.wait_idle()` does). Returns how many senders it started."""
     started = 0
     for kind in tasks.OUTBOUND:
         free = OUTBOUND_IN_FLIGHT - ctx.outbound_in_flight(kind)
         if free <= 0:
             continue
         for claim in tasks.claim_due(db=ctx.db, now=ctx.clock.now(), limit=free, kinds=(kind,)):
-            ctx.defer_outbound(kind, functools.partial(_run, ctx, claim))
+            ctx.defer_outbound(kind, functools.partial(_send_while_due, ctx, claim))
             started += 1
     return started
+
+
+def _send_while_due(ctx: Context, claim: tasks.Claim) -> None:
+    """Send a claimed email or page, then claim and send the next due one of its kind, until
+    none is due or the process stops: a backlog drains at once, not OUTBOUND_IN_FLIGHT a
+    sweep. (One that fails is due again only after its back-off, so this ends.)"""
+    current: tasks.Claim | None = claim
+    while current is not None:
+        _run(ctx, current)
+        if ctx.stopping.is_set():
+            return  # what is still due is claimed by the next sweep, here or elsewhere
+        kinds = (current.kind,)
+        claimed = tasks.claim_due(db=ctx.db, now=ctx.clock.now(), limit=1, kinds=kinds)
+        current = claimed[0] if claimed else None
 
 
 def _run(ctx: Context, claim: tasks.Claim) -> None:

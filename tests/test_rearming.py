@@ -241,6 +241,44 @@ def test_target_pings_reach_whom_the_policy_says(
         bot.runtime.stop()
 
 
+def test_target_pings_of_a_severity_without_slack_mention_none_of_their_targets(
+    fake_slack: FakeSlack, database_url: str, clock: ManualClock
+) -> None:
+    """`notify_via` without `slack`: the response and resolution pings name their targets
+    (told by email) but ping none of them, in the channel or anywhere else."""
+    fake = fake_slack
+    managers = fake.add_channel("managers", bot_member=True)
+    people = {name: fake.add_user(name) for name in ("cto", "ceo", "oncall")}
+    contacts = {"it_manager": managers, "cto": people["cto"], "ceo": people["ceo"]}
+    policy = _targets_policy(
+        fake, contacts, response_target="30m", response_contacts=[people["oncall"]]
+    )
+    data = policy.model_dump(mode="json")
+    data["notify_via"]["sev2"] = ["email"]
+    bot = start_bot(fake, database_url, clock=clock, policy=Policy.model_validate(data))
+    try:
+        incident = bot.declare(fake.alice, severity="sev2")
+        channel = incident.channel_id
+        assert channel is not None
+        sweep_at(bot, clock, incident.declared_at + timedelta(minutes=31))
+        (response,) = [m.text for m in reminders_in(fake, channel) if "response target" in m.text]
+        assert f"<@{people['oncall']}>" not in response
+        assert "oncall (by email)" in response
+        assert reminders_in(fake, fake.dm_channel(people["oncall"])) == []
+        run_command(bot, fake.alice, channel, f"role commander <@{fake.bob}>")
+        wait_for(lambda: (_incident(bot, channel) or incident).commander_id == fake.bob)
+        sweep_at(bot, clock, incident.declared_at + timedelta(hours=1, minutes=1))
+        (resolution,) = [
+            m.text for m in reminders_in(fake, channel) if "resolution target" in m.text
+        ]
+        assert f"<#{managers}>" not in resolution and "it manager (by email)" in resolution
+        assert f"<@{fake.bob}>" in resolution  # the commander runs it here, in Slack
+        assert not any(f"<@{person}>" in resolution for person in people.values())
+        assert reminders_in(fake, managers) == []  # no contact channel posted in
+    finally:
+        bot.runtime.stop()
+
+
 def test_the_update_form_offers_only_times_the_bot_keeps(
     fake_slack: FakeSlack, database_url: str, clock: ManualClock
 ) -> None:

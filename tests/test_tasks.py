@@ -6,11 +6,13 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlmodel import select
 
 from bot.db import Database
-from bot.models import ScheduledTask, TaskState
-from bot.policy import default_policy
-from bot.services import tasks
+from bot.models import Incident, ScheduledTask, TaskKind, TaskState
+from bot.policy import Policy, default_policy
+from bot.policy_defaults import default_policy_data
+from bot.services import stakeholder_rules, tasks
 from bot.services.declaration import DeclareInput, declare
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -114,3 +116,82 @@ def test_giving_back_a_task_another_process_took_over_changes_nothing(db: Databa
         assert row is not None
         assert row.state == TaskState.PENDING and row.claim_token == current.token
         assert row.last_error is None
+
+
+def test_try_arm_says_whether_it_armed(db: Database) -> None:
+    incident_id = _incident(db)
+    later = T0 + timedelta(hours=1)
+
+    def try_arm(now: datetime, **flags: bool) -> ScheduledTask | None:
+        with db.session() as session:
+            return tasks.try_arm(
+                session=session,
+                incident_id=incident_id,
+                kind="stale",
+                key="t",
+                due_at=now,
+                now=now,
+                **flags,
+            )
+
+    created = try_arm(T0)
+    assert created is not None and created.due_at == T0
+    assert try_arm(later, if_not_pending=True) is None  # pending: left as it was
+    rearmed = try_arm(later)
+    assert rearmed is not None and rearmed.due_at == later and rearmed.data["occurrence"] == 1
+    claim = tasks.claim_task(db=db, task_id=created.id or 0, now=later)
+    assert claim is not None
+    assert try_arm(later + timedelta(seconds=1)) is None  # a live process holds it
+    with db.session() as session:
+        assert tasks.complete(session=session, claim=claim, now=later)
+    assert try_arm(later, once=True) is None  # done once
+    with db.session() as session:
+        row = tasks.arm(
+            session=session,
+            incident_id=incident_id,
+            kind="stale",
+            key="t",
+            due_at=later,
+            now=later,
+            once=True,
+        )
+        assert row.state == TaskState.DONE  # `arm` gives the row back either way
+
+
+def test_resolving_leaves_a_stakeholder_update_being_sent_to_its_sender(db: Database) -> None:
+    data = default_policy_data()
+    data["stakeholders"] = [
+        {"name": "executives", "targets": ["C0EXECS1"], "severities": ["sev3"], "every": "1h"}
+    ]
+    policy = Policy.model_validate(data)
+    with db.session() as session:
+        incident = declare(
+            session=session,
+            data=DeclareInput(
+                title="x", severity="sev3", category="other", impact="low", urgency="low"
+            ),
+            reporter_id="U0ALICE",
+            policy=policy,
+            now=T0,
+        )
+        row = session.exec(
+            select(ScheduledTask).where(
+                ScheduledTask.incident_id == incident.id, ScheduledTask.kind == TaskKind.STAKEHOLDER
+            )
+        ).one()
+        row.data = {**row.data, "digest": "sent once"}  # it has heard of the incident
+        session.add(row)
+        session.flush()
+        assert row.id is not None
+        task_id, before = row.id, dict(row.data)
+    claim = tasks.claim_task(db=db, task_id=task_id, now=T0)  # being sent right now
+    assert claim is not None
+    with db.session() as session:
+        fresh = session.get(Incident, incident.id)
+        assert fresh is not None
+        stakeholder_rules.on_resolved(session, fresh, T0 + timedelta(minutes=1))
+    with db.session() as session:
+        held = session.get(ScheduledTask, task_id)
+        assert held is not None
+        assert held.claim_token == claim.token and held.due_at == T0
+        assert held.data == before  # its sender finishes it and arms the last update

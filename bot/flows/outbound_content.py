@@ -134,9 +134,7 @@ def content(ctx: Context, incident: Incident, task: ScheduledTask) -> tuple[str,
 
 def _pager_severity(policy: Policy, key: str) -> pagerduty.PagerSeverity:
     """The policy's first severity is critical, the second error, the third warning."""
-    keys = list(policy.severities)
-    rank = keys.index(key) if key in keys else len(keys)
-    return pagerduty.PAGER_SEVERITIES[min(rank, len(pagerduty.PAGER_SEVERITIES) - 1)]
+    return pagerduty.PAGER_SEVERITIES[min(policy.rank(key), len(pagerduty.PAGER_SEVERITIES) - 1)]
 
 
 def page_event(

@@ -1,8 +1,9 @@
 """Sending a claimed email (SMTP) or page (PagerDuty's Events API v2), once.
 
-The sweep claims these apart from Slack work and runs them on the context's outbound pool,
-at most two of each kind at a time (`bot/scheduler.py`): a mail server that does not answer
-holds an outbound thread for a 10 s timeout, never the sweep, a Slack listener, or a page.
+The sweep claims these apart from Slack work, before it, and runs them on the context's
+outbound pool, at most two of each kind at a time, each sender going on to the next due one
+of its kind (`bot/scheduler.py`): a mail server that does not answer holds an outbound
+thread for a 10 s timeout, never the sweep, a Slack listener, or a page.
 
 What is sent, and to whom, is decided when it is sent (`outbound_content`). A failure
 gives the task back with a back-off and a readable `last_error` (`/incident comms` shows
@@ -13,13 +14,13 @@ COMMS timeline entry per task occurrence.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from bot.context import Context
 from bot.flows import outbound_content
 from bot.integrations import pagerduty, smtp_mail
-from bot.models import ScheduledTask, TimelineKind
+from bot.models import ScheduledTask
 from bot.policy import Policy
 from bot.services import notification_rules, tasks, timeline_entries
 from bot.slack.gateway import SlackCallFailed
@@ -33,38 +34,6 @@ FOLLOW_UP_WAIT = timedelta(seconds=5)
 def _what(task: ScheduledTask) -> str:
     data = task.data
     return str(data.get("what") or data.get("template") or data.get("action") or task.key)
-
-
-def _record(
-    session: Any,
-    task: ScheduledTask,
-    *,
-    via: str,
-    to: list[str],
-    what: str,
-    outcome: str,
-    text: str,
-    now: datetime,
-    extra: dict[str, Any] | None = None,
-) -> None:
-    occurrence = int(task.data.get("occurrence", 0))
-    timeline_entries.record(
-        session,
-        task.incident_id,
-        TimelineKind.COMMS,
-        now=now,
-        text=text,
-        data={
-            "via": via,
-            "to": to,
-            "what": what,
-            "outcome": outcome,
-            "task_id": task.id,
-            "occurrence": occurrence,
-            **(extra or {}),
-        },
-        dedupe_key=f"comms:{via}:{task.id}:{occurrence}",
-    )
 
 
 def _finish(
@@ -87,7 +56,7 @@ def _finish(
         if row is not None and outcome == "sent":
             row.sent_at = now
             session.add(row)
-        _record(
+        timeline_entries.record_comms(
             session,
             task,
             via=via,
@@ -127,7 +96,7 @@ def _fail(
             give_up=give_up,
         )
         if due is None:
-            _record(
+            timeline_entries.record_comms(
                 session,
                 task,
                 via=via,

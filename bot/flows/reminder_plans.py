@@ -3,8 +3,10 @@
 A nag mentions the commander; the response target pings the severity's (or the policy's)
 response contacts, else the first escalation step; an escalation step its own targets not
 reached yet in this impact period (user groups expanded for `dm: true`); the resolution
-target the commander and the steps already due. What a ping says depends on where it
-goes: the incident's own channel gets the whole story, contact channels and direct
+target the commander (named by the text wherever the incident's people may be seen) and
+the steps already due. A severity whose `notify_via` leaves Slack out has its targets
+named but not pinged (`ping_targets`, for every ping). What a ping says depends on where
+it goes: the incident's own channel gets the whole story, contact channels and direct
 messages what `disclosure.outside` allows (for a private incident, its reference only).
 """
 
@@ -35,10 +37,7 @@ from bot.models import (
 )
 from bot.policy import Policy, Severity, format_duration
 from bot.render import render
-from bot.services import (
-    disclosure,
-    reminder_rules,
-)
+from bot.services import disclosure, impact_periods, reminder_rules
 from bot.slack import targets as slack_targets
 from bot.slack.gateway import SlackCallFailed
 
@@ -128,6 +127,15 @@ def unpinged_targets(ctx: Context, names: list[str], *, how: str) -> Targets:
     return Targets(list(dict.fromkeys(labels)), [], [])
 
 
+def ping_targets(ctx: Context, severity: str, names: list[str], *, dm: bool = False) -> Targets:
+    """Who a ping about an incident of `severity` reaches: `resolve_targets`, or, when the
+    severity's `notify_via` leaves Slack out, the names said without pinging anyone."""
+    channels = ctx.policy.channels(severity)
+    if "slack" in channels:
+        return resolve_targets(ctx, names, dm=dm)
+    return unpinged_targets(ctx, names, how="by email" if "email" in channels else "not in Slack")
+
+
 def response_contacts(policy: Policy, severity: Severity) -> list[str]:
     """Who a missed response target pings: the severity's or the policy's response
     contacts, else the first escalation step's targets, else the severity's notify list."""
@@ -141,13 +149,14 @@ def response_contacts(policy: Policy, severity: Severity) -> list[str]:
 
 
 def resolution_contacts(incident: Incident, severity: Severity, now: datetime) -> list[str]:
-    """Who a missed resolution target pings: the commander and every step already due."""
+    """Whom a missed resolution target pings besides the commander (whom its text mentions
+    where the incident may be seen): every step already due; with neither, the severity's
+    notify list."""
     start = incident.declared_at
-    names = [incident.commander_id] if incident.commander_id else []
-    for step in severity.escalation:
-        if start + step.after <= now:
-            names.extend(step.notify)
-    return list(dict.fromkeys(names or severity.notify))
+    names = [n for step in severity.escalation if start + step.after <= now for n in step.notify]
+    if names or incident.commander_id:
+        return list(dict.fromkeys(names))
+    return list(severity.notify)
 
 
 def _last_activity(ctx: Context, incident: Incident) -> datetime:
@@ -169,7 +178,7 @@ def _last_activity(ctx: Context, incident: Incident) -> datetime:
 
 def _notified_in_period(ctx: Context, incident: Incident, task: ScheduledTask) -> set[str]:
     """Escalation targets already reached in this task's impact period."""
-    period = reminder_rules.period_of(task)
+    period = impact_periods.period_of(task)
     with ctx.db.session() as session:
         rows = session.exec(
             select(ScheduledTask).where(
@@ -212,10 +221,7 @@ def _fan_out(incident: Incident, template: str, targets: Targets, **context: Any
 
     def text(destination: str) -> str:
         view = disclosure.for_destination(incident, destination)
-        mentions = targets.mentions
-        if view.restricted:  # who commands a private incident is not said outside it
-            mentions = [m for m in mentions if m != incident.commander_id]
-        return render(template, incident=view, targets=mentions, **context)
+        return render(template, incident=view, targets=targets.mentions, **context)
 
     posts = [Post("channel", incident.channel_id, text(incident.channel_id))]
     posts.extend(
@@ -259,7 +265,7 @@ def plan(ctx: Context, incident: Incident, task: ScheduledTask, now: datetime) -
     if task.kind == TaskKind.RESPONSE:
         if incident.commander_id is not None or incident.acknowledged_at is not None:
             return Plan()
-        targets = resolve_targets(ctx, response_contacts(policy, severity))
+        targets = ping_targets(ctx, incident.severity, response_contacts(policy, severity))
         return Plan(
             posts=_fan_out(
                 incident,
@@ -276,12 +282,7 @@ def plan(ctx: Context, incident: Incident, task: ScheduledTask, now: datetime) -
         fresh = [n for n in step.notify if n not in _notified_in_period(ctx, incident, task)]
         if not fresh:
             return Plan()  # a step of another severity already reached them in this period
-        if "slack" in policy.channels(incident.severity):
-            targets = resolve_targets(ctx, fresh, dm=step.dm)
-        else:
-            channels = policy.channels(incident.severity)  # notify_via leaves Slack out
-            how = "by email" if "email" in channels else "not in Slack"
-            targets = unpinged_targets(ctx, fresh, how=how)
+        targets = ping_targets(ctx, incident.severity, fresh, dm=step.dm)
         posts = _fan_out(
             incident,
             "escalation.j2",
@@ -291,7 +292,8 @@ def plan(ctx: Context, incident: Incident, task: ScheduledTask, now: datetime) -
         )
         return Plan(posts=posts, notified=fresh, refused=targets.refused)
     if task.kind == TaskKind.RESOLUTION:
-        targets = resolve_targets(ctx, resolution_contacts(incident, severity, now))
+        names = resolution_contacts(incident, severity, now)
+        targets = ping_targets(ctx, incident.severity, names)
         return Plan(
             posts=_fan_out(
                 incident,

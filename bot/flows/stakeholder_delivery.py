@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from bot.context import Context
 from bot.flows import reminder_delivery, stakeholder_plans
-from bot.models import Incident, ScheduledTask, TaskKind, TimelineKind
+from bot.models import Incident, ScheduledTask, TaskKind
 from bot.services import incident_queries, stakeholder_rules, tasks, timeline_entries
 from bot.slack import targets as slack_targets
 from bot.slack.gateway import SlackCallFailed
@@ -58,30 +58,18 @@ def run_claimed(ctx: Context, claim: tasks.Claim) -> None:
 
 
 def _record(
-    session: Session,
-    incident_id: int,
-    row: ScheduledTask,
-    via: str,
-    to: list[str],
-    outcome: str,
-    now: datetime,
+    session: Session, row: ScheduledTask, via: str, to: list[str], outcome: str, now: datetime
 ) -> None:
-    occurrence = int(row.data.get("occurrence", 0))
-    timeline_entries.record(
+    name = row.key.replace("_", " ")
+    timeline_entries.record_comms(
         session,
-        incident_id,
-        TimelineKind.COMMS,
+        row,
+        via=via,
+        to=to,
+        what=f"stakeholder:{row.key}",
+        outcome=outcome,
+        text=f"Stakeholder update for {name} {outcome} ({via})",
         now=now,
-        text=f"Stakeholder update for {row.key.replace('_', ' ')} {outcome} ({via})",
-        data={
-            "via": via,
-            "to": to,
-            "what": f"stakeholder:{row.key}",
-            "outcome": outcome,
-            "task": row.id,
-            "occurrence": occurrence,
-        },
-        dedupe_key=f"comms:stakeholder:{row.id}:{occurrence}:{via}",
     )
 
 
@@ -91,15 +79,20 @@ def _hand_over_email(
     row: ScheduledTask,
     email: stakeholder_plans.Email,
     now: datetime,
-) -> int | None:
-    """An `email` task for the update (the email runner sends it); its ID."""
-    key = f"stakeholder:{row.key}:{int(row.data.get('occurrence', 0)) + 1}"
-    existing = tasks.find(session=session, incident_id=incident_id, kind=TaskKind.EMAIL, key=key)
-    if existing is not None:
-        return existing
-    armed = tasks.arm(
-        session=session, incident_id=incident_id, kind=TaskKind.EMAIL, key=key, due_at=now, now=now
+) -> None:
+    """An `email` task for the update (the email runner sends it), made once."""
+    armed = tasks.try_arm(
+        session=session,
+        incident_id=incident_id,
+        kind=TaskKind.EMAIL,
+        key=f"stakeholder:{row.key}:{int(row.data.get('occurrence', 0)) + 1}",
+        due_at=now,
+        now=now,
+        once=True,
+        if_not_pending=True,
     )
+    if armed is None:
+        return  # handed over already
     armed.data = {
         "to": list(email.to),
         "targets": [],
@@ -109,8 +102,6 @@ def _hand_over_email(
         "what": f"stakeholder:{row.key}",
     }
     session.add(armed)
-    session.flush()
-    return armed.id
 
 
 def _finish(
@@ -138,22 +129,21 @@ def _finish(
                 t for t in (slack_targets.contact(contacts, n) for n in stakeholder.targets) if t
             ]
             if slack:
-                _record(session, incident.id, row, "slack", slack, "skipped", now)
+                _record(session, row, "slack", slack, "skipped", now)
             if stakeholder.email:
-                _record(session, incident.id, row, "email", list(stakeholder.email), "skipped", now)
+                _record(session, row, "email", list(stakeholder.email), "skipped", now)
         else:
             if delivered:
                 first = next(iter(delivered.values()))
                 row.slack_channel, row.slack_ts = first[0], first[1]
                 row.sent_at = now
                 to = [key.split(":", 1)[1] for key in delivered]
-                _record(session, incident.id, row, "slack", to, "sent", now)
+                _record(session, row, "slack", to, "sent", now)
             if decided.email is not None:
                 # The email runner puts its outcome (sent, or why not) on the timeline.
                 _hand_over_email(session, incident.id, row, decided.email, now)
-            refused = dict(row.data.get("refused") or {})
-            refused.update({f"group:{group}": exc.error for group, exc in decided.refused})
-            row.data = {**row.data, "digest": decided.digest, "refused": refused}
+            # (User groups Slack would not list are on the timeline, told once per task.)
+            row.data = {**row.data, "digest": decided.digest}
             session.add(row)
         if not stakeholder_rules.follows(stakeholder, fresh.severity):
             return

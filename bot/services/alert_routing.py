@@ -131,8 +131,7 @@ def severity_for(policy: Policy, rule: Rule | None, row: AlertRecord) -> str:
 def declare_input(policy: Policy, rule: Rule | None, row: AlertRecord) -> DeclareInput:
     """The incident an alert declares, from the rule's templates over the alert."""
     severity = severity_for(policy, rule, row)
-    position = list(policy.severities).index(severity)
-    impact, urgency = _LEVELS[min(position, len(_LEVELS) - 1)]
+    impact, urgency = _LEVELS[min(policy.rank(severity), len(_LEVELS) - 1)]
     title = " ".join(_fill(rule.title if rule else "{{ alert.title }}", row, row.title).split())
     description = _fill(
         rule.description if rule else "{{ alert.description }}", row, row.title

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 from bot.errors import UserError
 from bot.models import ActionItem, ActionState, Incident, TaskKind, TimelineKind
 from bot.render import clip
-from bot.services import moments, reminder_rules, tasks, timeline_entries
+from bot.services import moments, tasks, timeline_entries
 
 _DUE = re.compile(r"\s+due\s+(.+)$", re.IGNORECASE)
 _OWNER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
@@ -137,7 +137,13 @@ def complete(
     item.done_at = now
     item.done_by = actor
     session.add(item)
-    reminder_rules.cancel_key(session, incident, TaskKind.ACTION_OVERDUE, f"a{item.id}", now)
+    tasks.cancel(
+        session=session,
+        incident_id=item.incident_id,
+        kinds=(TaskKind.ACTION_OVERDUE,),
+        key=f"a{item.id}",
+        now=now,
+    )
     assert incident.id is not None
     timeline_entries.record(
         session,

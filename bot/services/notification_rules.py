@@ -17,7 +17,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from bot.models import Incident, ScheduledTask, TaskKind, TaskState
@@ -34,14 +33,6 @@ def _id(incident: Incident) -> int:
     return incident.id
 
 
-def _period(session: Session, incident: Incident) -> tuple[int, datetime]:
-    """The current impact period's number and start (escalation is measured from it)."""
-    period = impact_periods.current_period(session, incident)
-    if period is None:
-        return 1, incident.declared_at
-    return period.ordinal, period.started_at if period.ordinal > 1 else incident.declared_at
-
-
 def _arm(
     session: Session,
     incident: Incident,
@@ -51,8 +42,9 @@ def _arm(
     now: datetime,
     due: datetime | None = None,
 ) -> bool:
-    """Arm one email or page, due now (or at `due`), once; False when it was sent already."""
-    task = tasks.arm(
+    """Arm one email or page, due now (or at `due`), once; False when it was left as it was
+    (sent already, or being sent right now by a live process)."""
+    task = tasks.try_arm(
         session=session,
         incident_id=_id(incident),
         kind=kind,
@@ -61,10 +53,8 @@ def _arm(
         now=now,
         once=True,
     )
-    if task.state != TaskState.PENDING or (
-        task.claimed_until is not None and task.claimed_until >= now
-    ):
-        return False  # sent (once), or being sent right now by a live process
+    if task is None:
+        return False
     task.data = {**task.data, **data}
     session.add(task)
     return True
@@ -101,18 +91,13 @@ def _rows(session: Session, incident_id: int, kind: TaskKind, prefix: str) -> li
     )
 
 
-def _rank(policy: Policy, severity: str) -> int:
-    keys = list(policy.severities)
-    return keys.index(severity) if severity in keys else len(keys)
-
-
 def _announce(
     session: Session, incident: Incident, policy: Policy, now: datetime, template: str
 ) -> None:
     """Email and page as the incident's severity says, as for a new incident."""
     severity = incident.severity
     channels = policy.channels(severity)
-    period, _ = _period(session, incident)
+    period, _ = impact_periods.ordinal_and_start(session, incident)
     if "email" in channels:
         targets = email_targets(policy, policy.severity(severity).notify)
         if targets:
@@ -129,7 +114,7 @@ def _arm_steps(session: Session, incident: Incident, policy: Policy, now: dateti
     when the step is, once per impact period."""
     severity = incident.severity
     channels = policy.channels(severity)
-    period, start = _period(session, incident)
+    period, start = impact_periods.ordinal_and_start(session, incident)
     paging = policy.paging.key() is not None
     for index, step in enumerate(policy.severity(severity).escalation):
         key = f"p{period}:step:{severity}:{index}"
@@ -152,18 +137,13 @@ def _arm_steps(session: Session, incident: Incident, policy: Policy, now: dateti
 def _cancel_steps(session: Session, incident: Incident, now: datetime) -> None:
     """Steps' emails and pages not due yet: the incident is resolved or changed severity.
     (One due already, or retrying, goes on: it tells of something that happened.)"""
-    table = ScheduledTask.__table__  # type: ignore[attr-defined]
-    session.execute(
-        update(table)
-        .where(
-            table.c.incident_id == _id(incident),
-            table.c.kind.in_([str(TaskKind.EMAIL), str(TaskKind.PAGE)]),
-            table.c.key.like("p%:step:%"),
-            table.c.state == TaskState.PENDING,
-            table.c.due_at > now,
-            table.c.attempts == 0,
-        )
-        .values(state=TaskState.CANCELLED, updated_at=now)
+    tasks.cancel(
+        session=session,
+        incident_id=_id(incident),
+        kinds=(TaskKind.EMAIL, TaskKind.PAGE),
+        key_like="p%:step:%",
+        not_fired=True,
+        now=now,
     )
 
 
@@ -190,7 +170,7 @@ def _triggered(session: Session, incident: Incident, period: int, now: datetime)
 
 def on_acknowledged(session: Session, incident: Incident, now: datetime) -> None:
     """Someone took the incident: the page of this period is acknowledged."""
-    period, _ = _period(session, incident)
+    period, _ = impact_periods.ordinal_and_start(session, incident)
     if _triggered(session, incident, period, now):
         data = {"action": "acknowledge", "what": "acknowledge"}
         _arm(session, incident, TaskKind.PAGE, f"p{period}:acknowledge", data, now)
@@ -200,12 +180,12 @@ def on_severity_change(session: Session, incident: Incident, policy: Policy, now
     """Raised above every severity emailed (or paged) about in this period: email and page
     as if declared at the new severity (once per severity and period). The escalation
     steps' emails and pages become the new severity's."""
-    period, _ = _period(session, incident)
-    new = _rank(policy, incident.severity)
+    period, _ = impact_periods.ordinal_and_start(session, incident)
+    new = policy.rank(incident.severity)
 
     def raised(kind: TaskKind, prefix: str) -> bool:
         done = [row.key.rsplit(":", 1)[-1] for row in _rows(session, _id(incident), kind, prefix)]
-        return all(new < _rank(policy, severity) for severity in done)
+        return all(new < policy.rank(severity) for severity in done)
 
     severity = incident.severity
     channels = policy.channels(severity)
@@ -228,7 +208,7 @@ def on_severity_change(session: Session, incident: Incident, policy: Policy, now
 def on_resolved(session: Session, incident: Incident, now: datetime) -> None:
     """Resolved (or closed): steps not due yet are off, the page is resolved, and everyone
     emailed about the incident in this period hears that it is over."""
-    period, _ = _period(session, incident)
+    period, _ = impact_periods.ordinal_and_start(session, incident)
     triggered = _triggered(session, incident, period, now)
     _cancel_steps(session, incident, now)
     if triggered:
@@ -258,7 +238,7 @@ def on_reopened(session: Session, incident: Incident, policy: Policy, now: datet
 def waiting_for(session: Session, task: ScheduledTask, now: datetime) -> datetime | None:
     """When a follow-up (an acknowledge or resolve page, a "resolved" email) may go: not
     before what it follows, already due, has been sent or given up on. None: now."""
-    period = task.key.split(":")[0]
+    period = impact_periods.period_of(task)
     if task.kind == TaskKind.PAGE and task.data.get("action") in ("acknowledge", "resolve"):
         kind, prefixes = TaskKind.PAGE, (f"{period}:trigger:", f"{period}:step:")
     elif task.kind == TaskKind.EMAIL and task.data.get("template") == "resolved":
@@ -277,7 +257,7 @@ def waiting_for(session: Session, task: ScheduledTask, now: datetime) -> datetim
 def escalated_before(session: Session, task: ScheduledTask) -> set[str]:
     """Addresses an earlier escalation email of the same impact period reached (a later
     step naming the same people does not tell them twice, as in Slack)."""
-    period = task.key.split(":")[0]
+    period = impact_periods.period_of(task)
     return {
         str(address)
         for row in _rows(session, task.incident_id, TaskKind.EMAIL, f"{period}:step:")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, update
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from bot.errors import UserError
@@ -39,34 +39,6 @@ def _id(incident: Incident) -> int:
     return incident.id
 
 
-def _cancel(session: Session, incident: Incident, kinds: tuple[str, ...], now: datetime) -> None:
-    table = ScheduledTask.__table__  # type: ignore[attr-defined]
-    session.execute(
-        update(table)
-        .where(
-            table.c.incident_id == _id(incident),
-            table.c.kind.in_([str(kind) for kind in kinds]),
-            table.c.state == TaskState.PENDING,
-        )
-        .values(state=TaskState.CANCELLED, updated_at=now)
-    )
-
-
-def cancel_key(session: Session, incident: Incident, kind: str, key: str, now: datetime) -> None:
-    """Cancel one pending reminder."""
-    table = ScheduledTask.__table__  # type: ignore[attr-defined]
-    session.execute(
-        update(table)
-        .where(
-            table.c.incident_id == _id(incident),
-            table.c.kind == kind,
-            table.c.key == key,
-            table.c.state == TaskState.PENDING,
-        )
-        .values(state=TaskState.CANCELLED, updated_at=now)
-    )
-
-
 def _arm(
     session: Session,
     incident: Incident,
@@ -88,21 +60,13 @@ def _arm(
     )
 
 
-def _period(session: Session, incident: Incident) -> tuple[int, datetime]:
-    """The current impact period's number and start (escalation is measured from it)."""
-    period = impact_periods.current_period(session, incident)
-    if period is None:
-        return 1, incident.declared_at
-    return period.ordinal, period.started_at if period.ordinal > 1 else incident.declared_at
-
-
 def schedule_nag(session: Session, incident: Incident, due: datetime, now: datetime) -> None:
     """The next status-update nag, due at `due` (replacing any pending one).
 
     Each nag is a row of its own (`n1`, `n2`, …); the caller holds the incident's row lock,
     so two changes at once cannot pick the same number.
     """
-    _cancel(session, incident, (TaskKind.NAG,), now)
+    tasks.cancel(session=session, incident_id=_id(incident), kinds=(TaskKind.NAG,), now=now)
     count = session.exec(
         select(func.count())
         .select_from(ScheduledTask)
@@ -133,15 +97,10 @@ def escalation_step(task: ScheduledTask, policy: Policy) -> EscalationStep | Non
     return severity.escalation[int(index)]
 
 
-def period_of(task: ScheduledTask) -> str:
-    """The impact period a period-bound task belongs to (`p1`, `p2`, …)."""
-    return task.key.split(":")[0]
-
-
 def _arm_period(session: Session, incident: Incident, policy: Policy, now: datetime) -> None:
     """Escalation steps and the resolution target for the current impact period (once each)."""
     severity = policy.severity(incident.severity)
-    ordinal, start = _period(session, incident)
+    ordinal, start = impact_periods.ordinal_and_start(session, incident)
     for index, step in enumerate(severity.escalation):
         key = escalation_key(ordinal, incident.severity, index)
         _arm(session, incident, TaskKind.ESCALATION, key, start + step.after, now, once=True)
@@ -177,7 +136,7 @@ def on_update(session: Session, incident: Incident, due: datetime, now: datetime
 
 def on_acknowledged(session: Session, incident: Incident, now: datetime) -> None:
     """Someone took the incident: the response target no longer needs a ping."""
-    _cancel(session, incident, (TaskKind.RESPONSE,), now)
+    tasks.cancel(session=session, incident_id=_id(incident), kinds=(TaskKind.RESPONSE,), now=now)
     outward_rules.on_acknowledged(session, incident, now)
 
 
@@ -192,7 +151,12 @@ def on_severity_change(session: Session, incident: Incident, policy: Policy, now
     incident.next_update_due_at = due
     session.add(incident)
     schedule_nag(session, incident, due, now)
-    _cancel(session, incident, (TaskKind.RESPONSE, TaskKind.ESCALATION, TaskKind.RESOLUTION), now)
+    tasks.cancel(
+        session=session,
+        incident_id=_id(incident),
+        kinds=(TaskKind.RESPONSE, TaskKind.ESCALATION, TaskKind.RESOLUTION),
+        now=now,
+    )
     _arm_response(session, incident, policy, now)
     _arm_period(session, incident, policy, now)
     outward_rules.on_severity_change(session, incident, policy, now)
@@ -200,7 +164,7 @@ def on_severity_change(session: Session, incident: Incident, policy: Policy, now
 
 def on_resolved(session: Session, incident: Incident, now: datetime) -> None:
     """Resolved or closed: nothing more to nag or escalate about."""
-    _cancel(session, incident, UNTIL_RESOLVED, now)
+    tasks.cancel(session=session, incident_id=_id(incident), kinds=UNTIL_RESOLVED, now=now)
     incident.next_update_due_at = None
     session.add(incident)
     outward_rules.on_resolved(session, incident, now)
@@ -245,12 +209,12 @@ def review_deadline(task: ScheduledTask) -> datetime:
 
 def on_review_held(session: Session, incident: Incident, now: datetime) -> None:
     """The review was held: no more reminders to hold it."""
-    _cancel(session, incident, (TaskKind.PIR_REVIEW,), now)
+    tasks.cancel(session=session, incident_id=_id(incident), kinds=(TaskKind.PIR_REVIEW,), now=now)
 
 
 def on_reopened(session: Session, incident: Incident, policy: Policy, now: datetime) -> None:
     """Reopened: the update cadence restarts and escalation is armed for the new period."""
-    _cancel(session, incident, (TaskKind.PIR_REVIEW,), now)
+    tasks.cancel(session=session, incident_id=_id(incident), kinds=(TaskKind.PIR_REVIEW,), now=now)
     severity = policy.severity(incident.severity)
     due = now + severity.update_interval
     incident.next_update_due_at = due

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
 from sqlmodel import Session, select
 
 from bot.comms_policy import Stakeholder
@@ -37,33 +36,31 @@ def stakeholder(policy: Policy, name: str) -> Stakeholder | None:
     return next((s for s in policy.stakeholders if s.name == name), None)
 
 
-def _cancel(session: Session, incident: Incident, now: datetime, key: str | None = None) -> None:
-    table = ScheduledTask.__table__  # type: ignore[attr-defined]
-    statement = update(table).where(
-        table.c.incident_id == _id(incident),
-        table.c.kind == str(TaskKind.STAKEHOLDER),
-        table.c.state == TaskState.PENDING,
-    )
-    if key is not None:
-        statement = statement.where(table.c.key == key)
-    session.execute(statement.values(state=TaskState.CANCELLED, updated_at=now))
-
-
 def arm_next(
-    session: Session, incident: Incident, name: str, due: datetime, now: datetime
-) -> ScheduledTask:
-    """Arm the stakeholder's update due at `due` (a fresh occurrence of its row)."""
-    task = tasks.arm(
+    session: Session,
+    incident: Incident,
+    name: str,
+    due: datetime,
+    now: datetime,
+    *,
+    if_not_pending: bool = False,
+) -> ScheduledTask | None:
+    """Arm the stakeholder's update due at `due` (a fresh occurrence of its row); None
+    when its row was left as it was (held by a live process; pending, with
+    `if_not_pending`)."""
+    task = tasks.try_arm(
         session=session,
         incident_id=_id(incident),
         kind=TaskKind.STAKEHOLDER,
         key=name,
         due_at=due,
         now=now,
+        if_not_pending=if_not_pending,
     )
-    # The slot keeps the cadence on its grid when a retry moves the row's due time.
-    task.data = {**task.data, "slot": due.isoformat()}
-    session.add(task)
+    if task is not None:
+        # The slot keeps the cadence on its grid when a retry moves the row's due time.
+        task.data = {**task.data, "slot": due.isoformat()}
+        session.add(task)
     return task
 
 
@@ -79,14 +76,8 @@ def next_due(task: ScheduledTask, every: timedelta, now: datetime) -> datetime:
 def _start(session: Session, incident: Incident, policy: Policy, now: datetime) -> None:
     """Start every stakeholder that follows the incident's severity and is not running."""
     for entry in policy.stakeholders:
-        if not follows(entry, incident.severity):
-            continue
-        found = tasks.find(
-            session=session, incident_id=_id(incident), kind=TaskKind.STAKEHOLDER, key=entry.name
-        )
-        row = session.get(ScheduledTask, found) if found is not None else None
-        if row is None or row.state != TaskState.PENDING:
-            arm_next(session, incident, entry.name, now, now)
+        if follows(entry, incident.severity):
+            arm_next(session, incident, entry.name, now, now, if_not_pending=True)
 
 
 def catch_up(session: Session, incident: Incident, policy: Policy, now: datetime) -> None:
@@ -100,15 +91,17 @@ def on_declared(session: Session, incident: Incident, policy: Policy, now: datet
     _start(session, incident, policy, now)
 
 
-def on_acknowledged(session: Session, incident: Incident, now: datetime) -> None:
-    """Someone took the incident: the next update shows the commander; nothing to re-arm."""
-
-
 def on_severity_change(session: Session, incident: Incident, policy: Policy, now: datetime) -> None:
     """New severity: stakeholders that follow it start now; the others stop."""
     for entry in policy.stakeholders:
         if not follows(entry, incident.severity):
-            _cancel(session, incident, now, entry.name)
+            tasks.cancel(
+                session=session,
+                incident_id=_id(incident),
+                kinds=(TaskKind.STAKEHOLDER,),
+                key=entry.name,
+                now=now,
+            )
     _start(session, incident, policy, now)
 
 
@@ -132,7 +125,13 @@ def on_resolved(session: Session, incident: Incident, now: datetime) -> None:
         if has_heard(row):
             arm_next(session, incident, row.key, now, now)
         else:
-            _cancel(session, incident, now, row.key)
+            tasks.cancel(
+                session=session,
+                incident_id=_id(incident),
+                kinds=(TaskKind.STAKEHOLDER,),
+                key=row.key,
+                now=now,
+            )
 
 
 def on_reopened(session: Session, incident: Incident, policy: Policy, now: datetime) -> None:

@@ -8,6 +8,7 @@ front, so a due row goes to exactly one claimant until its lease runs out.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -64,16 +65,54 @@ def arm(
     now: datetime,
     key: str = "",
     once: bool = False,
+    if_not_pending: bool = False,
 ) -> ScheduledTask:
     """Arm a task to run at `due_at`: create it, or bring the existing one back.
 
     Brought back, a task is a fresh occurrence: pending, due at `due_at`, nothing
     delivered or refused, no error, no attempts, and no claim (one left by a process that died goes
     with it). A task armed `once` that has already run stays done: an escalation step or
-    a target ping fires once per impact period, whatever happened in between. A task that
-    a live process holds right now is left to it (a review draft being generated is not
-    started twice).
+    a target ping fires once per impact period, whatever happened in between. A task armed
+    `if_not_pending` that is pending already keeps its due time and data. A task that a
+    live process holds right now is left to it (a review draft being generated is not
+    started twice). Returns the row either way (`try_arm` says whether it was armed).
     """
+    task, _ = _arm(
+        session, incident_id, kind, key, due_at, now, once=once, if_not_pending=if_not_pending
+    )
+    return task
+
+
+def try_arm(
+    *,
+    session: Session,
+    incident_id: int,
+    kind: str,
+    due_at: datetime,
+    now: datetime,
+    key: str = "",
+    once: bool = False,
+    if_not_pending: bool = False,
+) -> ScheduledTask | None:
+    """Arm a task as `arm` does: the row when it is now a fresh occurrence (created or
+    brought back; the caller may fill in its data), None when it was left as it was."""
+    task, armed = _arm(
+        session, incident_id, kind, key, due_at, now, once=once, if_not_pending=if_not_pending
+    )
+    return task if armed else None
+
+
+def _arm(
+    session: Session,
+    incident_id: int,
+    kind: str,
+    key: str,
+    due_at: datetime,
+    now: datetime,
+    *,
+    once: bool,
+    if_not_pending: bool,
+) -> tuple[ScheduledTask, bool]:
     table = ScheduledTask.__table__  # type: ignore[attr-defined]
     values = {
         "incident_id": incident_id,
@@ -97,14 +136,18 @@ def arm(
             ScheduledTask.key == key,
         )
     ).one()
-    if inserted is not None or (once and task.state == TaskState.DONE):
-        return task
+    if inserted is not None:
+        return task, True
+    if (once and task.state == TaskState.DONE) or (
+        if_not_pending and task.state == TaskState.PENDING
+    ):
+        return task, False
     if (
         task.claim_token is not None
         and task.claimed_until is not None
         and task.claimed_until >= now
     ):
-        return task
+        return task, False
     occurrence = int(task.data.get("occurrence", 0)) + 1
     task.data = {
         **{k: v for k, v in task.data.items() if k not in _PER_OCCURRENCE},
@@ -119,7 +162,35 @@ def arm(
     task.updated_at = now
     session.add(task)
     session.flush()
-    return task
+    return task, True
+
+
+def cancel(
+    *,
+    session: Session,
+    incident_id: int,
+    kinds: Iterable[str],
+    now: datetime,
+    key: str | None = None,
+    key_like: str | None = None,
+    not_fired: bool = False,
+) -> None:
+    """Cancel an incident's pending tasks of these kinds: every one, the one with `key`, or
+    those whose key matches the SQL LIKE pattern `key_like`. With `not_fired`, only those
+    neither due yet nor tried (one on its way tells of something that happened)."""
+    table = ScheduledTask.__table__  # type: ignore[attr-defined]
+    statement = update(table).where(
+        table.c.incident_id == incident_id,
+        table.c.kind.in_([str(kind) for kind in kinds]),
+        table.c.state == TaskState.PENDING,
+    )
+    if key is not None:
+        statement = statement.where(table.c.key == key)
+    if key_like is not None:
+        statement = statement.where(table.c.key.like(key_like))
+    if not_fired:
+        statement = statement.where(table.c.due_at > now, table.c.attempts == 0)
+    session.execute(statement.values(state=TaskState.CANCELLED, updated_at=now))
 
 
 def find(*, session: Session, incident_id: int, kind: str, key: str = "") -> int | None:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlmodel import Session
 
 from bot.db import insert_or_ignore
-from bot.models import TimelineEvent, TimelineKind
+from bot.models import ScheduledTask, TimelineEvent, TimelineKind
 
 
 def record(
@@ -46,6 +46,41 @@ def record(
     dialect = session.get_bind().dialect.name
     statement = insert_or_ignore(table, tuple(values), "dedupe_key", dialect)
     return session.execute(statement, values).scalar() is not None
+
+
+def record_comms(
+    session: Session,
+    task: ScheduledTask,
+    *,
+    via: str,
+    to: list[str],
+    what: str,
+    outcome: str,
+    text: str,
+    now: datetime,
+    extra: dict[str, Any] | None = None,
+) -> bool:
+    """Put what one occurrence of an outward task (an email, a page, a stakeholder update)
+    did one way (`email`, `page`, `slack`) on the timeline, once: to whom, what, and how it
+    ended (`sent`, `skipped`, `gave_up`, …). `/incident comms` lists these entries."""
+    occurrence = int(task.data.get("occurrence", 0))
+    return record(
+        session,
+        task.incident_id,
+        TimelineKind.COMMS,
+        now=now,
+        text=text,
+        data={
+            "via": via,
+            "to": to,
+            "what": what,
+            "outcome": outcome,
+            "task_id": task.id,
+            "occurrence": occurrence,
+            **(extra or {}),
+        },
+        dedupe_key=f"comms:{via}:{task.id}:{occurrence}",
+    )
 
 
 def record_bot_post(
