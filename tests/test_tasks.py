@@ -195,3 +195,32 @@ def test_resolving_leaves_a_stakeholder_update_being_sent_to_its_sender(db: Data
         assert held is not None
         assert held.claim_token == claim.token and held.due_at == T0
         assert held.data == before  # its sender finishes it and arms the last update
+
+
+def test_claim_and_run_leaves_a_task_held_elsewhere_to_its_holder(db: Database) -> None:
+    _incident(db)
+    (held,) = tasks.claim_due(db=db, now=T0)
+
+    def give_back(claim: tasks.Claim) -> str:
+        with db.session() as session:
+            tasks.release(session=session, claim=claim, now=T0, error="x")
+        return "given back"
+
+    # Held by a live process: not run at all.
+    assert tasks.claim_and_run(db=db, task_id=held.task_id, now=T0, run=give_back) is None
+    # Claimed once the lease ran out; then the first holder gives it back too late.
+    later = T0 + tasks.DEFAULT_LEASE + timedelta(seconds=1)
+
+    def overtaken(claim: tasks.Claim) -> str:
+        retaken = tasks.claim_due(db=db, now=later + tasks.DEFAULT_LEASE + timedelta(seconds=1))
+        assert [c.task_id for c in retaken] == [claim.task_id]
+        return give_back(claim)
+
+    assert tasks.claim_and_run(db=db, task_id=held.task_id, now=later, run=overtaken) is None
+    with db.session() as session:
+        row = session.get(ScheduledTask, held.task_id)
+        assert row is not None and row.claim_token is not None  # still the new holder's
+    final = later + 3 * tasks.DEFAULT_LEASE
+    assert tasks.claim_and_run(db=db, task_id=held.task_id, now=final, run=give_back) == (
+        "given back"
+    )

@@ -34,13 +34,9 @@ def run_for(ctx: Context, incident_id: int) -> None:
         task_id = tasks.find(session=session, incident_id=incident_id, kind=TaskKind.ALERT_BOARD)
     if task_id is None:
         return
-    claim = tasks.claim_task(db=ctx.db, task_id=task_id, now=ctx.clock.now())
-    if claim is None:
-        return
-    try:
-        run_claimed(ctx, claim)
-    except tasks.ClaimLost as lost:  # that process shows the list
-        log.warning("%s while this one was showing it", lost)
+    tasks.claim_and_run(
+        db=ctx.db, task_id=task_id, now=ctx.clock.now(), run=lambda c: run_claimed(ctx, c)
+    )
 
 
 def _state(ctx: Context, claim: tasks.Claim) -> tuple[Incident, ScheduledTask, list[IncidentAlert]]:

@@ -307,11 +307,6 @@ def run_for(ctx: Context, incident_id: int) -> Outcome | None:
         task_id = tasks.find(session=session, incident_id=incident_id, kind=TaskKind.PROVISION)
     if task_id is None or not _restart(ctx, incident_id, task_id):
         return None
-    claim = tasks.claim_task(db=ctx.db, task_id=task_id, now=ctx.clock.now())
-    if claim is None:
-        return None
-    try:
-        return run_claimed(ctx, claim)
-    except tasks.ClaimLost as lost:
-        log.warning("%s while this one was setting the incident up", lost)
-        return None
+    return tasks.claim_and_run(
+        db=ctx.db, task_id=task_id, now=ctx.clock.now(), run=lambda c: run_claimed(ctx, c)
+    )

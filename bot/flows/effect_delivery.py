@@ -49,16 +49,17 @@ def run_now(ctx: Context, task_ids: Iterable[int]) -> bool:
     """
     done = True
     for task_id in task_ids:
-        claim = tasks.claim_task(db=ctx.db, task_id=task_id, now=ctx.clock.now())
-        if claim is None:
-            continue
-        runner = RUNNERS.get(claim.kind)
-        try:
-            if runner is None or not runner(ctx, claim):
-                done = False
-        except tasks.ClaimLost as lost:  # under way in another process, as above
-            log.warning("%s while this one was carrying it out", lost)
+        ran = tasks.claim_and_run(
+            db=ctx.db, task_id=task_id, now=ctx.clock.now(), run=lambda c: _run_effect(ctx, c)
+        )
+        if ran is False:  # None: another process holds it, and it counts as under way
+            done = False
     return done
+
+
+def _run_effect(ctx: Context, claim: tasks.Claim) -> bool:
+    runner = RUNNERS.get(claim.kind)
+    return runner is not None and runner(ctx, claim)
 
 
 def deliver(ctx: Context, task_ids: Iterable[int]) -> None:

@@ -266,13 +266,13 @@ def request(ctx: Context, incident_id: int, actor: str) -> Generated:
         )
         task_id = task.id
     assert task_id is not None
-    claim = tasks.claim_task(db=ctx.db, task_id=task_id, now=now)
-    if claim is None:
+    # None: another process holds it (or took it over when this one ran past its lease).
+    generated = tasks.claim_and_run(
+        db=ctx.db, task_id=task_id, now=now, run=lambda c: generate(ctx, c, actor)
+    )
+    if generated is None:
         raise UserError(_BUSY)
-    try:
-        return generate(ctx, claim, actor)
-    except tasks.ClaimLost:  # took longer than its lease: another process has it now
-        raise UserError(_BUSY) from None
+    return generated
 
 
 def run_claimed(ctx: Context, claim: tasks.Claim) -> None:

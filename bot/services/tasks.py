@@ -7,10 +7,12 @@ front, so a due row goes to exactly one claimant until its lease runs out.
 
 from __future__ import annotations
 
+import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import and_, or_, select, update
 from sqlmodel import Session
@@ -18,6 +20,9 @@ from sqlmodel import select as sm_select
 
 from bot.db import Database, insert_or_ignore
 from bot.models import Incident, ScheduledTask, TaskKind, TaskState
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 DEFAULT_LEASE = timedelta(minutes=2)
 MAX_BACKOFF = timedelta(minutes=15)
@@ -319,6 +324,21 @@ def claim_task(
     )
     claims = _claim(db, now, lease, where, 1)
     return claims[0] if claims else None
+
+
+def claim_and_run(
+    *, db: Database, task_id: int, now: datetime, run: Callable[[Claim], T]
+) -> T | None:
+    """Claim one task now and run it: what `run` returns, or None when another process
+    holds the task, before it could be claimed or by the time `run` gives it back."""
+    claim = claim_task(db=db, task_id=task_id, now=now)
+    if claim is None:
+        return None
+    try:
+        return run(claim)
+    except ClaimLost as lost:
+        log.warning("%s while this process was running it; it finishes there", lost)
+        return None
 
 
 def complete(*, session: Session, claim: Claim, now: datetime) -> bool:
