@@ -12,10 +12,9 @@ from types import FrameType
 
 from bot import __version__, cli_exports, migrate
 from bot.clock import SystemClock
-from bot.comms_policy import outbound_notes
 from bot.db import Database
 from bot.errors import ConfigError, InvalidInput
-from bot.policy import Policy, alert_notes, announcement_note, load_policy
+from bot.policy import Policy, load_policy, policy_notes
 from bot.services import (
     event_inbox,
 )
@@ -267,33 +266,23 @@ def _migrate() -> int:
 
 def _check_config(path: Path | None) -> int:
     if path is None:
-        env = os.environ.get("INCIDENT_BOT_CONFIG")
-        if not env:
-            policy = load_policy(None)
-            _out("no policy file given (argument or INCIDENT_BOT_CONFIG): the defaults apply")
-            _out(announcement_note(policy))
-            for line in _outbound_notes(policy):
-                _out(line)
-            return 0
-        path = Path(env)
+        path = (
+            Path(os.environ["INCIDENT_BOT_CONFIG"])
+            if os.environ.get("INCIDENT_BOT_CONFIG")
+            else None
+        )
     policy = load_policy(path)
-    _out(
-        f"{path}: OK ({len(policy.severities)} severities, {len(policy.categories)} categories, "
-        f"{len(policy.roles)} roles)"
-    )
-    _out(announcement_note(policy))
-    for line in alert_notes(policy):
-        _out(line)
-    for line in _outbound_notes(policy):
+    if path is None:
+        _out("no policy file given (argument or INCIDENT_BOT_CONFIG): the defaults apply")
+    else:
+        _out(
+            f"{path}: OK ({len(policy.severities)} severities, "
+            f"{len(policy.categories)} categories, {len(policy.roles)} roles)"
+        )
+    smtp = (os.environ.get("SMTP_URL") or None, os.environ.get("SMTP_FROM") or None)
+    for line in policy_notes(policy, *smtp):
         _out(line)
     return 0
-
-
-def _outbound_notes(policy: Policy) -> list[str]:
-    """What email and paging will do with this environment's SMTP_URL and SMTP_FROM."""
-    return outbound_notes(
-        policy, os.environ.get("SMTP_URL") or None, os.environ.get("SMTP_FROM") or None
-    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,6 +35,7 @@ from bot.comms_policy import (
     StatusPage,
     check_comms,
     fill_defaults,
+    outbound_notes,
 )
 from bot.durations import Duration, format_duration, parse_duration
 from bot.errors import ConfigError
@@ -173,24 +174,14 @@ class Policy(_Strict):
                 raise ValueError(f"role key {key!r} must be lowercase letters, digits or _")
         return value
 
-    @field_validator("categories")
+    @field_validator("categories", "root_cause_categories")
     @classmethod
-    def _category_values(cls, value: list[str]) -> list[str]:
-        if len(set(value)) != len(value):
-            raise ValueError("categories must be distinct")
-        for item in value:
-            if not 1 <= len(item) <= 40:
-                raise ValueError(f"category {item!r} must be 1 to 40 characters")
-        return value
-
-    @field_validator("root_cause_categories")
-    @classmethod
-    def _root_cause_values(cls, value: list[str]) -> list[str]:
+    def _menu_values(cls, value: list[str]) -> list[str]:
+        # Each is the value of an option in a form's menu (declare, resolve), and Slack
+        # refuses a menu whose options repeat a value.
         for item in value:
             if not 1 <= len(item) <= 40:
                 raise ValueError(f"{item!r} must be 1 to 40 characters")
-        # Each is the value of an option in the resolve form, and Slack refuses a menu
-        # whose options repeat a value.
         repeated = sorted({item for item in value if value.count(item) > 1})
         if repeated:
             listed = ", ".join(repr(item) for item in repeated)
@@ -306,6 +297,16 @@ def announcement_note(policy: Policy) -> str:
     if channel.startswith("#"):
         return f"new incidents are announced in {channel} (its ID is looked up by name at start)"
     return f"new incidents are announced in channel {channel}"
+
+
+def policy_notes(policy: Policy, smtp_url: str | None, smtp_from: str | None) -> list[str]:
+    """What the policy and the email settings will do, a line each (check-config and the
+    start log; a line with NOT SET names a setting that is missing)."""
+    return [
+        announcement_note(policy),
+        *alert_notes(policy),
+        *outbound_notes(policy, smtp_url, smtp_from),
+    ]
 
 
 def default_policy() -> Policy:

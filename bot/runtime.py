@@ -13,11 +13,10 @@ from slack_sdk import WebClient
 from bot import migrate
 from bot.app import build_context, create_app, learn_identity
 from bot.clock import Clock
-from bot.comms_policy import outbound_notes
 from bot.context import Context
 from bot.db import Database
 from bot.flows import alert_intake, stakeholder_delivery
-from bot.policy import Policy, alert_notes, announcement_note
+from bot.policy import Policy, policy_notes
 from bot.scheduler import Sweeper
 from bot.server import make_server
 from bot.services import heartbeats, status_page_changes
@@ -81,11 +80,8 @@ class Runtime:
 
     def start(self) -> None:
         """Migrate if asked, then start the sweeper and the Slack link, without blocking."""
-        log.info(announcement_note(self.ctx.policy))
-        for line in alert_notes(self.ctx.policy):
-            (log.error if "NOT SET" in line else log.info)(line)
         smtp_url = self.settings.smtp_url
-        for line in outbound_notes(
+        for line in policy_notes(
             self.ctx.policy,
             smtp_url.get_secret_value() if smtp_url is not None else None,
             self.settings.smtp_from,

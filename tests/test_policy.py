@@ -119,6 +119,8 @@ def test_yaml_overrides_only_what_it_names(tmp_path: Path) -> None:
             "root_cause_categories: [change, capacity, change, vendor, vendor]\n",
             "root_cause_categories: must be distinct; repeated: 'change', 'vendor'",
         ),
+        ("categories: [network, network]\n", "categories: must be distinct; repeated: 'network'"),
+        ("root_cause_categories: ['']\n", "root_cause_categories: '' must be 1 to 40 characters"),
         ("- a list\n", "must be a mapping"),
         ("severities: [\n", "not valid YAML"),
         ("priority_matrix:\n  high:\n    high: P9\n", "priority_matrix.high.high"),
