@@ -125,7 +125,7 @@ def notify_targets(ctx: Context, incident: Incident) -> list[str]:
     if "slack" not in ctx.policy.channels(incident.severity):
         return []
     notify = ctx.policy.severity(incident.severity).notify
-    return [t for t in (slack_targets.contact(ctx.policy.contacts, n) for n in notify) if t]
+    return slack_targets.resolved(ctx.policy.contacts, notify)
 
 
 def incident_id(incident: Incident) -> int:

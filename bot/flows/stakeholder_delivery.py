@@ -124,10 +124,7 @@ def _finish(
             return  # it no longer follows this incident: done, not armed again
         if decided.skipped:
             # Where it would have gone: the targets, contacts as their IDs (unset ones left out).
-            contacts = ctx.policy.contacts
-            slack = [
-                t for t in (slack_targets.contact(contacts, n) for n in stakeholder.targets) if t
-            ]
+            slack = slack_targets.resolved(ctx.policy.contacts, stakeholder.targets)
             if slack:
                 _record(session, row, "slack", slack, "skipped", now)
             if stakeholder.email:

@@ -26,6 +26,11 @@ def contact(contacts: Mapping[str, str | None], name: str) -> str | None:
     return contacts.get(name, name)
 
 
+def resolved(contacts: Mapping[str, str | None], names: list[str]) -> list[str]:
+    """The targets notify names stand for, leaving out contacts that are not set."""
+    return [t for t in (contact(contacts, name) for name in names) if t]
+
+
 def kind(target: str) -> TargetKind | None:
     """Whether a Slack ID is a person, a user group or a channel (None: not a Slack ID)."""
     return _KINDS[target[0]] if SLACK_TARGET.match(target) else None
