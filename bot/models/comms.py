@@ -113,7 +113,6 @@ class StatusPageVersion(SQLModel, table=True):
 
     id: int = Field(default=1, primary_key=True)
     version: int = 0
-    changed_at: datetime | None = utc_field()
 
 
 class StatusMaintenance(SQLModel, table=True):

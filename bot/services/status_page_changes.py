@@ -9,7 +9,6 @@ replicas see the version move within the page's render interval (one second).
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import event, select, update
@@ -66,9 +65,7 @@ def _flushed(session: OrmSession, _context: Any) -> None:
     session.info["status_page_counted"] = True
     table = StatusPageVersion.__table__  # type: ignore[attr-defined]
     session.connection().execute(
-        update(table)
-        .where(table.c.id == 1)
-        .values(version=table.c.version + 1, changed_at=datetime.now(UTC))
+        update(table).where(table.c.id == 1).values(version=table.c.version + 1)
     )
 
 

@@ -11,8 +11,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import bot.db
-
 revision: str = "0011"
 down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
@@ -24,10 +22,9 @@ def upgrade() -> None:
         "status_page_version",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("changed_at", bot.db.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.bulk_insert(version, [{"id": 1, "version": 0, "changed_at": None}])
+    op.bulk_insert(version, [{"id": 1, "version": 0}])
 
 
 def downgrade() -> None:
