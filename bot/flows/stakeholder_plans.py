@@ -120,6 +120,7 @@ def _context(
     now: datetime,
 ) -> dict[str, Any]:
     incident = facts.incident
+    latest, public = disclosure.quoted(view, facts.latest, facts.public)
     ended = incident.resolved_at if not incident.is_open and incident.resolved_at else now
     return {
         "incident": view,
@@ -129,9 +130,8 @@ def _context(
         "final": not incident.is_open,
         "resolved_at": incident.resolved_at,
         "next_update": incident.next_update_due_at if incident.is_open else None,
-        # A private incident's internal updates never leave its channel.
-        "latest": None if view.restricted else facts.latest,
-        "public": None if view.restricted else facts.public,
+        "latest": latest,
+        "public": public,
     }
 
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import not_
 
 from bot.models import Incident
 
 PRIVATE_TITLE = "A private incident"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,12 @@ def for_destination(incident: Incident, destination: str) -> IncidentView:
     if incident.channel_id is not None and destination == incident.channel_id:
         return inside(incident)
     return outside(incident)
+
+
+def quoted(view: IncidentView, *texts: T) -> tuple[T | None, ...]:
+    """What an audience may be quoted of the incident's own words (its status updates, its
+    public messages): everything inside, nothing outside a private incident's channel."""
+    return tuple(None if view.restricted else text for text in texts)
 
 
 def may_see(incident: Incident, member_of: set[str]) -> bool:
