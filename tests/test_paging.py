@@ -157,6 +157,30 @@ def test_rate_limits_and_outages_are_retried_and_the_page_goes_once(
         assert [c["outcome"] for c in comms_entries(bot, incident)] == ["sent"]
 
 
+def test_a_page_refused_for_good_is_told_in_the_channel(
+    fake_slack: FakeSlack,
+    database_url: str,
+    clock: ManualClock,
+    pd: FakePagerDuty,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake = fake_slack
+    with _bot(fake, database_url, clock, _policy(fake, pd)) as bot:
+        incident = bot.declare(fake.alice, severity="sev1")  # type: ignore[attr-defined]
+        assert incident.channel_id is not None
+        monkeypatch.setenv(KEY_ENV, "not-a-routing-key")  # PagerDuty answers 400
+        sweep_and_settle(bot, clock, incident.declared_at)
+        (task,) = page_tasks(bot, incident)
+        assert task.state == TaskState.DEAD and pd.events == []
+        (told,) = [m.text for m in fake.messages(incident.channel_id) if "did not go out" in m.text]
+        assert incident.reference in told and "page the on-call by hand" in told
+        assert "'routing_key' must be a 32 character string" in told
+        sweep_and_settle(bot, clock, incident.declared_at + timedelta(hours=1))
+        assert (
+            len([m for m in fake.messages(incident.channel_id) if "did not go out" in m.text]) == 1
+        )
+
+
 def test_a_private_incident_is_paged_without_its_title(
     fake_slack: FakeSlack, database_url: str, clock: ManualClock, pd: FakePagerDuty
 ) -> None:

@@ -18,10 +18,11 @@ from datetime import timedelta
 from typing import Any
 
 from bot.context import Context
-from bot.flows import outbound_content
+from bot.flows import incident_posts, outbound_content
 from bot.integrations import pagerduty, smtp_mail
 from bot.models import ScheduledTask
 from bot.policy import Policy
+from bot.render import render
 from bot.services import notification_rules, tasks, timeline_entries
 from bot.slack.gateway import SlackCallFailed
 
@@ -81,8 +82,9 @@ def _fail(
     retry_after: timedelta | None = None,
     outcome: str = "gave_up",
     progress: dict[str, Any] | None = None,
-) -> None:
-    """Give the task back to be tried again later, or set it aside (and say so, once)."""
+) -> bool:
+    """Give the task back to be tried again later, or set it aside (and say so, once, on
+    the timeline); True when it was set aside."""
     now = ctx.clock.now()
     with ctx.db.session() as session:
         if progress is not None:
@@ -108,6 +110,7 @@ def _fail(
             )
     if due is not None:
         log.info("%s task %s will be tried again at %s", via, claim.task_id, due.isoformat())
+    return due is None
 
 
 def _waits(ctx: Context, claim: tasks.Claim, task: ScheduledTask) -> bool:
@@ -267,7 +270,7 @@ def run_page(ctx: Context, claim: tasks.Claim) -> None:
     except pagerduty.PagingError as exc:
         report = log.warning if exc.transient else log.error
         report("page %s (%s) for %s not sent: %s", task.id, action, incident.reference, exc.reason)
-        _fail(
+        gave_up = _fail(
             ctx,
             claim,
             task,
@@ -277,6 +280,13 @@ def run_page(ctx: Context, claim: tasks.Claim) -> None:
             give_up=not exc.transient,
             retry_after=exc.retry_after,
         )
+        if gave_up and action == "trigger":
+            # Nobody was woken up: the people in the channel must know, to page by hand.
+            text = render("page_failed.j2", incident=incident, error=exc.reason)
+            try:
+                incident_posts.post(ctx, incident, text)
+            except SlackCallFailed as notice:
+                log.error("%s: could not say the page failed: %s", incident.reference, notice)
         return
     text = f"PagerDuty {action} sent ({dedup})"
     _finish(
