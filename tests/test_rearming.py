@@ -14,7 +14,7 @@ from bot.clock import ManualClock
 from bot.db import Database
 from bot.models import Incident, ScheduledTask, TaskKind, TaskState, TimelineEvent
 from bot.policy import Policy
-from bot.services import reminder_rules, tasks
+from bot.services import reminder_rules, task_schedule, tasks
 from tests.conftest import Harness, make_policy, start_bot, wait_for
 from tests.fakeslack import FakeSlack
 from tests.support import (
@@ -153,7 +153,7 @@ def test_rearming_clears_a_stale_claim_and_keeps_a_live_one(
 ) -> None:
     (incident_id,) = seed_due_nags(db, fake_slack, 1, clock.now())
     with db.session() as session:
-        stale = tasks.arm(
+        stale = task_schedule.arm(
             session=session,
             incident_id=incident_id,
             kind="stale",
@@ -168,7 +168,7 @@ def test_rearming_clears_a_stale_claim_and_keeps_a_live_one(
     clock.advance(tasks.DEFAULT_LEASE + timedelta(seconds=1))
     later = clock.now() + timedelta(hours=1)
     with db.session() as session:
-        row = tasks.arm(
+        row = task_schedule.arm(
             session=session, incident_id=incident_id, kind="stale", due_at=later, now=clock.now()
         )
         assert row.claim_token is None and row.due_at == later and row.state == "pending"
@@ -182,7 +182,7 @@ def test_rearming_clears_a_stale_claim_and_keeps_a_live_one(
     live = tasks.claim_task(db=db, task_id=stale.id, now=later)
     assert live is not None
     with db.session() as session:
-        row = tasks.arm(
+        row = task_schedule.arm(
             session=session,
             incident_id=incident_id,
             kind="stale",

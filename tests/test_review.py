@@ -22,7 +22,7 @@ from bot.models import (
     TimelineEvent,
 )
 from bot.scheduler import sweep
-from bot.services import tasks
+from bot.services import task_schedule, tasks
 from tests.conftest import Harness, make_policy, start_bot, wait_for
 from tests.fakeslack import FakeSlack
 
@@ -187,7 +187,9 @@ def test_one_generation_at_a_time(bot: Harness) -> None:
     assert incident.id is not None
     now = bot.ctx.clock.now()
     with bot.db.session() as session:
-        task = tasks.arm(session=session, incident_id=incident.id, kind="pir", due_at=now, now=now)
+        task = task_schedule.arm(
+            session=session, incident_id=incident.id, kind="pir", due_at=now, now=now
+        )
         task_id = task.id
     assert task_id is not None
     held = tasks.claim_task(db=bot.db, task_id=task_id, now=now)
@@ -464,7 +466,7 @@ def test_nothing_to_review_is_not_a_failure(bot: Harness, clock: ManualClock) ->
     incident = bot.declare(bot.fake.alice, severity="sev4")
     assert incident.id is not None and incident.channel_id is not None
     with bot.db.session() as session:
-        tasks.arm(
+        task_schedule.arm(
             session=session,
             incident_id=incident.id,
             kind="pir",

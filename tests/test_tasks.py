@@ -12,7 +12,7 @@ from bot.db import Database
 from bot.models import Incident, ScheduledTask, TaskKind, TaskState
 from bot.policy import Policy, default_policy
 from bot.policy_defaults import default_policy_data
-from bot.services import stakeholder_rules, tasks
+from bot.services import stakeholder_rules, task_schedule, tasks
 from bot.services.declaration import DeclareInput, declare
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -124,7 +124,7 @@ def test_try_arm_says_whether_it_armed(db: Database) -> None:
 
     def try_arm(now: datetime, **flags: bool) -> ScheduledTask | None:
         with db.session() as session:
-            return tasks.try_arm(
+            return task_schedule.try_arm(
                 session=session,
                 incident_id=incident_id,
                 kind="stale",
@@ -146,7 +146,7 @@ def test_try_arm_says_whether_it_armed(db: Database) -> None:
         assert tasks.complete(session=session, claim=claim, now=later)
     assert try_arm(later, once=True) is None  # done once
     with db.session() as session:
-        row = tasks.arm(
+        row = task_schedule.arm(
             session=session,
             incident_id=incident_id,
             kind="stale",

@@ -20,7 +20,7 @@ from bot.flows import announcement_channel, effect_delivery, incident_posts
 from bot.ids import MetadataType
 from bot.models import Incident, IncidentAlert, ScheduledTask, TaskKind
 from bot.render import render
-from bot.services import tasks
+from bot.services import task_schedule, tasks
 from bot.slack.gateway import SlackCallFailed
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,9 @@ ROUNDS = 3
 def run_for(ctx: Context, incident_id: int) -> None:
     """Show the alert list now (if no other process is showing it right now)."""
     with ctx.db.session() as session:
-        task_id = tasks.find(session=session, incident_id=incident_id, kind=TaskKind.ALERT_BOARD)
+        task_id = task_schedule.find(
+            session=session, incident_id=incident_id, kind=TaskKind.ALERT_BOARD
+        )
     if task_id is None:
         return
     tasks.claim_and_run(

@@ -31,7 +31,7 @@ from bot.models import (
 )
 from bot.policy import format_duration, parse_duration
 from bot.render import render
-from bot.services import alert_inbox, effect_queue, tasks, timeline_entries
+from bot.services import alert_inbox, effect_queue, task_schedule, tasks, timeline_entries
 from bot.services.alert_formats import RESOLVED, Alert
 
 log = logging.getLogger(__name__)
@@ -118,7 +118,7 @@ def _record(
             )
         )
         if incident_id is not None:
-            tasks.arm(
+            task_schedule.arm(
                 session=session,
                 incident_id=incident_id,
                 kind=TaskKind.SILENCED_CHECK,

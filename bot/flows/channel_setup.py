@@ -28,7 +28,7 @@ from bot.flows.setup_reports import STEP_WORDS, explain
 from bot.flows.setup_steps import notify_targets
 from bot.ids import MetadataType
 from bot.models import Incident, ScheduledTask, TaskKind, TaskState
-from bot.services import disclosure, tasks
+from bot.services import disclosure, task_schedule, tasks
 from bot.slack.gateway import SlackCallFailed
 
 log = logging.getLogger(__name__)
@@ -284,7 +284,7 @@ def _restart(ctx: Context, incident_id: int, task_id: int) -> bool:
             incident.confirmation_sent = False
             incident.updated_at = now
             session.add(incident)
-            tasks.arm(
+            task_schedule.arm(
                 session=session,
                 incident_id=incident_id,
                 kind=TaskKind.PROVISION,
@@ -304,7 +304,9 @@ def run_for(ctx: Context, incident_id: int) -> Outcome | None:
     None when there is nothing to do or another process holds the task.
     """
     with ctx.db.session() as session:
-        task_id = tasks.find(session=session, incident_id=incident_id, kind=TaskKind.PROVISION)
+        task_id = task_schedule.find(
+            session=session, incident_id=incident_id, kind=TaskKind.PROVISION
+        )
     if task_id is None or not _restart(ctx, incident_id, task_id):
         return None
     return tasks.claim_and_run(

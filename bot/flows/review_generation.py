@@ -16,7 +16,7 @@ from bot.errors import UserError
 from bot.flows import incident_posts as show
 from bot.models import Incident, PirDraft, TaskKind
 from bot.render import render
-from bot.services import event_ingest, heartbeats, review_draft, review_record, tasks
+from bot.services import event_ingest, heartbeats, review_draft, review_record, task_schedule, tasks
 from bot.services.markdown_text import Person
 from bot.slack.gateway import SlackCallFailed
 from bot.storable import storable
@@ -261,7 +261,7 @@ def request(ctx: Context, incident_id: int, actor: str) -> Generated:
     """`/incident pir`: generate now, unless a generation is already running."""
     now = ctx.clock.now()
     with ctx.db.session() as session:
-        task = tasks.arm(
+        task = task_schedule.arm(
             session=session, incident_id=incident_id, kind=TaskKind.PIR, due_at=now, now=now
         )
         task_id = task.id

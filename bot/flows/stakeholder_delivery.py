@@ -20,7 +20,7 @@ from sqlmodel import Session
 from bot.context import Context
 from bot.flows import reminder_delivery, stakeholder_plans
 from bot.models import Incident, ScheduledTask, TaskKind
-from bot.services import incident_queries, stakeholder_rules, tasks, timeline_entries
+from bot.services import incident_queries, stakeholder_rules, task_schedule, tasks, timeline_entries
 from bot.slack import targets as slack_targets
 from bot.slack.gateway import SlackCallFailed
 
@@ -81,7 +81,7 @@ def _hand_over_email(
     now: datetime,
 ) -> None:
     """An `email` task for the update (the email runner sends it), made once."""
-    armed = tasks.try_arm(
+    armed = task_schedule.try_arm(
         session=session,
         incident_id=incident_id,
         kind=TaskKind.EMAIL,

@@ -38,7 +38,7 @@ from bot.services import (
     effect_queue,
     incident_roles,
     maintenance_windows,
-    tasks,
+    task_schedule,
     timeline_entries,
 )
 from bot.services.alert_formats import FIRING, RESOLVED
@@ -232,7 +232,7 @@ def attach(session: Session, incident: Incident, row: AlertRecord, now: datetime
         },
         dedupe_key=f"alert:{incident.id}:{row.id}",
     )
-    tasks.arm(
+    task_schedule.arm(
         session=session, incident_id=incident.id, kind=TaskKind.ALERT_BOARD, due_at=now, now=now
     )
     return True

@@ -11,7 +11,7 @@ from bot.errors import InvalidInput
 from bot.models import Incident, IncidentStatus, TaskKind, TimelineEvent, TimelineKind
 from bot.models.incident import TITLE_MAX, IncidentBase
 from bot.policy import Policy
-from bot.services import impact_periods, reminder_rules, tasks
+from bot.services import impact_periods, reminder_rules, task_schedule
 from bot.services.references import next_reference
 
 _FIELD_MESSAGES = {
@@ -115,7 +115,7 @@ def declare(
     impact_periods.start_first_period(session, incident)
     session.flush()
     reminder_rules.arm(session, incident, policy, now)
-    tasks.arm(
+    task_schedule.arm(
         session=session, incident_id=incident.id, kind=TaskKind.PROVISION, due_at=now, now=now
     )
     return incident

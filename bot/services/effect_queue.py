@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from bot.ids import MetadataType
 from bot.models import TaskKind
-from bot.services import tasks
+from bot.services import task_schedule
 
 CHANNEL = "channel"  # the incident's own channel
 THREAD = "thread"  # the thread under the incident's announcement
@@ -45,7 +45,7 @@ def post(
 
     A status update's post (`update_id`) and a public update's approval request
     (`public_update_id`) are recorded on their rows once posted."""
-    task = tasks.arm(
+    task = task_schedule.arm(
         session=session,
         incident_id=incident_id,
         kind=TaskKind.SLACK_POST,
@@ -72,7 +72,7 @@ def post(
 def refresh(session: Session, incident_id: int, now: datetime) -> int:
     """A refresh of the summary, topic and announcement (one per incident, however many
     changes ask for it before it runs); returns its task's ID."""
-    task = tasks.arm(
+    task = task_schedule.arm(
         session=session, incident_id=incident_id, kind=TaskKind.SLACK_REFRESH, due_at=now, now=now
     )
     assert task.id is not None
@@ -81,7 +81,7 @@ def refresh(session: Session, incident_id: int, now: datetime) -> int:
 
 def invite(session: Session, incident_id: int, user_id: str, now: datetime) -> int:
     """Adding a person to the incident's channel; returns its task's ID."""
-    task = tasks.arm(
+    task = task_schedule.arm(
         session=session,
         incident_id=incident_id,
         kind=TaskKind.ROLE_INVITE,

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 from bot.errors import UserError
 from bot.models import ActionItem, ActionState, Incident, TaskKind, TimelineKind
 from bot.render import clip
-from bot.services import moments, tasks, timeline_entries
+from bot.services import moments, task_schedule, timeline_entries
 
 _DUE = re.compile(r"\s+due\s+(.+)$", re.IGNORECASE)
 _OWNER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
@@ -102,7 +102,7 @@ def add(
     session.add(item)
     session.flush()
     if due is not None and owner is not None:
-        tasks.arm(
+        task_schedule.arm(
             session=session,
             incident_id=incident.id,
             kind=TaskKind.ACTION_OVERDUE,
@@ -137,7 +137,7 @@ def complete(
     item.done_at = now
     item.done_by = actor
     session.add(item)
-    tasks.cancel(
+    task_schedule.cancel(
         session=session,
         incident_id=item.incident_id,
         kinds=(TaskKind.ACTION_OVERDUE,),

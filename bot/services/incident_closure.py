@@ -19,7 +19,7 @@ from bot.models import (
 )
 from bot.policy import Policy
 from bot.render import clip
-from bot.services import audit_log, reminder_rules, tasks, timeline_entries
+from bot.services import audit_log, reminder_rules, task_schedule, timeline_entries
 from bot.services.incident_lifecycle import PLACEHOLDERS
 
 
@@ -99,7 +99,7 @@ def close(
     assert incident.id is not None
     if policy.survey.enabled and reason == ClosingReason.RESOLVED:
         for person in survey_people(session, incident, policy):
-            tasks.arm(
+            task_schedule.arm(
                 session=session,
                 incident_id=incident.id,
                 kind=TaskKind.SURVEY,

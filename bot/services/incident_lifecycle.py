@@ -23,7 +23,13 @@ from bot.models import (
 from bot.models.incident import STATUS_ORDER
 from bot.policy import Policy
 from bot.render import clip
-from bot.services import audit_log, impact_periods, reminder_rules, tasks, timeline_entries
+from bot.services import (
+    audit_log,
+    impact_periods,
+    reminder_rules,
+    task_schedule,
+    timeline_entries,
+)
 
 PLACEHOLDERS = frozenset({"", "to be investigated", "tbd", "tbc", "unknown", "n/a", "?"})
 
@@ -139,7 +145,7 @@ def resolve(
     ).first()
     if active_silence is not None:
         # The silences made for it end with it (`alert_silences.run_expire`).
-        tasks.arm(
+        task_schedule.arm(
             session=session,
             incident_id=incident.id,
             kind=TaskKind.SILENCE_EXPIRE,

@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 
 from bot.models import Incident, ScheduledTask, TaskKind, TaskState
 from bot.policy import Policy
-from bot.services import impact_periods, tasks
+from bot.services import impact_periods, task_schedule
 from bot.slack import targets as slack_targets
 
 # Emails whose recipients hear that the incident is resolved.
@@ -44,7 +44,7 @@ def _arm(
 ) -> bool:
     """Arm one email or page, due now (or at `due`), once; False when it was left as it was
     (sent already, or being sent right now by a live process)."""
-    task = tasks.try_arm(
+    task = task_schedule.try_arm(
         session=session,
         incident_id=_id(incident),
         kind=kind,
@@ -137,7 +137,7 @@ def _arm_steps(session: Session, incident: Incident, policy: Policy, now: dateti
 def _cancel_steps(session: Session, incident: Incident, now: datetime) -> None:
     """Steps' emails and pages not due yet: the incident is resolved or changed severity.
     (One due already, or retrying, goes on: it tells of something that happened.)"""
-    tasks.cancel(
+    task_schedule.cancel(
         session=session,
         incident_id=_id(incident),
         kinds=(TaskKind.EMAIL, TaskKind.PAGE),

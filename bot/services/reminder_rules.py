@@ -21,7 +21,7 @@ from bot.models import (
     TimelineKind,
 )
 from bot.policy import EscalationStep, Policy
-from bot.services import impact_periods, outward_rules, tasks
+from bot.services import impact_periods, outward_rules, task_schedule
 
 REMINDER_KINDS = (
     TaskKind.NAG,
@@ -49,7 +49,7 @@ def _arm(
     *,
     once: bool = False,
 ) -> ScheduledTask:
-    return tasks.arm(
+    return task_schedule.arm(
         session=session,
         incident_id=_id(incident),
         kind=kind,
@@ -66,7 +66,7 @@ def schedule_nag(session: Session, incident: Incident, due: datetime, now: datet
     Each nag is a row of its own (`n1`, `n2`, …); the caller holds the incident's row lock,
     so two changes at once cannot pick the same number.
     """
-    tasks.cancel(session=session, incident_id=_id(incident), kinds=(TaskKind.NAG,), now=now)
+    task_schedule.cancel(session=session, incident_id=_id(incident), kinds=(TaskKind.NAG,), now=now)
     count = session.exec(
         select(func.count())
         .select_from(ScheduledTask)
@@ -136,7 +136,9 @@ def on_update(session: Session, incident: Incident, due: datetime, now: datetime
 
 def on_acknowledged(session: Session, incident: Incident, now: datetime) -> None:
     """Someone took the incident: the response target no longer needs a ping."""
-    tasks.cancel(session=session, incident_id=_id(incident), kinds=(TaskKind.RESPONSE,), now=now)
+    task_schedule.cancel(
+        session=session, incident_id=_id(incident), kinds=(TaskKind.RESPONSE,), now=now
+    )
     outward_rules.on_acknowledged(session, incident, now)
 
 
@@ -151,7 +153,7 @@ def on_severity_change(session: Session, incident: Incident, policy: Policy, now
     incident.next_update_due_at = due
     session.add(incident)
     schedule_nag(session, incident, due, now)
-    tasks.cancel(
+    task_schedule.cancel(
         session=session,
         incident_id=_id(incident),
         kinds=(TaskKind.RESPONSE, TaskKind.ESCALATION, TaskKind.RESOLUTION),
@@ -164,7 +166,7 @@ def on_severity_change(session: Session, incident: Incident, policy: Policy, now
 
 def on_resolved(session: Session, incident: Incident, now: datetime) -> None:
     """Resolved or closed: nothing more to nag or escalate about."""
-    tasks.cancel(session=session, incident_id=_id(incident), kinds=UNTIL_RESOLVED, now=now)
+    task_schedule.cancel(session=session, incident_id=_id(incident), kinds=UNTIL_RESOLVED, now=now)
     incident.next_update_due_at = None
     session.add(incident)
     outward_rules.on_resolved(session, incident, now)
@@ -209,12 +211,16 @@ def review_deadline(task: ScheduledTask) -> datetime:
 
 def on_review_held(session: Session, incident: Incident, now: datetime) -> None:
     """The review was held: no more reminders to hold it."""
-    tasks.cancel(session=session, incident_id=_id(incident), kinds=(TaskKind.PIR_REVIEW,), now=now)
+    task_schedule.cancel(
+        session=session, incident_id=_id(incident), kinds=(TaskKind.PIR_REVIEW,), now=now
+    )
 
 
 def on_reopened(session: Session, incident: Incident, policy: Policy, now: datetime) -> None:
     """Reopened: the update cadence restarts and escalation is armed for the new period."""
-    tasks.cancel(session=session, incident_id=_id(incident), kinds=(TaskKind.PIR_REVIEW,), now=now)
+    task_schedule.cancel(
+        session=session, incident_id=_id(incident), kinds=(TaskKind.PIR_REVIEW,), now=now
+    )
     severity = policy.severity(incident.severity)
     due = now + severity.update_interval
     incident.next_update_due_at = due

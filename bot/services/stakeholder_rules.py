@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 from bot.comms_policy import Stakeholder
 from bot.models import Incident, ScheduledTask, TaskKind, TaskState
 from bot.policy import Policy
-from bot.services import tasks
+from bot.services import task_schedule
 
 
 def _id(incident: Incident) -> int:
@@ -48,7 +48,7 @@ def arm_next(
     """Arm the stakeholder's update due at `due` (a fresh occurrence of its row); None
     when its row was left as it was (held by a live process; pending, with
     `if_not_pending`)."""
-    task = tasks.try_arm(
+    task = task_schedule.try_arm(
         session=session,
         incident_id=_id(incident),
         kind=TaskKind.STAKEHOLDER,
@@ -95,7 +95,7 @@ def on_severity_change(session: Session, incident: Incident, policy: Policy, now
     """New severity: stakeholders that follow it start now; the others stop."""
     for entry in policy.stakeholders:
         if not follows(entry, incident.severity):
-            tasks.cancel(
+            task_schedule.cancel(
                 session=session,
                 incident_id=_id(incident),
                 kinds=(TaskKind.STAKEHOLDER,),
@@ -125,7 +125,7 @@ def on_resolved(session: Session, incident: Incident, now: datetime) -> None:
         if has_heard(row):
             arm_next(session, incident, row.key, now, now)
         else:
-            tasks.cancel(
+            task_schedule.cancel(
                 session=session,
                 incident_id=_id(incident),
                 kinds=(TaskKind.STAKEHOLDER,),
